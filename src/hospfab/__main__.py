@@ -1,0 +1,3 @@
+from hospfab.cli import main
+
+main()

@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated HOSPFAB_HOME, a CLI runner, the shared corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("HOSPFAB_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(autouse=True)
+def hospfab_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own HOSPFAB_HOME so nothing touches the user's home."""
+    home = tmp_path_factory.mktemp("hospfab-home")
+    monkeypatch.setenv("HOSPFAB_HOME", str(home))
+    for var in ("HOSPFAB_CATALOG", "HOSPFAB_FLEET", "HOSPFAB_PROFILES", "HOSPFAB_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@dataclass
+class CliOutcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli():
+    """Run hospfab in-process: cli("check", "a.stl", "--json") -> CliOutcome."""
+    from hospfab.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None, env: dict | None = None) -> CliOutcome:
+        result = runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+        return CliOutcome(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The shared corpus of real medical-part STLs; tests using it skip cleanly when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    return CORPUS
