@@ -1,5 +1,30 @@
 """The job journal: SQLite (WAL) at ``Settings.journal_path``, schema-versioned per component.
 
-``hospfab.journal.db`` holds the shared plumbing (``connect``, ``transaction``, ``migrate``) that other
-components (the batch queue) use for their own tables in the same database.
+- ``hospfab.journal.db``: the shared plumbing (``connect``, ``transaction``, ``migrate``) that other
+  components (the batch queue) use for their own tables in the same database;
+- ``hospfab.journal.store``: :class:`Journal` (jobs, outcomes, bed-clear confirmations) and :class:`Job`.
 """
+
+from __future__ import annotations
+
+from hospfab.journal.store import (
+    ACTIVE_OUTCOMES,
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINAL_OUTCOMES,
+    LOST,
+    PRINTING,
+    QUEUED,
+    UPLOADING,
+    BedClear,
+    Job,
+    Journal,
+    new_job_id,
+    now_iso,
+)
+
+__all__ = [
+    "ACTIVE_OUTCOMES", "CANCELLED", "DONE", "FAILED", "FINAL_OUTCOMES", "LOST", "PRINTING", "QUEUED",
+    "UPLOADING", "BedClear", "Job", "Journal", "new_job_id", "now_iso",
+]  # fmt: skip

@@ -1,0 +1,323 @@
+"""The job journal: every job sent to a printer, its outcome, and bed-clear confirmations.
+
+One row per job in ``jobs`` (printer columns may be NULL for a job still queued, and ``lot_id``/``plate_id``
+belong to the batch queue); one row per printer in ``bed_clear`` (the last time someone confirmed the bed
+empty). Timestamps are ISO 8601 UTC strings with microseconds, so they sort as text. Every change is one
+transaction; :meth:`Journal.claim` takes the write lock (``BEGIN IMMEDIATE``) before checking that the printer
+has no active job, so two concurrent ``hospfab print`` can never both claim one printer.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hospfab.errors import NotFoundError, PrinterError
+from hospfab.journal.db import connect, migrate, transaction
+
+COMPONENT = "journal"
+
+# Outcomes. A job is *active* until it reaches a final outcome.
+QUEUED, UPLOADING, PRINTING = "queued", "uploading", "printing"
+DONE, FAILED, CANCELLED, LOST = "done", "failed", "cancelled", "lost"
+ACTIVE_OUTCOMES = (QUEUED, UPLOADING, PRINTING)
+FINAL_OUTCOMES = (DONE, FAILED, CANCELLED, LOST)
+
+MIGRATIONS = (
+    # 1: jobs and bed confirmations
+    """
+    CREATE TABLE jobs (
+        id              TEXT PRIMARY KEY,
+        ref             TEXT NOT NULL,
+        revision        INTEGER NOT NULL,
+        build_file      TEXT,
+        sha256          TEXT NOT NULL,
+        printer         TEXT,
+        printer_url     TEXT,
+        printer_profile TEXT,
+        material        TEXT,
+        material_lot    TEXT,
+        operator        TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        started_at      TEXT,
+        ended_at        TEXT,
+        outcome         TEXT NOT NULL CHECK (outcome IN
+                          ('queued','uploading','printing','done','failed','cancelled','lost')),
+        reason          TEXT,
+        overrides       TEXT NOT NULL DEFAULT '{}',
+        remote_file     TEXT,
+        progress        REAL,
+        lot_id          TEXT,
+        plate_id        TEXT
+    );
+    CREATE INDEX jobs_printer_created ON jobs(printer, created_at);
+    CREATE INDEX jobs_ref_created ON jobs(ref, created_at);
+    CREATE INDEX jobs_outcome ON jobs(outcome);
+    CREATE TABLE bed_clear (
+        printer    TEXT PRIMARY KEY,
+        cleared_at TEXT NOT NULL,
+        operator   TEXT NOT NULL
+    );
+    """,
+)
+
+JOB_COLUMNS = (
+    "id", "ref", "revision", "build_file", "sha256", "printer", "printer_url", "printer_profile", "material",
+    "material_lot", "operator", "created_at", "started_at", "ended_at", "outcome", "reason", "overrides",
+    "remote_file", "progress", "lot_id", "plate_id",
+)  # fmt: skip
+
+
+def now_iso() -> str:
+    """Now, UTC, ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def new_job_id() -> str:
+    """A short unique job id: UTC date-time plus random hex, e.g. ``20250611-031502-3f9a2c``."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+@dataclass
+class Job:
+    """One job as recorded in the journal."""
+
+    id: str
+    ref: str
+    revision: int
+    build_file: str | None
+    sha256: str
+    printer: str | None
+    printer_url: str | None
+    printer_profile: str | None
+    material: str | None
+    material_lot: str | None
+    operator: str
+    created_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    outcome: str = UPLOADING
+    reason: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    remote_file: str | None = None
+    progress: float | None = None
+    lot_id: str | None = None
+    plate_id: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.outcome in ACTIVE_OUTCOMES
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        data = {key: row[key] for key in JOB_COLUMNS}
+        data["overrides"] = json.loads(data["overrides"] or "{}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class BedClear:
+    printer: str
+    cleared_at: str
+    operator: str
+
+
+class Journal:
+    """The journal database at ``path`` (created and migrated on open)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        migrate(self.conn, COMPONENT, MIGRATIONS)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- writing -----------------------------------------------------------------------------------------
+
+    def claim(self, job: Job, *, require_bed_clear: bool) -> None:
+        """Record ``job`` (outcome uploading) as the printer's claim, atomically.
+
+        Refused with :class:`PrinterError` if the printer already has an active job in the journal, or
+        (``require_bed_clear``) if its bed was not confirmed clear since its last job.
+        """
+        with transaction(self.conn):
+            busy = self._active_on(job.printer)
+            if busy is not None:
+                raise PrinterError(
+                    f"printer {job.printer}: already has job {busy.id} ({busy.outcome}) in the journal",
+                    code="printer_claimed",
+                )
+            if require_bed_clear and not self._bed_clear(job.printer):
+                raise PrinterError(
+                    f"printer {job.printer}: bed not confirmed clear since its last job "
+                    f"(run `hospfab printers cleared {job.printer}`)",
+                    code="bed_not_clear",
+                )
+            self._insert(job)
+
+    def add(self, job: Job) -> None:
+        """Record a job without claiming a printer (e.g. a queued job)."""
+        with transaction(self.conn):
+            self._insert(job)
+
+    def update(self, job_id: str, **changes: Any) -> Job:
+        """Change fields of one job in one transaction; returns the job as stored."""
+        unknown = set(changes) - set(JOB_COLUMNS) - {"id"}
+        if unknown or "id" in changes:
+            raise ValueError(f"cannot update job fields {sorted(unknown | ({'id'} & set(changes)))}")
+        if "overrides" in changes:
+            changes["overrides"] = json.dumps(changes["overrides"], sort_keys=True)
+        with transaction(self.conn):
+            if changes:
+                assignments = ", ".join(f"{key}=?" for key in changes)
+                self.conn.execute(f"UPDATE jobs SET {assignments} WHERE id=?", (*changes.values(), job_id))
+            return self._get(job_id)
+
+    def finish(self, job_id: str, outcome: str, reason: str | None = None) -> Job:
+        """Give an active job its final outcome (no-op on a job that already has one)."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"not a final outcome: {outcome}")
+        with transaction(self.conn):
+            job = self._get(job_id)
+            if job.active:
+                progress = 100.0 if outcome == DONE else job.progress
+                self.conn.execute(
+                    "UPDATE jobs SET outcome=?, reason=?, ended_at=?, progress=? WHERE id=?",
+                    (outcome, reason, now_iso(), progress, job_id),
+                )
+            return self._get(job_id)
+
+    def mark_bed_clear(self, printer: str, operator: str) -> BedClear:
+        """Record that ``operator`` confirmed the bed of ``printer`` empty, now.
+
+        Refused while the journal still shows an active job on that printer (reconcile it first).
+        """
+        with transaction(self.conn):
+            busy = self._active_on(printer)
+            if busy is not None:
+                raise PrinterError(
+                    f"printer {printer}: job {busy.id} is still {busy.outcome}; "
+                    "the bed can be confirmed clear once it has ended",
+                    code="printer_busy",
+                )
+            record = BedClear(printer, now_iso(), operator)
+            self.conn.execute(
+                "INSERT INTO bed_clear(printer, cleared_at, operator) VALUES (?, ?, ?) "
+                "ON CONFLICT(printer) DO UPDATE SET cleared_at=excluded.cleared_at, operator=excluded.operator",
+                (record.printer, record.cleared_at, record.operator),
+            )
+            return record
+
+    # ---- reading -----------------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        """One job by id, or by a unique prefix of its id."""
+        row = self.conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is not None:
+            return Job.from_row(row)
+        pattern = job_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.conn.execute("SELECT * FROM jobs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (pattern,)).fetchall()
+        if len(rows) == 1:
+            return Job.from_row(rows[0])
+        if rows:
+            raise NotFoundError(f"job {job_id}: ambiguous id prefix in journal {self.path}")
+        raise NotFoundError(f"job {job_id}: not found in journal {self.path}")
+
+    def jobs(
+        self,
+        *,
+        ref: str | None = None,
+        printer: str | None = None,
+        since: str | None = None,
+        outcomes: Iterable[str] | None = None,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> list[Job]:
+        """Jobs matching every given filter (``since``: ISO date or date-time, compared to created_at)."""
+        where, params = [], []
+        if ref is not None:
+            where.append("ref=?")
+            params.append(ref)
+        if printer is not None:
+            where.append("printer=?")
+            params.append(printer)
+        if since is not None:
+            where.append("created_at>=?")
+            params.append(since)
+        if outcomes is not None:
+            outcomes = list(outcomes)
+            where.append(f"outcome IN ({','.join('?' * len(outcomes))})")
+            params.extend(outcomes)
+        sql = "SELECT * FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY created_at {'DESC' if newest_first else 'ASC'}, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [Job.from_row(row) for row in self.conn.execute(sql, params)]
+
+    def active_jobs(self, printer: str | None = None) -> list[Job]:
+        return self.jobs(printer=printer, outcomes=(UPLOADING, PRINTING), newest_first=False)
+
+    def active_on(self, printer: str) -> Job | None:
+        return self._active_on(printer)
+
+    def bed_clear(self, printer: str) -> bool:
+        """True when the bed was confirmed clear after the printer's last job (or it never had one)."""
+        return self._bed_clear(printer)
+
+    def last_bed_clear(self, printer: str) -> BedClear | None:
+        row = self.conn.execute("SELECT * FROM bed_clear WHERE printer=?", (printer,)).fetchone()
+        return BedClear(row["printer"], row["cleared_at"], row["operator"]) if row else None
+
+    # ---- internals ---------------------------------------------------------------------------------------
+
+    def _insert(self, job: Job) -> None:
+        values = job.as_dict()
+        values["overrides"] = json.dumps(job.overrides, sort_keys=True)
+        columns = ", ".join(JOB_COLUMNS)
+        marks = ", ".join("?" * len(JOB_COLUMNS))
+        self.conn.execute(f"INSERT INTO jobs({columns}) VALUES ({marks})", [values[c] for c in JOB_COLUMNS])
+
+    def _get(self, job_id: str) -> Job:
+        row = self.conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"job {job_id}: not found in journal {self.path}")
+        return Job.from_row(row)
+
+    def _active_on(self, printer: str) -> Job | None:
+        row = self.conn.execute(
+            "SELECT * FROM jobs WHERE printer=? AND outcome IN ('uploading','printing') "
+            "ORDER BY created_at DESC LIMIT 1",
+            (printer,),
+        ).fetchone()
+        return Job.from_row(row) if row else None
+
+    def _bed_clear(self, printer: str) -> bool:
+        last = self.conn.execute(
+            "SELECT * FROM jobs WHERE printer=? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1",
+            (printer,),
+        ).fetchone()
+        if last is None:
+            return True
+        if last["outcome"] in ACTIVE_OUTCOMES:
+            return False
+        cleared = self.last_bed_clear(printer)
+        return cleared is not None and cleared.cleared_at >= (last["ended_at"] or last["started_at"])
