@@ -1,0 +1,217 @@
+"""``print REF[@REV]``: resolve, verify, choose a printer, claim it, upload, start, confirm, record.
+
+The order matters for safety:
+
+1. the revision is resolved and verified (manifest + signature); drafts and retired revisions are refused
+   unless ``allow_draft`` (then recorded as an override in the job);
+2. the recipe's build file is copied to a private staging file while hashing it, and that copy is compared
+   with the recipe's sha256: the bytes uploaded are exactly the bytes checked;
+3. printers are assessed (recipe, material, journal, bed, live state); when none can take the job,
+   :class:`~hospfab.printing.choose.NoPrinterAvailable` lists why for each (exit 3);
+4. the printer is claimed in the journal (``BEGIN IMMEDIATE``): two concurrent prints never get one printer;
+5. the file is uploaded under a unique name holding the job id, with ``print=true``; ``effectivePrint`` is
+   checked (OctoPrint answers 201 even when it did not start), and the job is recorded as printing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hospfab.errors import HospfabError, IntegrityError, NotFoundError, PrinterError, SafetyError
+from hospfab.journal import FAILED, PRINTING, UPLOADING, Job, Journal, new_job_id, now_iso
+from hospfab.printing.choose import Assessment, assess_printers, no_printer_error
+from hospfab.printing.reconcile import PrinterLike
+
+
+@dataclass
+class PrintOptions:
+    printer: str | None = None  # only this printer
+    operator: str | None = None  # default: $HOSPFAB_OPERATOR, then the login name
+    material_lot: str | None = None  # default: the printer's material_lot in the fleet file
+    allow_draft: bool = False  # print a draft or retired revision (recorded as an override)
+    dry_run: bool = False  # choose a printer, send nothing
+
+
+@dataclass
+class PrintResult:
+    revision: Any
+    recipe: Any
+    printer: PrinterLike
+    job: Job | None  # None for a dry run
+    assessments: list[Assessment] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        job = self.job
+        return {
+            "job_id": job.id if job else None,
+            "ref": self.revision.ref,
+            "revision": self.revision.rev,
+            "status": self.revision.status,
+            "printer": self.printer.name,
+            "printer_url": self.printer.url,
+            "file": job.remote_file if job else None,
+            "build_file": str(self.recipe.build_file),
+            "sha256": self.recipe.sha256,
+            "material": self.printer.material,
+            "material_lot": job.material_lot if job else None,
+            "operator": job.operator if job else None,
+            "state": job.outcome if job else "dry-run",
+            "overrides": self.overrides,
+            "estimates": dict(self.recipe.estimates),
+            "printers": [a.as_dict() for a in self.assessments],
+        }
+
+
+def default_operator() -> str:
+    return os.environ.get("HOSPFAB_OPERATOR") or getpass.getuser()
+
+
+def resolve_for_print(catalog: Any, spec: str, *, allow_draft: bool) -> tuple[Any, dict[str, Any]]:
+    """The revision to print and the overrides used. Raises SafetyError/IntegrityError (exit 4)."""
+    from hospfab.catalog.store import parse_spec
+
+    ref, rev = parse_spec(spec)
+    try:
+        revision = catalog.resolve(spec)
+    except SafetyError as err:
+        if not (allow_draft and rev is None and err.code == "not_validated"):
+            raise
+        revision = catalog.get(ref).latest
+    overrides: dict[str, Any] = {}
+    if revision.status != "validated":
+        if not allow_draft:
+            why = f" ({revision.retirement.reason})" if revision.retirement is not None else ""
+            raise SafetyError(
+                f"{revision.spec} is {revision.status}{why}: refused (use --allow-draft to override, recorded)",
+                code=f"revision_{revision.status}",
+            )
+        overrides = {"allow_draft": True, "status": revision.status}
+    if revision.validation is not None:
+        catalog.verify_revision(revision)
+    return revision, overrides
+
+
+def stage_build_file(recipe: Any, folder: Path) -> Path:
+    """Copy the recipe's build file into ``folder`` while hashing it; refuse it unless it matches."""
+    source = Path(recipe.build_file)
+    staged = folder / source.name
+    digest = hashlib.sha256()
+    try:
+        with open(source, "rb") as src, open(staged, "wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                digest.update(block)
+                dst.write(block)
+    except FileNotFoundError:
+        raise IntegrityError(f"{source}: build file missing") from None
+    except OSError as err:
+        raise IntegrityError(f"{source}: build file unreadable ({err.strerror})") from None
+    if digest.hexdigest() != recipe.sha256:
+        raise IntegrityError(f"{source}: sha256 differs from the validated recipe; refused")
+    return staged
+
+
+def remote_name(revision: Any, job_id: str) -> str:
+    """A unique G-code name on the printer (OctoPrint keeps print statistics per file name)."""
+    return f"{revision.ref}-r{revision.rev}-{job_id}.gcode"
+
+
+def print_reference(
+    catalog: Any, printers: list[PrinterLike], journal: Journal, spec: str, options: PrintOptions | None = None
+) -> PrintResult:
+    """Print ``spec`` on the first printer of ``printers`` that can take it (see module docstring)."""
+    options = options or PrintOptions()
+    revision, overrides = resolve_for_print(catalog, spec, allow_draft=options.allow_draft)
+    if options.printer is not None:
+        printers = [p for p in printers if p.name == options.printer]
+        if not printers:
+            raise NotFoundError(f"printer {options.printer}: not in the fleet file")
+    staging = Path(tempfile.mkdtemp(prefix="hospfab-print-"))
+    try:
+        recipes = {id(r): stage_build_file(r, _subdir(staging, i)) for i, r in enumerate(revision.recipes)}
+        verdicts = assess_printers(journal, printers, revision)
+        eligible = [v for v in verdicts if v.eligible]
+        if options.dry_run and eligible:
+            return PrintResult(revision, eligible[0].recipe, eligible[0].printer, None, verdicts, overrides)
+        for verdict in eligible:
+            job = _new_job(revision, verdict, options, overrides)
+            try:
+                journal.claim(job, require_bed_clear=verdict.printer.bed_clearing == "manual")
+            except PrinterError as err:  # another print claimed it since we looked
+                verdict.reason = err.message
+                continue
+            job = _send(journal, job, verdict.printer, recipes[id(verdict.recipe)], revision)
+            return PrintResult(revision, verdict.recipe, verdict.printer, job, verdicts, overrides)
+        raise no_printer_error(revision.spec, verdicts)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _subdir(root: Path, index: int) -> Path:
+    folder = root / str(index)
+    folder.mkdir()
+    return folder
+
+
+def _new_job(revision: Any, verdict: Assessment, options: PrintOptions, overrides: dict[str, Any]) -> Job:
+    printer, recipe = verdict.printer, verdict.recipe
+    job_id = new_job_id()
+    return Job(
+        id=job_id,
+        ref=revision.ref,
+        revision=revision.rev,
+        build_file=Path(recipe.build_file).name,
+        sha256=recipe.sha256,
+        printer=printer.name,
+        printer_url=printer.url,
+        printer_profile=printer.profile,
+        material=printer.material,
+        material_lot=options.material_lot or printer.material_lot,
+        operator=options.operator or default_operator(),
+        created_at=now_iso(),
+        outcome=UPLOADING,
+        overrides=dict(overrides),
+        remote_file=remote_name(revision, job_id),
+    )
+
+
+def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path, revision: Any) -> Job:
+    from hospfab.octoprint.exceptions import PrinterUnreachable
+
+    userdata = {
+        "hospfab": {"job_id": job.id, "ref": job.ref, "revision": job.revision, "sha256": job.sha256,
+                    "operator": job.operator}
+    }  # fmt: skip
+    try:
+        with printer.client() as client:
+            result = client.upload(staged, job.remote_file, userdata=userdata, select=True, print_=True)
+            if not result.effective_print:
+                _delete_quietly(client, result.name)
+                journal.finish(job.id, FAILED, "the printer did not start the job (busy or not operational)")
+                raise PrinterError(
+                    f"printer {printer.name}: uploaded {result.name} but OctoPrint did not start it "
+                    "(printer busy or not operational); job recorded as failed"
+                )
+            return journal.update(job.id, outcome=PRINTING, started_at=now_iso(), remote_file=result.name)
+    except PrinterUnreachable as err:
+        # The file may or may not have arrived: keep the claim; reconciliation decides later.
+        journal.update(job.id, reason=f"upload interrupted: {err.message}")
+        raise
+    except HospfabError as err:
+        if journal.get(job.id).outcome == UPLOADING:
+            journal.finish(job.id, FAILED, err.message)
+        raise
+
+
+def _delete_quietly(client: Any, name: str) -> None:
+    try:
+        client.delete_file(name)
+    except HospfabError:
+        pass
