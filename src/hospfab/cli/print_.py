@@ -1,9 +1,209 @@
-"""Placeholder: commands of this group are registered here."""
+"""``hospfab print REF[@REV]``: send a validated part to a printer of the fleet (and optionally wait)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from hospfab.cli.options import JsonOpt, settings
+from hospfab.cli.output import CommandResult, emit
+from hospfab.errors import ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hospfab.journal import Job, Journal
+    from hospfab.settings import Settings
+
+INTERRUPTED = 130
+
+
+def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
+    """The printers of the fleet file. With ``required=False`` a missing or broken fleet gives []."""
+    from hospfab.errors import HospfabError
+    from hospfab.fleet import Fleet
+
+    try:
+        return list(Fleet.load(config.fleet_path).printers)
+    except HospfabError:
+        if required:
+            raise
+        return []
+
+
+def printer_named(printers: list[Any], name: str | None) -> Any:
+    from hospfab.errors import NotFoundError
+
+    for printer in printers:
+        if printer.name == name:
+            return printer
+    raise NotFoundError(f"printer {name}: not in the fleet file")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def wait_for_job(journal: Journal, job: Job, printer: Any, *, show: bool) -> tuple[Job, bool]:
+    """Follow ``job`` until its outcome, with a progress bar when ``show``. Returns (job, interrupted).
+
+    Ctrl-C stops waiting only: the print goes on and the journal keeps it as printing."""
+    from hospfab.printing import watch_job
+
+    def follow(on_update: Any) -> Job:
+        with printer.client() as client:
+            return watch_job(journal, job.id, client, on_update)
+
+    try:
+        if not show:
+            return follow(None), False
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+        from hospfab.cli.output import stdout_console
+
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[state]} · left {task.fields[left]}"),
+        )
+        with Progress(*columns, console=stdout_console(), transient=False) as bar:
+            task = bar.add_task(f"{job.ref}@{job.revision} on {job.printer}", total=100, state="printing", left="--")
+
+            def on_update(current: Job, info: Any) -> None:
+                completion = current.progress if info is None else info.completion
+                if current.outcome == "done":
+                    completion = 100.0
+                left = _duration(info.print_time_left_s) if info is not None else "--"
+                bar.update(task, completed=completion or 0, state=current.outcome, left=left)
+
+            return follow(on_update), False
+    except KeyboardInterrupt:
+        return journal.get(job.id), True
+
+
+def outcome_result(job: Job, interrupted: bool) -> tuple[int, list[dict[str, Any]]]:
+    """Exit code and errors for a waited-for job: 0 only on done."""
+    if interrupted:
+        return INTERRUPTED, []
+    if job.outcome == "done":
+        return ExitCode.OK, []
+    message = f"job {job.id} on {job.printer}: {job.outcome}" + (f" ({job.reason})" if job.reason else "")
+    return ExitCode.FAILED, [{"code": f"print_{job.outcome}", "message": message}]
+
+
+def render_assessments(console: Console, rows: list[dict[str, Any]], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("printer", "profile", "material", "state", "verdict"):
+        table.add_column(column)
+    for row in rows:
+        verdict = "[green]can print[/]" if row["eligible"] else f"[red]{row['reason']}[/]"
+        table.add_row(row["printer"], row["profile"], row["material"], row["state"] or "-", verdict)
+    console.print(table)
+
+
+def print_command(
+    ctx: typer.Context,
+    spec: Annotated[str, typer.Argument(help="Reference, optionally pinned: REF or REF@REV.", show_default=False)],
+    printer: Annotated[str | None, typer.Option("--printer", "-p", help="Print on this printer only.")] = None,
+    operator: Annotated[
+        str | None, typer.Option("--operator", envvar="HOSPFAB_OPERATOR", help="Who prints (default: login).")
+    ] = None,
+    material_lot: Annotated[
+        str | None, typer.Option("--material-lot", help="Material lot (default: the fleet file's).")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the print until done, failed or cancelled.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Choose a printer, send nothing.")] = False,
+    allow_draft: Annotated[
+        bool, typer.Option("--allow-draft", help="Allow a draft or retired revision (recorded as an override).")
+    ] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Print a catalog reference on a printer that has its recipe and material, and record the job.
+
+    Verifies the manifest and signature (exit 4 on any mismatch, or for a draft or retired revision without
+    --allow-draft); exit 3 with a table of reasons when no printer can take it. With --wait, exits 0 only
+    when the print is done; Ctrl-C stops waiting and leaves the print running.
+
+    Example: hospfab print VISOR-HEADBAND --operator ana --wait
+    """
+
+    def work() -> CommandResult:
+        from hospfab.catalog import Catalog
+        from hospfab.journal import Journal
+        from hospfab.printing import NoPrinterAvailable, PrintOptions, print_reference
+
+        config = settings(ctx)
+        printers = load_printers(config)
+        options = PrintOptions(printer, operator, material_lot, allow_draft, dry_run)
+        with Journal(config.journal_path) as journal:
+            try:
+                result = print_reference(Catalog(config.catalog_dir), printers, journal, spec, options)
+            except NoPrinterAvailable as err:
+                rows = err.details.get("printers", [])
+                return CommandResult(
+                    data={"spec": spec, "printers": rows},
+                    exit_code=err.exit_code,
+                    errors=[{"code": err.code, "message": f"no printer can take {spec} (see the table above)"}],
+                    render=lambda c: render_assessments(c, rows, f"No printer can take {spec}"),
+                )
+            data = result.as_dict()
+            exit_code, errors, interrupted = ExitCode.OK, [], False
+            if result.job is not None:
+                _show_started(result, json_)
+            if wait and result.job is not None:
+                final, interrupted = wait_for_job(journal, result.job, result.printer, show=not json_)
+                data.update(state=final.outcome, reason=final.reason, ended_at=final.ended_at)
+                data["waiting"] = "interrupted" if interrupted else "finished"
+                exit_code, errors = outcome_result(final, interrupted)
+        return CommandResult(data=data, exit_code=exit_code, errors=errors, render=lambda c: _render(c, data))
+
+    emit("print", json_, work)
+
+
+def _show_started(result: Any, as_json: bool) -> None:
+    """Say at once which job went where (before a long --wait)."""
+    if as_json:
+        return
+    from hospfab.cli.output import stdout_console
+
+    job = result.job
+    note = f" [yellow](override: {job.overrides})[/]" if job.overrides else ""
+    stdout_console().print(
+        f"Job [bold]{job.id}[/]: {job.ref}@{job.revision} sent to [bold]{job.printer}[/] as {job.remote_file} "
+        f"({job.material} lot {job.material_lot or '-'}, operator {job.operator}){note}"
+    )
+
+
+def _render(console: Console, data: dict[str, Any]) -> None:
+    if data["job_id"] is None:
+        console.print(
+            f"Dry run: {data['ref']}@{data['revision']} would print on [bold]{data['printer']}[/] "
+            f"({Path(data['build_file']).name}, sha256 {data['sha256'][:12]}...)"
+        )
+        render_assessments(console, data["printers"], "Printers")
+        return
+    if data.get("waiting") == "interrupted":
+        console.print(
+            f"[yellow]Stopped waiting: job {data['job_id']} is still printing on {data['printer']}.[/] "
+            f"Follow it with `hospfab jobs watch {data['job_id']}`."
+        )
+    elif data.get("waiting") == "finished":
+        colour = "green" if data["state"] == "done" else "red"
+        console.print(f"Job {data['job_id']}: [{colour}]{data['state']}[/]")
+    else:
+        console.print(f"Job {data['job_id']} is {data['state']}. Follow it with `hospfab jobs watch {data['job_id']}`.")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("print")(print_command)
