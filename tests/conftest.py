@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+pytest_plugins = ["octoprint_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("HOSPFAB_CORPUS", REPO.parent / "shared" / "corpus"))
 
