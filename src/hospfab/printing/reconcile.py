@@ -25,6 +25,8 @@ from hospfab.journal import CANCELLED, DONE, FAILED, LOST, PRINTING, UPLOADING, 
 UPLOAD_GRACE_S = 120.0
 #: A "printing" job whose printer shows neither it running nor a print of its file, is lost after this long.
 START_GRACE_S = 60.0
+#: After a cancel, how long to wait for the printer to leave Cancelling (it finishes the current command).
+CANCEL_SETTLE_S = 15.0
 
 
 class PrinterLike(Protocol):
@@ -83,7 +85,8 @@ def reconcile_job(journal: Journal, job: Job, client: Any) -> Job:
         journal.update(job.id, started_at=now_iso())
     if stats.last_success:
         return journal.finish(job.id, DONE)
-    if ours and (info.error or info.state in ERROR_STATES):
+    if (ours or info.file_name is None) and (info.error or info.state in ERROR_STATES):
+        # OctoPrint deselects the file after a firmware error: the printer's error is this job's reason
         return journal.finish(job.id, FAILED, info.error or info.state_text)
     if ours and info.completion is None:
         return journal.finish(job.id, CANCELLED, f"cancelled on printer {job.printer}")
@@ -157,9 +160,19 @@ def cancel_job(journal: Journal, job_id: str, printer: PrinterLike, operator: st
         info = client.job()
         if info.file_name == job.remote_file and info.state in JOB_ACTIVE_STATES:
             client.cancel()
+            _wait_not_busy(client, CANCEL_SETTLE_S)
         elif job.outcome == PRINTING:
             raise PrinterError(
                 f"job {job.id}: printer {job.printer} is not running it (it shows {info.state_text!r}); "
                 "nothing cancelled"
             )
         return journal.finish(job.id, CANCELLED, f"cancelled by {operator}")
+
+
+def _wait_not_busy(client: Any, timeout_s: float) -> None:
+    from hospfab.octoprint.states import BUSY_STATES, State
+
+    try:
+        client.wait_for(frozenset(State) - BUSY_STATES, timeout_s)
+    except PrinterError:
+        pass  # the cancel was accepted; the printer is just slow to settle
