@@ -1,0 +1,321 @@
+"""The fleet file: which OctoPrint printers exist, where their API keys come from, what material is loaded.
+
+Example ``fleet.yaml``::
+
+    version: 1
+    printers:
+      - name: mk4-01
+        url: http://octopi-01.lan
+        api_key_env: HOSPFAB_KEY_MK4_01     # or api_key_file: keys/mk4-01.key (mode 0600)
+        profile: prusa-mk4
+        material: petg-medical
+        material_lot: LOT-2024-117
+        site: building-b
+        tags: [icu]
+        bed_clearing: manual                # or automatic
+
+API keys are never stored in this file, printed or logged: only where to find them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from hospfab.errors import ConfigError, InputError, NotFoundError
+
+FLEET_FILE_VERSION = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class PrinterConfig(BaseModel):
+    """One printer of the fleet."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    name: str = Field(description="Unique printer name: letters, digits, '.', '_' or '-', at most 64.")
+    url: str = Field(description="OctoPrint base URL, http:// or https:// (TLS is verified), no credentials.")
+    api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
+    api_key_file: str | None = Field(
+        None, description="File holding the API key (mode 0600); relative paths are relative to the fleet file."
+    )
+    profile: str = Field(description="Printer profile name (profiles/printers).")
+    material: str = Field(description="Material profile of the spool loaded now.")
+    material_lot: str | None = Field(None, description="Lot number of the spool loaded now.")
+    site: str | None = Field(None, description="Where the printer stands (building, room).")
+    tags: list[str] = Field(default_factory=list, description="Free labels (ward, purpose).")
+    bed_clearing: Literal["manual", "automatic"] = Field(
+        "manual", description="manual: a person must confirm the bed is clear before the next job."
+    )
+
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("must not contain credentials (use api_key_env or api_key_file)")
+        try:
+            parts.port  # noqa: B018 - validates the port
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return value.strip().rstrip("/")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _check_env(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError("must be an environment variable name (letters, digits, '_')")
+        return value
+
+    @field_validator("profile", "material")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> PrinterConfig:
+        if (self.api_key_env is None) == (self.api_key_file is None):
+            raise ValueError("give exactly one of api_key_env or api_key_file")
+        return self
+
+    # -- API key and client --------------------------------------------------------------------------
+
+    def key_file_path(self) -> Path | None:
+        if self.api_key_file is None:
+            return None
+        path = Path(self.api_key_file).expanduser()
+        if not path.is_absolute() and self._base_dir is not None:
+            path = self._base_dir / path
+        return path
+
+    def api_key(self) -> str:
+        """The API key, from the environment variable or the 0600 key file. Never logged or stored."""
+        if self.api_key_env is not None:
+            value = os.environ.get(self.api_key_env, "").strip()
+            if not value:
+                raise ConfigError(
+                    f"printer {self.name}: environment variable {self.api_key_env} (api_key_env) is not set"
+                )
+            return value
+        path = self.key_file_path()
+        assert path is not None
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError as err:
+            raise ConfigError(f"printer {self.name}: cannot read api_key_file {path}: {err.strerror}") from None
+        if mode & 0o077:
+            raise ConfigError(
+                f"printer {self.name}: api_key_file {path} refused: mode {mode:04o} lets others read it "
+                f"(run: chmod 600 {path})"
+            )
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"printer {self.name}: cannot read api_key_file {path}: {err}") from None
+        if not value:
+            raise ConfigError(f"printer {self.name}: api_key_file {path} is empty")
+        return value
+
+    def client(self, **kwargs: Any):
+        """An :class:`~hospfab.octoprint.OctoPrintClient` for this printer (use it as a context manager)."""
+        from hospfab.octoprint.client import OctoPrintClient
+
+        return OctoPrintClient(self.url, self.api_key(), name=self.name, **kwargs)
+
+
+class Fleet(BaseModel):
+    """All printers of one fleet file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(FLEET_FILE_VERSION, description="Fleet file format version.")
+    printers: list[PrinterConfig] = Field(default_factory=list)
+
+    _path: Path | None = PrivateAttr(default=None)
+    _exists: bool = PrivateAttr(default=True)
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: int) -> int:
+        if value > FLEET_FILE_VERSION:
+            raise ValueError(f"is {value}, newer than this hospfab understands ({FLEET_FILE_VERSION}): upgrade")
+        if value < 1:
+            raise ValueError("must be 1")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Fleet:
+        seen: set[str] = set()
+        for printer in self.printers:
+            if printer.name in seen:
+                raise ValueError(f"printer name {printer.name!r} appears twice")
+            seen.add(printer.name)
+        return self
+
+    # -- file ------------------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def exists(self) -> bool:
+        """False when loaded from a missing file (an empty fleet)."""
+        return self._exists
+
+    @property
+    def hint(self) -> str | None:
+        """What to do when the fleet is empty, naming the file."""
+        if self.printers:
+            return None
+        where = self._path or "the fleet file"
+        start = f"no fleet file at {where}" if not self._exists else f"no printers in {where}"
+        return (
+            f"{start}: add one with `hospfab printers add NAME --url URL --api-key-env VAR "
+            f"--profile P --material M` (or choose a file with --fleet / HOSPFAB_FLEET)"
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Fleet:
+        """Read a fleet file. A missing file gives an empty fleet (see :attr:`hint`); a broken one raises
+        ConfigError naming the file and the key."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            fleet = cls()
+            fleet._path, fleet._exists = path, False
+            return fleet
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"{path}: cannot read the fleet file: {getattr(err, 'strerror', None) or err}") from None
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or "invalid YAML"
+            raise ConfigError(f"{path}:{where}: {problem}") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the fleet file must be a mapping with a 'printers' list")
+        try:
+            fleet = cls.model_validate(raw)
+        except ValidationError as err:
+            raise ConfigError(f"{path}: {_first_error(err, raw)}") from None
+        fleet._path = path
+        for printer in fleet.printers:
+            printer._base_dir = path.parent
+        return fleet
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the fleet atomically (temp file in the same folder, fsync, rename)."""
+        target = Path(path) if path is not None else self._path
+        if target is None:
+            raise ConfigError("no fleet file path to save to")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "version": FLEET_FILE_VERSION,
+            "printers": [
+                p.model_dump(exclude_none=True, exclude={"tags"} if not p.tags else set()) for p in self.printers
+            ],
+        }
+        text = "# hospfab fleet file (API keys are never stored here: only where to find them)\n"
+        text += yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        try:
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:
+            pass
+        self._path, self._exists = target, True
+        return target
+
+    # -- editing ---------------------------------------------------------------------------------------
+
+    def get(self, name: str) -> PrinterConfig:
+        for printer in self.printers:
+            if printer.name == name:
+                return printer
+        known = ", ".join(p.name for p in self.printers) or "none"
+        raise NotFoundError(f"printer {name}: not in the fleet file {self._path or ''} (known: {known})".strip())
+
+    def add(self, printer: PrinterConfig) -> None:
+        if any(p.name == printer.name for p in self.printers):
+            raise InputError(f"printer {printer.name}: already in the fleet file (remove it first)")
+        if self._path is not None:
+            printer._base_dir = self._path.parent
+        self.printers.append(printer)
+
+    def remove(self, name: str) -> PrinterConfig:
+        printer = self.get(name)
+        self.printers.remove(printer)
+        return printer
+
+    def status_all(self, timeout: float = 5.0, max_workers: int | None = None) -> list:
+        """Status of every printer, queried concurrently (see :func:`hospfab.fleet.status.status_all`)."""
+        from hospfab.fleet.status import status_all
+
+        return status_all(self.printers, timeout=timeout, max_workers=max_workers)
+
+
+def _first_error(err: ValidationError, raw: dict) -> str:
+    """One line naming the key: ``printers[1] (mk4-02).url: must be an http:// ... URL``."""
+    first = err.errors()[0]
+    loc = list(first.get("loc", ()))
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+            try:
+                node = node[item]
+                if isinstance(node, dict) and node.get("name"):
+                    parts[-1] += f" ({node['name']})"
+            except (IndexError, KeyError, TypeError):
+                node = None
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    key = ".".join(parts) or "fleet"
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    if first.get("type") == "extra_forbidden":
+        message = "unknown key"
+    elif first.get("type") == "missing":
+        message = "required key is missing"
+    return f"{key}: {message}"
