@@ -22,15 +22,18 @@ INTERRUPTED = 130
 
 def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
     """The printers of the fleet file. With ``required=False`` a missing or broken fleet gives []."""
-    from hospfab.errors import HospfabError
+    from hospfab.errors import ConfigError, HospfabError
     from hospfab.fleet import Fleet
 
     try:
-        return list(Fleet.load(config.fleet_path).printers)
+        fleet = Fleet.load(config.fleet_path)
     except HospfabError:
         if required:
             raise
         return []
+    if required and not fleet.printers:
+        raise ConfigError(fleet.hint or f"{config.fleet_path}: no printers")
+    return list(fleet.printers)
 
 
 def printer_named(printers: list[Any], name: str | None) -> Any:
@@ -153,7 +156,8 @@ def print_command(
                 return CommandResult(
                     data={"spec": spec, "printers": rows},
                     exit_code=err.exit_code,
-                    errors=[{"code": err.code, "message": f"no printer can take {spec} (see the table above)"}],
+                    errors=[{"code": err.code, "message": err.message if len(rows) <= 3 or json_ else
+                             f"no printer can take {spec} (see the table above)"}],
                     render=lambda c: render_assessments(c, rows, f"No printer can take {spec}"),
                 )
             data = result.as_dict()

@@ -88,7 +88,7 @@ def _live_reason(journal_path: Any, printer: PrinterLike) -> tuple[str | None, s
         from hospfab.octoprint.exceptions import PrinterAuthRefused, PrinterUnreachable
 
         kind = {PrinterUnreachable: "unreachable", PrinterAuthRefused: "key refused"}.get(type(err))
-        return err.message, kind
+        return err.message.removeprefix(f"printer {printer.name}: "), kind
     finally:
         journal.close()
 
