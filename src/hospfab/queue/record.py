@@ -1,0 +1,144 @@
+"""The device history record of a lot: the lot, its plates, every print attempt (journal job), the release.
+
+What was made (reference, revision, build-file checksums), how many (planned, made, failed, released), where
+and with what (printers, materials and material lots), by whom (operators, releaser), when, and the
+inspection sample. Exported as JSON (everything), CSV (one row per attempt) and a printable one-page HTML.
+Files are written atomically (temp file in the same folder, fsync, ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hospfab.errors import InputError
+from hospfab.journal import Journal
+from hospfab.queue.store import DONE, FAILED, Lot, QueueStore
+
+CSV_COLUMNS = (
+    "lot_id", "ref", "revision", "plate", "attempt_job", "printer", "printer_profile", "material", "material_lot",
+    "operator", "started_at", "ended_at", "outcome", "reason", "remote_file", "sha256", "units",
+)  # fmt: skip
+
+
+def device_history(store: QueueStore, journal: Journal, lot_id: str) -> dict[str, Any]:
+    """The whole record of one lot as plain data."""
+    lot = store.lot(lot_id)
+    jobs = [j for j in journal.jobs(newest_first=False) if j.lot_id == lot.id]
+    made = lot.units_made
+    return {
+        "lot": {k: v for k, v in lot.__dict__.items() if k != "plates"},
+        "summary": {
+            **lot.summary(),
+            "units_failed_plates": sum(p.planned_units for p in lot.plates if p.state == FAILED),
+            "units_released": made if lot.state == "released" else 0,
+            "printers": sorted({j.printer for j in jobs if j.printer}),
+            "materials": sorted({f"{j.material} ({j.material_lot or 'lot ?'})" for j in jobs if j.material}),
+            "operators": sorted({j.operator for j in jobs} | {lot.operator}),
+            "build_files": [{"printer": r["printer"], "material": r["material"], "sha256": r["sha256"]}
+                            for r in lot.recipes],
+            "first_start": min((j.started_at for j in jobs if j.started_at), default=None),
+            "last_end": max((j.ended_at for j in jobs if j.ended_at), default=None),
+        },
+        "plates": [p.as_dict() for p in lot.plates],
+        "attempts": [j.as_dict() for j in jobs],
+        "events": [e for p in lot.plates for e in store.events(p.id)],
+    }  # fmt: skip
+
+
+def to_csv(record: dict[str, Any]) -> str:
+    lot = record["lot"]
+    units = {p["id"]: p["units"] for p in record["plates"]}
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for job in record["attempts"]:
+        writer.writerow({
+            "lot_id": lot["id"], "ref": lot["ref"], "revision": lot["revision"], "plate": job["plate_id"],
+            "attempt_job": job["id"], "printer": job["printer"], "printer_profile": job["printer_profile"],
+            "material": job["material"], "material_lot": job["material_lot"], "operator": job["operator"],
+            "started_at": job["started_at"], "ended_at": job["ended_at"], "outcome": job["outcome"],
+            "reason": job["reason"], "remote_file": job["remote_file"], "sha256": job["sha256"],
+            "units": units.get(job["plate_id"], 0) if job["outcome"] == DONE else 0,
+        })  # fmt: skip
+    return buffer.getvalue()
+
+
+def to_html(record: dict[str, Any]) -> str:
+    """A one-page printable summary (A4, no external resources)."""
+    lot, s = record["lot"], record["summary"]
+    e = html.escape
+    sample = lot.get("sampling") or {}
+    drawn = ", ".join(f"unit {d['unit']} (plate {d['plate']}, copy {d['copy']})" for d in sample.get("plates", []))
+    rows = [
+        ("Lot", lot["id"]), ("Reference", f"{lot['ref']} revision {lot['revision']}"),
+        ("Created", f"{lot['created_at']} by {lot['operator']}"), ("Status", s["status"]),
+        ("Quantity ordered", lot["quantity"]), ("Units made", s["units_made"]),
+        ("Plates", f"{s['plates']} ({s['plates_done']} done, {s['plates_failed']} failed)"),
+        ("Units released", s["units_released"]),
+        ("Production", f"{s['first_start'] or '-'} to {s['last_end'] or '-'}"),
+        ("Printers", ", ".join(s["printers"]) or "-"), ("Materials (lots)", ", ".join(s["materials"]) or "-"),
+        ("Operators", ", ".join(s["operators"])),
+        ("Build files (sha256)", "; ".join(f"{b['printer']}/{b['material']}: {b['sha256']}" for b in s["build_files"])),
+        ("Inspection sample", f"{sample.get('sample_size', '?')} per {sample.get('lot_size', '?')}: {drawn or '-'}"),
+        ("Acceptance", f"{lot['inspection'] or 'pending'}" + (f" by {lot['released_by']} at {lot['released_at']}"
+                                                              if lot["released_by"] else "")),
+        ("Note", lot["note"] or ""),
+    ]  # fmt: skip
+    table = "\n".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in rows)
+    attempts = "\n".join(
+        f"<tr><td>{e(str(j['plate_id']))}</td><td>{e(str(j['printer']))}</td><td>{e(str(j['outcome']))}</td>"
+        f"<td>{e(str(j['started_at'] or ''))[:19]}</td><td>{e(str(j['reason'] or ''))[:60]}</td></tr>"
+        for j in record["attempts"]
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Device history record {e(lot['id'])}</title>
+<style>@page {{ size: A4; margin: 12mm }} body {{ font: 10pt sans-serif }} table {{ border-collapse: collapse;
+width: 100% }} th, td {{ border: 1px solid #999; padding: 2px 4px; text-align: left; vertical-align: top }}
+th {{ width: 28% }} .attempts td {{ font-size: 8pt }} .sign {{ margin-top: 8mm }}</style></head>
+<body><h1>Device history record</h1>
+<table>{table}</table>
+<h2>Print attempts</h2>
+<table class="attempts"><tr><th>Plate</th><th>Printer</th><th>Outcome</th><th>Started</th><th>Reason</th></tr>
+{attempts}</table>
+<p class="sign">Released by: ______________________ Date: ____________ Signature: ______________________</p>
+</body></html>
+"""
+
+
+def export(record: dict[str, Any], path: Path, fmt: str | None = None) -> Path:
+    """Write the record as ``fmt`` (csv, json, html; default from the suffix), atomically."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt == "htm":
+        fmt = "html"
+    if fmt == "json":
+        text = json.dumps(record, indent=2, ensure_ascii=False, default=str)
+    elif fmt == "csv":
+        text = to_csv(record)
+    elif fmt == "html":
+        text = to_html(record)
+    else:
+        raise InputError(f"{path}: unknown export format {fmt!r} (use .csv, .json or .html)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def lot_line(lot: Lot) -> dict[str, Any]:
+    return lot.summary()

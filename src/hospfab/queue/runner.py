@@ -1,0 +1,450 @@
+"""The queue runner: dispatch queued plates to free compatible printers, watch them, requeue failures.
+
+One round (:meth:`QueueRunner.step`):
+
+1. **observe** every plate that is dispatching or printing (whoever dispatched it): its attempt's journal job is
+   reconciled with the printer (``hospfab.printing.reconcile_job``: unique remote file, print statistics);
+   done -> the plate is done with the units of its recipe; failed, cancelled or lost -> the plate is queued
+   again avoiding that printer, until its attempts run out. A printer that stays unreachable for
+   ``lost_after_s`` while printing a plate loses it (OctoPrint streams the G-code: no host, no print).
+   An attempt left half-way by a runner that died on this machine (claimed, or uploading with no file on the
+   printer) is given back at once, so a restart after ``kill -9`` neither loses nor repeats a plate.
+2. **dispatch**: printers that are idle, have no active journal job, have a confirmed clear bed (unless the
+   fleet says ``bed_clearing: automatic``) and whose site has not started a plate in the last ``stagger_s``
+   each get the plate the planner chooses for them (priority first; a plate avoids printers it failed on
+   while another compatible printer exists). The plate is claimed (``BEGIN IMMEDIATE``), the printer is
+   claimed in the journal, the build file (staged, sha256 checked) is uploaded with ``print=true`` under the
+   attempt's unique name, and ``effectivePrint`` is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hospfab.errors import HospfabError, PrinterError
+from hospfab.journal import CANCELLED, DONE, LOST, PRINTING, UPLOADING, Job, Journal, new_job_id, now_iso
+from hospfab.queue.planner import PlanPlate, PlanPrinter, PlateOption, choose_plate
+from hospfab.queue.store import ACTIVE, DISPATCHING, PENDING, QUEUED, Lot, Plate, QueueStore
+
+CLAIM_STALE_S = 30.0  # a claimed plate with no journal job, from a runner we cannot see, is freed after this
+DEFAULT_PLATE_S = 3600.0  # plate duration assumed when a recipe has no print_time_s estimate
+
+
+@dataclass
+class RunnerOptions:
+    poll_s: float = 2.0
+    stagger_s: float = 0.0  # minimum gap between two plate starts on one site
+    lost_after_s: float = 60.0  # a printer unreachable this long while printing a plate loses the plate
+    until_empty: bool = False  # stop when no plate is queued or printing
+    until: datetime | None = None  # stop dispatching after this time, stop when the running plates end
+    operator: str = "queue"
+
+
+@dataclass
+class RunSummary:
+    dispatched: int = 0
+    done: int = 0
+    requeued: int = 0
+    failed: int = 0
+    released_attempts: int = 0  # attempts given back (never reached a printer)
+    waiting: dict[str, str] = field(default_factory=dict)  # printer -> why it gets nothing now
+    stopped: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _runner_gone(rid: str | None) -> bool:
+    """True when ``rid`` is a runner of this machine whose process no longer exists."""
+    if not rid:
+        return True
+    host, _, rest = rid.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _age_s(iso: str | None) -> float:
+    if not iso:
+        return 0.0
+    return (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
+
+
+class LotBuilds:
+    """The build file of each lot recipe, staged privately and checked against the sha256 in the lot.
+
+    With a catalog, the lot's revision is first resolved and verified (manifest and signature) and the
+    recipe is taken from it; without one (tests), the build file recorded in the lot is used.
+    """
+
+    def __init__(self, catalog: Any = None) -> None:
+        self.catalog = catalog
+        self.folder = Path(tempfile.mkdtemp(prefix="hospfab-queue-"))
+        self.cache: dict[tuple[str, str, str], Path] = {}
+
+    def path(self, lot: Lot, recipe: dict[str, Any]) -> Path:
+        from types import SimpleNamespace
+
+        from hospfab.printing.send import resolve_for_print, stage_build_file
+
+        key = (lot.id, recipe["printer"], recipe["material"])
+        if key not in self.cache:
+            source = SimpleNamespace(build_file=recipe["build_file"], sha256=recipe["sha256"])
+            if self.catalog is not None:
+                revision, _ = resolve_for_print(self.catalog, lot.spec, allow_draft=False)
+                match = revision.recipe_for(recipe["printer"], recipe["material"])
+                if match is None or match.sha256 != recipe["sha256"]:
+                    raise HospfabError(f"lot {lot.id}: {lot.spec} no longer has the recipe the lot was planned with")
+                source = match
+            folder = self.folder / f"{len(self.cache)}"
+            folder.mkdir()
+            self.cache[key] = stage_build_file(source, folder)
+        return self.cache[key]
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def recipe_for(lot: Lot, profile: str, material: str | None) -> dict[str, Any] | None:
+    for recipe in lot.recipes:
+        if recipe["printer"] == profile and recipe["material"] == material:
+            return recipe
+    return None
+
+
+def plate_options(lot: Lot) -> tuple[PlateOption, ...]:
+    return tuple(
+        PlateOption(r["printer"], r["material"], float(r.get("print_time_s") or DEFAULT_PLATE_S), int(r["copies"]))
+        for r in lot.recipes
+    )
+
+
+class QueueRunner:
+    def __init__(
+        self,
+        journal_path: Path | str,
+        printers: list[Any],
+        *,
+        catalog: Any = None,
+        options: RunnerOptions | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.options = options or RunnerOptions()
+        self.printers = {p.name: p for p in printers}
+        self.journal = Journal(journal_path)
+        self.store = QueueStore(journal_path)
+        self.builds = LotBuilds(catalog)
+        self.id = runner_id()
+        self.log = log or (lambda message: None)
+        self.summary = RunSummary()
+        self._clients: dict[str, Any] = {}
+        self._unreachable_since: dict[str, float] = {}
+        self._site_started: dict[str | None, float] = {}
+        self._lots: dict[str, Lot] = {}
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self.builds.close()
+        self.store.close()
+        self.journal.close()
+
+    def __enter__(self) -> QueueRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the loop ---------------------------------------------------------------------------------------
+
+    def run(self, *, max_rounds: int | None = None) -> RunSummary:
+        rounds = 0
+        while True:
+            self.step()
+            rounds += 1
+            pending = self.store.plates(states=PENDING)
+            active = [p for p in pending if p.state in ACTIVE]
+            dispatching_over = self.options.until is not None and datetime.now().astimezone() >= self.options.until
+            if dispatching_over and not active:
+                self.summary.stopped = "time limit reached"
+                break
+            if self.options.until_empty:
+                if not pending:
+                    self.summary.stopped = "queue empty"
+                    break
+                stuck = [p for p in pending if p.state == QUEUED and not self._compatible_printers(p)]
+                if not active and len(stuck) == len(pending):
+                    self.summary.stopped = f"{len(stuck)} queued plates have no compatible printer in the fleet"
+                    break
+            if max_rounds is not None and rounds >= max_rounds:
+                self.summary.stopped = "round limit"
+                break
+            time.sleep(self.options.poll_s)
+        return self.summary
+
+    def step(self) -> None:
+        self._lots.clear()
+        for plate in self.store.plates(states=ACTIVE):
+            try:
+                self.observe(plate)
+            except HospfabError as err:
+                self.log(f"plate {plate.id}: {err.message}")
+        dispatching_over = self.options.until is not None and datetime.now().astimezone() >= self.options.until
+        if not dispatching_over:
+            self.dispatch()
+
+    # ---- observing plates on printers ---------------------------------------------------------------------
+
+    def observe(self, plate: Plate) -> None:
+        from hospfab.errors import NotFoundError
+        from hospfab.octoprint.exceptions import PrinterUnreachable
+        from hospfab.printing.reconcile import reconcile_job
+
+        try:
+            job = self.journal.get(plate.job_id) if plate.job_id else None
+        except NotFoundError:
+            job = None
+        if job is None or job.id != plate.job_id:
+            gone = plate.runner != self.id and _runner_gone(plate.runner)
+            if plate.state == DISPATCHING and (gone or _age_s(plate.updated_at) > CLAIM_STALE_S):
+                self._give_back(plate, None, "claimed but never sent to the printer")
+            return
+        printer = self.printers.get(job.printer or "")
+        if job.active and printer is None:
+            return  # not in this fleet: cannot ask; leave it as recorded
+        if job.active:
+            client = self._client(printer)
+            try:
+                info = client.job()
+            except PrinterUnreachable as err:
+                since = self._unreachable_since.setdefault(printer.name, time.monotonic())
+                if time.monotonic() - since >= self.options.lost_after_s:
+                    job = self.journal.finish(job.id, LOST, f"printer {printer.name} unreachable: {err.message}")
+                else:
+                    return
+            except PrinterError:
+                return
+            else:
+                self._unreachable_since.pop(printer.name, None)
+                if job.outcome == UPLOADING and plate.runner != self.id and _runner_gone(plate.runner):
+                    if self._abandoned_upload(client, job, info):
+                        self._give_back(plate, job, "upload interrupted (runner stopped); nothing printed")
+                        return
+                job = reconcile_job(self.journal, job, client)
+        self._settle(plate, job)
+
+    def _abandoned_upload(self, client: Any, job: Job, info: Any) -> bool:
+        """An upload whose runner died: True (and the stray file removed) if that attempt printed nothing."""
+        from hospfab.octoprint.exceptions import PrinterNotFound
+
+        if info.file_name == job.remote_file and info.state.value not in ("operational", "offline"):
+            return False
+        try:
+            stats = client.file_info(job.remote_file)
+        except PrinterNotFound:
+            return True
+        if stats.prints_success + stats.prints_failure:
+            return False
+        try:
+            client.delete_file(job.remote_file)
+        except HospfabError:
+            return False
+        return True
+
+    def _settle(self, plate: Plate, job: Job) -> None:
+        if job.outcome == PRINTING and plate.state == DISPATCHING:
+            self.store.mark_printing(plate.id, job.id)
+            return
+        if job.active:
+            return
+        if job.outcome == DONE:
+            lot = self._lot(plate.lot_id)
+            recipe = recipe_for(lot, job.printer_profile or "", job.material) or {"copies": plate.planned_units}
+            self.store.finish_attempt(plate.id, job.id, ok=True, units=int(recipe["copies"]))
+            self.summary.done += 1
+            self.log(f"plate {plate.id}: done on {job.printer} ({recipe['copies']} units)")
+            return
+        reason = f"{job.outcome} on {job.printer}: {job.reason or 'no reason given'}"
+        after = self.store.finish_attempt(plate.id, job.id, ok=False, reason=reason)
+        if after.state == QUEUED:
+            self.summary.requeued += 1
+            self.log(f"plate {plate.id}: attempt {after.attempts} {reason}; queued again")
+        else:
+            self.summary.failed += 1
+            self.log(f"plate {plate.id}: attempt {after.attempts} {reason}; no attempt left, failed")
+
+    def _give_back(self, plate: Plate, job: Job | None, reason: str) -> None:
+        if job is not None and job.active:
+            self.journal.finish(job.id, CANCELLED, reason)
+        self.store.unclaim(plate.id, plate.job_id or "", reason)
+        self.summary.released_attempts += 1
+        self.log(f"plate {plate.id}: {reason}; queued again")
+
+    # ---- dispatching ---------------------------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        queued = self.store.plates(states=(QUEUED,))
+        if not queued:
+            return
+        free = self._free_printers()
+        if not free:
+            return
+        candidates = [PlanPrinter(p.name, p.profile, p.material, getattr(p, "site", None), 0.0) for p in free]
+        for printer in free:
+            site = getattr(printer, "site", None)
+            last = self._site_started.get(site)
+            if last is not None and time.monotonic() - last < self.options.stagger_s:
+                self.summary.waiting[printer.name] = f"stagger: site {site} started a plate less than " \
+                                                     f"{self.options.stagger_s:g} s ago"
+                continue
+            plates = self._plan_plates(queued, printer)
+            choice = choose_plate(printer.name, candidates, plates)
+            if choice is None:
+                continue
+            plate = next(p for p in queued if p.id == choice)
+            if self._send(plate, printer):
+                queued.remove(plate)
+                self._site_started[site] = time.monotonic()
+                opts = {(o.profile, o.material): o for o in plate_options(self._lot(plate.lot_id))}
+                busy = opts.get((printer.profile, printer.material))
+                candidates = [
+                    PlanPrinter(c.name, c.profile, c.material, c.site, busy.duration_s if busy else 0.0)
+                    if c.name == printer.name else c
+                    for c in candidates
+                ]
+
+    def _plan_plates(self, queued: list[Plate], printer: Any) -> list[PlanPlate]:
+        out = []
+        for plate in queued:
+            lot = self._lot(plate.lot_id)
+            if printer.name in plate.avoid and any(n not in plate.avoid for n in self._compatible_printers(plate)):
+                continue
+            out.append(PlanPlate(plate.id, lot.ref, plate_options(lot), plate.priority))
+        return out
+
+    def _compatible_printers(self, plate: Plate) -> list[str]:
+        lot = self._lot(plate.lot_id)
+        return [n for n, p in self.printers.items() if recipe_for(lot, p.profile, p.material) is not None]
+
+    def _free_printers(self) -> list[Any]:
+        """Printers that can start a plate now: no active journal job, bed clear (or automatic), idle."""
+        static = []
+        for name, printer in sorted(self.printers.items()):
+            busy = self.journal.active_on(name)
+            if busy is not None:
+                continue
+            if getattr(printer, "bed_clearing", "manual") != "automatic" and not self.journal.bed_clear(name):
+                self.summary.waiting[name] = f"bed not confirmed clear (run `hospfab printers cleared {name}`)"
+                continue
+            static.append(printer)
+
+        def idle(printer: Any) -> bool:
+            try:
+                return self._client(printer).printer_state().is_idle
+            except HospfabError:
+                return False
+
+        if not static:
+            return []
+        with ThreadPoolExecutor(max_workers=min(16, len(static))) as pool:
+            states = list(pool.map(idle, static))
+        free = [p for p, ok in zip(static, states) if ok]
+        for p in free:
+            self.summary.waiting.pop(p.name, None)
+        return free
+
+    def _send(self, plate: Plate, printer: Any) -> bool:
+        """Claim ``plate``, claim ``printer`` in the journal, upload and start. True when it is printing."""
+        from hospfab.octoprint.exceptions import PrinterUnreachable
+
+        lot = self._lot(plate.lot_id)
+        recipe = recipe_for(lot, printer.profile, printer.material)
+        if recipe is None:
+            return False
+        try:
+            staged = self.builds.path(lot, recipe)
+        except HospfabError as err:
+            self.summary.waiting[printer.name] = err.message
+            self.log(f"lot {lot.id}: {err.message}")
+            return False
+        job_id = new_job_id()
+        claimed = self.store.claim(plate.id, runner=self.id, printer=printer.name, job_id=job_id)
+        if claimed is None:
+            return False  # another runner took it
+        job = Job(
+            id=job_id, ref=lot.ref, revision=lot.revision, build_file=Path(recipe["build_file"]).name,
+            sha256=recipe["sha256"], printer=printer.name, printer_url=printer.url, printer_profile=printer.profile,
+            material=printer.material, material_lot=getattr(printer, "material_lot", None),
+            operator=self.options.operator, created_at=now_iso(), outcome=UPLOADING,
+            remote_file=claimed.remote_file, lot_id=lot.id, plate_id=plate.id,
+        )  # fmt: skip
+        manual = getattr(printer, "bed_clearing", "manual") != "automatic"
+        try:
+            self.journal.claim(job, require_bed_clear=manual)
+        except PrinterError as err:
+            self.store.unclaim(plate.id, job_id, err.message)
+            return False
+        userdata = {"hospfab": {"job_id": job_id, "lot_id": lot.id, "plate_id": plate.id,
+                                "attempt": claimed.attempts, "ref": lot.ref, "revision": lot.revision,
+                                "sha256": recipe["sha256"]}}  # fmt: skip
+        client = self._client(printer)
+        try:
+            result = client.upload(staged, claimed.remote_file, userdata=userdata, select=True, print_=True)
+        except PrinterUnreachable as err:
+            self.journal.update(job_id, reason=f"upload interrupted: {err.message}")
+            self.log(f"plate {plate.id}: upload to {printer.name} interrupted; will reconcile")
+            return True
+        except HospfabError as err:
+            self.journal.finish(job_id, CANCELLED, f"not sent: {err.message}")
+            self.store.unclaim(plate.id, job_id, err.message)
+            return False
+        if not result.effective_print:
+            try:
+                client.delete_file(result.name)
+            except HospfabError:
+                pass
+            reason = f"printer {printer.name} did not start {result.name} (busy or not operational)"
+            self.journal.finish(job_id, CANCELLED, reason)
+            self.store.unclaim(plate.id, job_id, reason)
+            return False
+        self.journal.update(job_id, outcome=PRINTING, started_at=now_iso(), remote_file=result.name)
+        self.store.mark_printing(plate.id, job_id)
+        self.summary.dispatched += 1
+        self.log(f"plate {plate.id}: attempt {claimed.attempts} started on {printer.name} ({result.name})")
+        return True
+
+    # ---- helpers ---------------------------------------------------------------------------------------
+
+    def _client(self, printer: Any) -> Any:
+        if printer.name not in self._clients:
+            self._clients[printer.name] = printer.client()
+        return self._clients[printer.name]
+
+    def _lot(self, lot_id: str) -> Lot:
+        if lot_id not in self._lots:
+            self._lots[lot_id] = self.store.lot(lot_id)
+        return self._lots[lot_id]
