@@ -145,24 +145,25 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
         }
 
         def render(console: Console) -> None:
+            from rich import box
             from rich.table import Table
 
             if fleet.hint:
                 console.print(fleet.hint)
                 return
-            table = Table(title=f"Fleet {fleet.path}", title_justify="left")
-            for column in ("Printer", "Site", "Profile", "Material", "State", "Job", "Progress", "Left"):
-                justify = "right" if column in ("Progress", "Left") else "left"
-                table.add_column(column, justify=justify, overflow="fold")
+            table = Table(title=f"Fleet {fleet.path}", title_justify="left", box=box.SIMPLE_HEAD)
+            for column in ("Printer", "Profile", "Material", "State", "Job", "Done", "Left"):
+                justify = "right" if column in ("Done", "Left") else "left"
+                table.add_column(column, justify=justify, no_wrap=column in ("Printer", "State", "Done", "Left"))
             for item in statuses:
-                material = item.material + (f" ({item.material_lot})" if item.material_lot else "")
+                printer = item.name + (f"\n[dim]{item.site}[/]" if item.site else "")
+                material = item.material + (f"\n[dim]{item.material_lot}[/]" if item.material_lot else "")
                 state = item.state_text or (item.state.value if item.state else "unreachable")
                 if item.state is None:
                     state = _UNASKED.get(item.error_code or "", "unreachable")
-                progress = f"{item.completion:.0f} %" if item.completion is not None else "-"
+                progress = f"{item.completion:.0f}%" if item.completion is not None else "-"
                 table.add_row(
-                    item.name,
-                    item.site or "-",
+                    printer,
                     item.profile,
                     material,
                     f"[{_state_style(item)}]{state}[/]",
