@@ -46,14 +46,18 @@ def _outcome(job: dict[str, Any]) -> str:
 def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[str, str]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{len(jobs)} job(s)", title_justify="left")
-    for column in ("id", "created (UTC)", "ref", "printer", "material/lot", "operator", "outcome", "reason"):
-        table.add_column(column, overflow="fold")
+    from rich import box
+
+    table = Table(title=f"{len(jobs)} job(s) (details: hospfab jobs show ID)", title_justify="left", box=box.SIMPLE)
+    table.add_column("id", no_wrap=True)
+    table.add_column("created UTC", no_wrap=True)
+    for column in ("ref", "printer", "lot", "outcome"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=1)
     for job in jobs:
         table.add_row(
-            job["id"], job["created_at"][:19].replace("T", " "), f"{job['ref']}@{job['revision']}",
-            job["printer"] or "-", f"{job['material'] or '-'}/{job['material_lot'] or '-'}", job["operator"],
-            _outcome(job), job["reason"] or "",
+            job["id"], job["created_at"][5:16].replace("T", " "), f"{job['ref']}@{job['revision']}",
+            job["printer"] or "-", job["material_lot"] or "-", _outcome(job), job["reason"] or "",
         )  # fmt: skip
     console.print(table)
     for name, problem in problems.items():
@@ -96,7 +100,7 @@ def show_job(
 ) -> None:
     """Show one job in full, after asking its printer for the latest state.
 
-    Example: hospfab jobs show 20250611-031502-3f9a2c
+    Example: hospfab jobs show 250611-3f9a2c1b
     """
 
     def work() -> CommandResult:
@@ -136,7 +140,7 @@ def cancel(
 ) -> None:
     """Cancel a running job on its printer and record who cancelled it.
 
-    Example: hospfab jobs cancel 20250611-031502-3f9a2c --operator ana
+    Example: hospfab jobs cancel 250611-3f9a2c1b --operator ana
     """
 
     def work() -> CommandResult:
@@ -171,7 +175,7 @@ def watch(
 
     Ctrl-C stops watching; the prints go on.
 
-    Example: hospfab jobs watch 20250611-031502-3f9a2c
+    Example: hospfab jobs watch 250611-3f9a2c1b
     """
 
     def work() -> CommandResult:

@@ -80,8 +80,8 @@ def now_iso() -> str:
 
 
 def new_job_id() -> str:
-    """A short unique job id: UTC date-time plus random hex, e.g. ``20250611-031502-3f9a2c``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    """A short unique job id: UTC date plus 32 random bits, e.g. ``250611-3f9a2c1b``."""
+    return datetime.now(timezone.utc).strftime("%y%m%d-") + secrets.token_hex(4)
 
 
 @dataclass
