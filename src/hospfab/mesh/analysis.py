@@ -1,0 +1,195 @@
+"""Measure everything the checks need from raw facets, once: welding, edges, bodies, volumes, normals.
+
+Clean meshes take a fast path (sorts of packed int64 keys, no per-edge facet lookup); the slower detail
+work (duplicate facets, shells split by non-manifold edges, exact-weld cracks, body overlaps) only runs when
+the fast counts show there is something to explain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hospfab.mesh import geometry, topology
+from hospfab.mesh.orientation import Orientation, fits_build_volume
+from hospfab.mesh.stlio import Triangles
+from hospfab.mesh.tolerances import DEFAULT, Tolerances
+
+
+@dataclass
+class MeshFacts:
+    triangles: int
+    format: str
+    bounds_min: np.ndarray
+    bounds_max: np.ndarray
+    area_mm2: float
+    volume_mm3: float
+    welding: dict
+    edges: topology.EdgeStats
+    degenerate_faces: int
+    duplicate_faces: int
+    bodies: int
+    shells: int
+    body_volumes_mm3: list[float]
+    inverted_bodies: int
+    cavities: int
+    overlapping_pairs: int
+    overlap_pairs_tested: int
+    normals_disagree: int
+    normals_missing: int
+    build_volume_mm: tuple[float, float, float] | None = None
+    orientation: Orientation | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def extents_mm(self) -> np.ndarray:
+        return self.bounds_max - self.bounds_min
+
+    @property
+    def closed(self) -> bool:
+        e = self.edges
+        return e.open == 0 and e.non_manifold == 0 and e.inconsistent == 0
+
+
+def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> MeshFacts:
+    verts = tri.vertices
+    n = len(verts)
+    corners = verts.reshape(-1, 3)
+    lo = corners.min(axis=0).astype(np.float64)
+    hi = corners.max(axis=0).astype(np.float64)
+    ids, vertex_count = topology.exact_weld(corners)
+    faces = ids.reshape(n, 3)
+
+    def topology_of(faces):
+        repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
+        keep = np.flatnonzero(~repeated) if repeated.any() else None
+        kept = faces if keep is None else faces[keep]
+        keys = topology.edge_keys(kept, vertex_count)
+        return repeated, keep, kept, keys, topology.edge_stats(keys)
+
+    repeated, keep_index, kept, keys, edges = topology_of(faces)
+    exact_open = edges.open
+    merged = 0
+    if edges.open:
+        merged = topology.close_cracks(ids, corners, topology.open_edge_vertices(keys, vertex_count), tol.weld_mm)
+        if merged:
+            repeated, keep_index, kept, keys, edges = topology_of(faces)
+    weld_info = {
+        "method": "exact match, then vertices on open edges within tolerance_mm",
+        "tolerance_mm": tol.weld_mm,
+        "corners": int(n * 3),
+        "exact_vertices": vertex_count,
+        "welded_vertices": vertex_count - merged,
+        "merged_by_tolerance": merged,
+        "cracks_hidden_by_welding": max(0, exact_open - edges.open),
+    }
+    duplicates = 0
+    if edges.non_manifold or edges.inconsistent:
+        dup = duplicate_mask(kept, vertex_count)
+        duplicates = int(dup.sum())
+        if duplicates:
+            kept = kept[~dup]
+            keep_index = (np.arange(n) if keep_index is None else keep_index)[~dup]
+            keys = topology.edge_keys(kept, vertex_count)
+            edges = topology.edge_stats(keys)
+    shells = count_shells(keys) if edges.non_manifold else None
+    del keys
+
+    # bodies: facets connected through shared vertices
+    labels = topology.components(vertex_count, np.r_[kept[:, 0], kept[:, 1]], np.r_[kept[:, 1], kept[:, 2]])
+    kept_body, bodies = topology.group_ids(labels[kept[:, 0]])
+    del labels
+    if keep_index is None:
+        body_of_face = kept_body
+    else:
+        body_of_face = np.full(n, -1, np.int32)
+        body_of_face[keep_index] = kept_body
+    del kept_body
+
+    geo = geometry.facet_geometry(verts, tri.normals, (lo + hi) / 2, body_of_face, bodies,
+                                  tol.degenerate_area_mm2, tol.normal_mismatch_cos)
+    body_volumes = geo.body_volume_mm3
+    facts = MeshFacts(
+        triangles=n, format=tri.format, bounds_min=lo, bounds_max=hi,
+        area_mm2=geo.area_mm2, volume_mm3=float(body_volumes.sum()),
+        welding=weld_info, edges=edges, degenerate_faces=int(np.count_nonzero(repeated | geo.degenerate)),
+        duplicate_faces=duplicates, bodies=bodies, shells=bodies if shells is None else shells,
+        body_volumes_mm3=[float(v) for v in body_volumes[:50]],
+        inverted_bodies=0, cavities=0, overlapping_pairs=0, overlap_pairs_tested=0,
+        normals_disagree=geo.normal_disagrees, normals_missing=geo.normal_missing,
+    )
+    if facts.closed:
+        _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol)
+    if build_volume_mm is not None:
+        facts.build_volume_mm = tuple(float(x) for x in build_volume_mm)
+        facts.orientation = fits_build_volume(facts.extents_mm, facts.build_volume_mm)
+    return facts
+
+
+def duplicate_mask(faces: np.ndarray, vertex_count: int) -> np.ndarray:
+    """True for every facet that repeats an earlier facet's three vertices (either winding)."""
+    s = np.sort(faces, axis=1).astype(np.uint64)
+    v = np.uint64(vertex_count)
+    key = ((s[:, 0] * v + s[:, 1]) * v + s[:, 2]).view(np.int64)  # wraps for huge meshes: then a hash
+    ids, count = topology.group_ids(key)
+    if count == len(faces):
+        return np.zeros(len(faces), bool)
+    first = np.full(count, len(faces), np.int64)
+    np.minimum.at(first, ids, np.arange(len(faces)))
+    return first[ids] != np.arange(len(faces))
+
+
+def count_shells(keys: np.ndarray) -> int:
+    """Facets joined across edges used by exactly two facets (non-manifold edges separate shells)."""
+    und = keys >> 1
+    order = np.argsort(und, kind="stable")
+    s = und[order]
+    start = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    counts = np.diff(np.r_[start, len(s)])
+    pairs = start[counts == 2]
+    faces = len(keys) // 3
+    labels = topology.components(faces, order[pairs] // 3, order[pairs + 1] // 3)
+    return int(len(np.unique(labels)))
+
+
+def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol) -> None:
+    """Inverted bodies (negative volume, not a cavity inside another body) and overlapping bodies."""
+    if facts.bodies == 1:
+        facts.inverted_bodies = int(body_volumes[0] < 0)
+        return
+    order = np.argsort(body_of_face, kind="stable")
+    order = order[body_of_face[order] >= 0]
+    bounds = np.r_[0, np.cumsum(np.bincount(body_of_face[order], minlength=facts.bodies))]
+    members = [order[bounds[b]:bounds[b + 1]] for b in range(facts.bodies)]
+    boxes = [(verts[m].reshape(-1, 3).min(axis=0), verts[m].reshape(-1, 3).max(axis=0)) for m in members]
+    for b in np.flatnonzero(body_volumes < 0):
+        probe = verts[members[b][0], 0].astype(np.float64)
+        hosts = [o for o in range(facts.bodies) if o != b and body_volumes[o] > 0
+                 and np.all(boxes[o][0] <= probe) and np.all(probe <= boxes[o][1])]
+        if any(geometry.inside(probe[None, :], verts[members[o]])[0] for o in hosts):
+            facts.cavities += 1
+        else:
+            facts.inverted_bodies += 1
+    positive = [b for b in range(facts.bodies) if body_volumes[b] > 0]
+    pairs = [(a, b) for i, a in enumerate(positive) for b in positive[i + 1:]
+             if np.all(boxes[a][0] < boxes[b][1]) and np.all(boxes[b][0] < boxes[a][1])]
+    if len(pairs) > tol.max_overlap_pairs:
+        facts.notes.append(f"overlap tested on the first {tol.max_overlap_pairs} of {len(pairs)} pairs")
+        pairs = pairs[: tol.max_overlap_pairs]
+    for a, b in pairs:
+        shared = _intersection(verts, faces, members[a], members[b])
+        facts.overlap_pairs_tested += 1
+        smaller = min(body_volumes[a], body_volumes[b])
+        if shared is not None and shared > tol.overlap_volume_fraction * smaller:
+            facts.overlapping_pairs += 1
+
+
+def _intersection(verts, faces, mem_a, mem_b):
+    parts = []
+    for m in (mem_a, mem_b):
+        used, local = np.unique(faces[m], return_inverse=True)
+        pos = np.zeros((len(used), 3))
+        pos[local.reshape(-1)] = verts[m].reshape(-1, 3)
+        parts += [pos, local.reshape(-1, 3)]
+    return geometry.intersection_volume(*parts)
