@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-GcodeFlavor = Literal["marlin2", "marlin", "reprapfirmware", "klipper"]
+GcodeFlavor = Literal["marlin2", "marlin", "reprapfirmware", "repetier", "smoothie"]
 
 DisinfectionMethod = Literal[
     "soap_and_water",

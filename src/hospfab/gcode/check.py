@@ -1,0 +1,197 @@
+"""``check_gcode``: stream a G-code file once and check it against a printer and a material."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hospfab.errors import InputError
+from hospfab.gcode.machine import Limits, Machine
+from hospfab.gcode.tokenize import tokenize_fast, tokenize_slow
+from hospfab.profiles import MaterialProfile, PrinterProfile
+
+CHUNK_BYTES = 256 * 1024  # small enough to stay in CPU cache, large enough to amortise numpy calls
+_MACRO = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")  # Klipper-style macro (PRINT_START, BED_MESH_CALIBRATE)
+
+
+@dataclass
+class GcodeReport:
+    path: Path
+    printer: str
+    material: str
+    issues: list = field(default_factory=list)
+    warning_issues: list = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{i.code}: {i.message}" for i in self.issues]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{i.code}: {i.message}" for i in self.warning_issues]
+
+    @property
+    def codes(self) -> list[str]:
+        return sorted({i.code for i in self.issues})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "printer": self.printer,
+            "material": self.material,
+            "ok": self.ok,
+            "codes": self.codes,
+            "errors": [i.to_dict() for i in self.issues],
+            "warnings": [i.to_dict() for i in self.warning_issues],
+            "stats": self.stats,
+        }
+
+
+def parse_duration(text: str) -> float | None:
+    """``1d 9h 13m 17s`` -> seconds."""
+    total, found = 0.0, False
+    for value, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text):
+        total += float(value) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[unit]
+        found = True
+    return total if found else None
+
+
+_COMMENT_KEYS = {
+    b"; estimated printing time (normal mode) = ": "print_time_s",
+    b"; filament used [mm] = ": "filament_mm",
+    b"; filament used [cm3] = ": "filament_cm3",
+    b"; filament used [g] = ": "filament_g",
+    b"; gcode_flavor = ": "flavor",
+    b"; hospfab printer = ": "hospfab_printer",
+    b";TIME:": "print_time_s",
+    b";Filament used: ": "filament_m",
+}
+
+
+def _scan_comments(chunk: bytes, found: dict[str, Any]) -> None:
+    for key, name in _COMMENT_KEYS.items():
+        at = chunk.find(key)
+        if at < 0 or (at > 0 and chunk[at - 1] != 10):
+            continue
+        end = chunk.find(b"\n", at)
+        value = chunk[at + len(key) : end].decode("utf-8", "replace").strip()
+        if name == "print_time_s":
+            seconds = parse_duration(value) if not value.replace(".", "").isdigit() else float(value)
+            if seconds is not None:
+                found[name] = seconds
+        elif name in ("flavor", "hospfab_printer"):
+            found[name] = value
+        else:
+            try:
+                found[name] = sum(float(v) for v in value.rstrip("m").split(","))
+            except ValueError:
+                pass
+
+
+def _chunks(path: Path):
+    try:
+        with path.open("rb") as fh:
+            rest = b""
+            while True:
+                block = fh.read(CHUNK_BYTES)
+                if not block:
+                    if rest:
+                        yield rest + b"\n"
+                    return
+                block = rest + block
+                cut = block.rfind(b"\n")
+                if cut < 0:
+                    rest = block
+                    continue
+                rest = block[cut + 1 :]
+                yield block[: cut + 1]
+    except OSError as err:
+        raise InputError(f"{path}: cannot read G-code: {err.strerror}") from None
+
+
+def _extents(lo: list[float], hi: list[float]) -> dict[str, list[float]] | None:
+    if any(math.isinf(v) for v in lo + hi):
+        return None
+    return {a: [round(lo[i], 3), round(hi[i], 3)] for i, a in enumerate("xyz")}
+
+
+def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialProfile) -> GcodeReport:
+    """Parse ``path`` in one streaming pass; report extents, temperatures and estimates, and fail with
+    ``out_of_bounds``, ``exceeds_max_height``, ``temperature_out_of_range`` or ``flavor_mismatch``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such G-code file")
+    x, y, z = printer.build_volume_mm
+    limits = Limits(
+        bed_x_mm=x, bed_y_mm=y, max_z_mm=z,
+        nozzle_min_c=material.nozzle_temp_min_c, nozzle_max_c=material.nozzle_temp_max_c,
+        bed_min_c=material.bed_temp_min_c, bed_max_c=material.bed_temp_max_c,
+        printer_nozzle_max_c=printer.max_nozzle_temp_c, printer_bed_max_c=printer.max_bed_temp_c,
+    )
+    machine = Machine(limits)
+    comments: dict[str, Any] = {}
+    line_base, fast_chunks, slow_chunks, size = 0, 0, 0, 0
+    for chunk in _chunks(path):
+        size += len(chunk)
+        tokens = tokenize_fast(chunk)
+        if tokens is None:
+            tokens = tokenize_slow(chunk)
+            slow_chunks += 1
+        else:
+            fast_chunks += 1
+        machine.run(tokens, line_base + 1)
+        line_base += tokens.lines
+        if b"; " in chunk or b";T" in chunk or b";F" in chunk:
+            _scan_comments(chunk, comments)
+    if size == 0:
+        raise InputError(f"{path}: empty G-code file")
+
+    flavor = comments.get("flavor")
+    if flavor and flavor != printer.gcode_flavor:
+        machine._issue("flavor_mismatch", f"G-code was generated for the '{flavor}' flavor, printer "
+                       f"{printer.name} speaks '{printer.gcode_flavor}'", None)
+    macros = sorted(c for c in machine.commands_seen if _MACRO.match(c))
+    if macros and printer.gcode_flavor.startswith("marlin"):
+        machine._issue("flavor_mismatch", f"Klipper-style macros ({', '.join(macros[:3])}) in G-code for "
+                       f"Marlin printer {printer.name}", None)
+    if "hospfab_printer" in comments and comments["hospfab_printer"] != printer.name:
+        machine._issue("printer_mismatch", f"G-code was sliced for printer {comments['hospfab_printer']}, "
+                       f"not {printer.name}", None, warning=True)
+    if machine.printing_moves == 0:
+        machine._issue("no_extrusion", "no printing move found", None, warning=True)
+
+    estimates = {k: comments[k] for k in ("print_time_s", "filament_mm", "filament_cm3", "filament_g")
+                 if k in comments}
+    if "filament_m" in comments and "filament_mm" not in estimates:
+        estimates["filament_mm"] = comments["filament_m"] * 1000.0
+    if "filament_mm" in estimates and "filament_cm3" not in estimates:
+        r = material.filament_diameter_mm / 2
+        estimates["filament_cm3"] = round(math.pi * r * r * estimates["filament_mm"] / 1000.0, 2)
+    if "filament_cm3" in estimates and "filament_g" not in estimates:
+        estimates["filament_g"] = round(estimates["filament_cm3"] * material.density_g_cm3, 2)
+    stats = {
+        "lines": line_base,
+        "bytes": size,
+        "moves": machine.moves,
+        "printing_moves": machine.printing_moves,
+        "extents_mm": _extents(machine.print_lo, machine.print_hi),
+        "travel_extents_mm": _extents(machine.all_lo, machine.all_hi),
+        "max_z_mm": None if math.isinf(machine.all_hi[2]) else round(machine.all_hi[2], 3),
+        "max_print_z_mm": None if math.isinf(machine.print_hi[2]) else round(machine.print_hi[2], 3),
+        "layers": len(machine.layer_z),
+        "nozzle_temps_c": sorted(machine.nozzle_temps),
+        "bed_temps_c": sorted(machine.bed_temps),
+        "estimates": estimates,
+        "flavor": flavor,
+        "issue_counts": dict(machine.counts),
+        "parser": {"fast_chunks": fast_chunks, "slow_chunks": slow_chunks},
+    }
+    return GcodeReport(path, printer.name, material.name, machine.issues, machine.warnings, stats)
