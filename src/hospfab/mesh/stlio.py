@@ -79,12 +79,19 @@ def read_stl(path: str | os.PathLike) -> Triangles:
     if declared is None:
         raise _fail(path, f"too short for an STL file ({size} bytes; a binary STL has at least 84)")
     expected = BINARY_OVERHEAD + FACET_BYTES * declared
+    if _looks_like_text(head):
+        raise _fail(path, "not an STL file: text that does not start with 'solid'")
     if size < expected:
         holds = (size - BINARY_OVERHEAD) // FACET_BYTES
         raise _fail(path, f"truncated or not an STL: header declares {declared} facets "
                           f"({expected} bytes) but the file holds {size} bytes (room for {holds})")
     raise _fail(path, f"not an STL file: {size} bytes matches neither a binary STL of {declared} facets "
                       f"({expected} bytes) nor ASCII 'solid ... endsolid' text")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    printable = sum(32 <= c < 127 or c in (9, 10, 13) for c in head)
+    return printable == len(head)
 
 
 def _read_binary(path: Path, fh, head: bytes, count: int) -> Triangles:
