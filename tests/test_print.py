@@ -186,15 +186,17 @@ def _spawn(*args, env):
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def test_two_concurrent_prints_never_share_a_printer(env, octoprint_server, monkeypatch):
-    write_fleet(env, [octoprint_server], monkeypatch)
+def test_concurrent_prints_never_share_a_printer(env, octoprint_server_factory, monkeypatch):
+    servers = octoprint_server_factory(2)
+    write_fleet(env, servers, monkeypatch)
     child_env = dict(os.environ)
-    procs = [_spawn("print", "TEST-SLOW", "--json", env=child_env) for _ in range(2)]
+    procs = [_spawn("print", "TEST-SLOW", "--json", env=child_env) for _ in range(3)]
     codes = sorted(p.wait(120) for p in procs)
     outputs = [p.communicate()[0] for p in procs]
-    assert codes == [0, ExitCode.PRINTER], outputs
-    with octoprint_server.client() as client:
-        assert len(client.list_files()) == 1
+    assert codes == [0, 0, ExitCode.PRINTER], outputs
+    for server in servers:
+        with server.client() as client:
+            assert len(client.list_files()) == 1
 
 
 def test_ctrl_c_stops_waiting_and_leaves_the_print_running(env, octoprint_server, monkeypatch):
@@ -208,3 +210,12 @@ def test_ctrl_c_stops_waiting_and_leaves_the_print_running(env, octoprint_server
         assert proc.returncode == 130, stdout + stderr
         assert "Stopped waiting" in stdout and "still printing" in stdout and "Traceback" not in stderr
         assert client.printer_state().is_busy
+
+
+def test_jobs_watch_follows_a_job_started_by_an_earlier_command(cli, env, octoprint_server, monkeypatch):
+    write_fleet(env, [octoprint_server], monkeypatch)
+    job_id = cli("print", "TEST-BOX", "--json").json()["data"]["job_id"]
+    out = cli("jobs", "watch", job_id, "--json")
+    assert out.exit_code == 0 and out.json()["data"]["jobs"][0]["outcome"] == "done"
+    human = cli("jobs", "watch")  # nothing active any more
+    assert human.exit_code == 0 and "0 job(s)" in human.stdout
