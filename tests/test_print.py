@@ -140,6 +140,11 @@ def test_tampered_build_file_refused_exit_4(cli, env, print_catalog, octoprint_s
     assert cli("jobs", "list", "--json").json()["data"]["jobs"] == []
     with octoprint_server.client() as client:
         assert client.list_files() == []
+    draft = next((tampered / "TEST-DRAFT" / "rev-1" / "build").glob("*.gcode"))  # no manifest: recipe sha256
+    draft.write_text(draft.read_text().replace("G28", "G28 X"))
+    out = cli("print", "TEST-DRAFT", "--allow-draft", "--json")
+    assert out.exit_code == ExitCode.SAFETY and "sha256 differs" in out.json()["errors"][0]["message"]
+    assert cli("jobs", "list", "--json").json()["data"]["jobs"] == []
 
 
 def test_draft_refused_unless_allowed_and_override_recorded(cli, env, octoprint_server, monkeypatch):

@@ -4,10 +4,10 @@ The order matters for safety:
 
 1. the revision is resolved and verified (manifest + signature); drafts and retired revisions are refused
    unless ``allow_draft`` (then recorded as an override in the job);
-2. the recipe's build file is copied to a private staging file while hashing it, and that copy is compared
-   with the recipe's sha256: the bytes uploaded are exactly the bytes checked;
-3. printers are assessed (recipe, material, journal, bed, live state); when none can take the job,
+2. printers are assessed (recipe, material, journal, bed, live state); when none can take the job,
    :class:`~hospfab.printing.choose.NoPrinterAvailable` lists why for each (exit 3);
+3. the build file of each usable recipe is copied to a private staging file while hashing it, and that copy
+   is compared with the recipe's sha256: the bytes uploaded are exactly the bytes checked;
 4. the printer is claimed in the journal (``BEGIN IMMEDIATE``): two concurrent prints never get one printer;
 5. the file is uploaded under a unique name holding the job id, with ``print=true``; ``effectivePrint`` is
    checked (OctoPrint answers 201 even when it did not start), and the job is recorded as printing.
@@ -135,9 +135,12 @@ def print_reference(
             raise NotFoundError(f"printer {options.printer}: not in the fleet file")
     staging = Path(tempfile.mkdtemp(prefix="hospfab-print-"))
     try:
-        recipes = {id(r): stage_build_file(r, _subdir(staging, i)) for i, r in enumerate(revision.recipes)}
         verdicts = assess_printers(journal, printers, revision)
         eligible = [v for v in verdicts if v.eligible]
+        recipes: dict[int, Path] = {}  # only the recipes that may be sent are copied and hashed
+        for verdict in eligible:
+            if id(verdict.recipe) not in recipes:
+                recipes[id(verdict.recipe)] = stage_build_file(verdict.recipe, _subdir(staging, len(recipes)))
         if options.dry_run and eligible:
             return PrintResult(revision, eligible[0].recipe, eligible[0].printer, None, verdicts, overrides)
         for verdict in eligible:
