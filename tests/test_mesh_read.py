@@ -1,0 +1,120 @@
+"""STL reading: binary vs ASCII by the size rule, and every unreadable case refused with one line."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hospfab.errors import InputError
+from hospfab.mesh import MeshReadError, read_stl
+from meshes import box, torus, write_ascii, write_binary
+
+
+def test_binary_roundtrip_matches_numpy_stl(tmp_path):
+    from stl import mesh as npstl
+
+    tris = torus(500)
+    path = write_binary(tmp_path / "t.stl", tris)
+    got = read_stl(path)
+    assert got.format == "binary" and len(got) == len(tris)
+    assert np.array_equal(got.vertices, npstl.Mesh.from_file(str(path)).vectors)
+
+
+def test_binary_with_solid_header_is_read_as_binary(tmp_path):
+    path = write_binary(tmp_path / "s.stl", box(), header=b"solid exported by a CAD tool")
+    got = read_stl(path)
+    assert got.format == "binary" and len(got) == 12
+
+
+def test_ascii_is_read_in_float64(tmp_path):
+    tris = box() + 1e-13
+    got = read_stl(write_ascii(tmp_path / "a.stl", tris))
+    assert got.format == "ascii" and got.vertices.dtype == np.float64
+    assert np.allclose(got.vertices, tris, atol=1e-15)
+
+
+def test_ascii_multiple_solids_and_uppercase(tmp_path):
+    one = write_ascii(tmp_path / "a.stl", box()).read_text()
+    text = (one + one.replace("solid", "SOLID", 1)).upper().replace("E+", "e+").replace("E-", "e-")
+    (tmp_path / "b.stl").write_text(text)
+    assert len(read_stl(tmp_path / "b.stl")) == 24
+
+
+def _binary_bytes(n_declared: int, n_written: int) -> bytes:
+    rec = np.zeros(n_written, dtype=[("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")])
+    rec["v"] = box()[: n_written] if n_written <= 12 else 0
+    return b"\0" * 80 + struct.pack("<I", n_declared) + rec.tobytes()
+
+
+UNREADABLE = {
+    "empty": (b"", "empty file"),
+    "tiny": (b"\x01\x02\x03", "too short"),
+    "zero_facets_binary": (b"\0" * 80 + struct.pack("<I", 0), "zero facets"),
+    "zero_facets_ascii": (b"solid empty\nendsolid empty\n", "zero facets"),
+    "truncated_binary": (_binary_bytes(12, 11) + b"\0" * 7, "truncated"),
+    "count_too_large": (_binary_bytes(4_000_000_000, 1), "declares 4000000000 facets"),
+    "garbage": (bytes(range(256)) * 3, "not an STL"),
+    "text_not_stl": (b"hello, this is a README and not a mesh at all\n" * 4, "text"),
+    "truncated_ascii": (b"solid x\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\n", "incomplete"),
+    "bad_number_ascii": (b"solid x\nfacet normal 0 0 1\nouter loop\nvertex 0 0 zero\nvertex 1 0 0\n"
+                         b"vertex 0 1 0\nendloop\nendfacet\nendsolid x\n", "not a number"),
+    "junk_between_facets": (b"solid x\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\n"
+                            b"vertex 0 1 0\nendloop\nendfacet\nGARBAGE HERE\nendsolid x\n", "unexpected text"),
+    "solid_then_binary": (b"solid " + _binary_bytes(12, 5)[6:], "binary bytes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_unreadable_cases(tmp_path, case):
+    data, words = UNREADABLE[case]
+    path = tmp_path / f"{case}.stl"
+    path.write_bytes(data)
+    with pytest.raises(MeshReadError) as info:
+        read_stl(path)
+    err = info.value
+    assert isinstance(err, InputError) and err.exit_code == 2
+    assert err.code == "unreadable"
+    assert str(path) in err.message and "\n" not in err.message
+    assert words in err.message
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("fmt", ["binary", "ascii"])
+def test_non_finite_coordinates(tmp_path, bad, fmt):
+    tris = box()
+    tris[5, 1, 2] = bad
+    path = tmp_path / "nan.stl"
+    if fmt == "binary":
+        write_binary(path, tris, normals=np.zeros((12, 3)))
+    else:
+        text = write_ascii(path, box()).read_text().splitlines()
+        idx = [i for i, ln in enumerate(text) if "vertex" in ln][16]
+        text[idx] = f"      vertex 0 {bad} 0"
+        path.write_text("\n".join(text))
+    with pytest.raises(MeshReadError) as info:
+        read_stl(path)
+    assert info.value.code == "invalid_coordinates" and str(path) in info.value.message
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(MeshReadError, match="cannot read"):
+        read_stl(tmp_path / "nope.stl")
+    with pytest.raises(MeshReadError):
+        read_stl(tmp_path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=400), solid=st.booleans())
+def test_fuzz_never_crashes(tmp_path, data, solid):
+    path = tmp_path / "fuzz.stl"
+    path.write_bytes((b"solid " if solid else b"") + data)
+    try:
+        tri = read_stl(path)
+    except MeshReadError as err:
+        assert "\n" not in err.message
+    else:
+        assert np.isfinite(tri.vertices).all() and len(tri) > 0
