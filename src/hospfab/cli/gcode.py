@@ -1,9 +1,66 @@
-"""Placeholder: commands of this group are registered here."""
+"""`hospfab gcode check`: check a G-code file against a printer and a material."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from hospfab.cli.options import JsonOpt, settings
+from hospfab.cli.output import CommandResult, emit
+
+gcode_app = typer.Typer(help="G-code checks.", no_args_is_help=True)
+
+
+@gcode_app.command("check")
+def check(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="G-code file.", show_default=False)],
+    printer: Annotated[str, typer.Option("--printer", "-p", help="Printer profile.", show_default=False)],
+    material: Annotated[str, typer.Option("--material", "-m", help="Material profile.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check moves, heights, temperatures and flavor of a G-code file (exit 1 on any problem).
+
+    Example: hospfab gcode check valve.gcode --printer prusa-mk4 --material petg
+    """
+
+    def work() -> CommandResult:
+        from hospfab.errors import ExitCode
+        from hospfab.gcode import check_gcode
+        from hospfab.profiles import ProfileStore
+
+        store = ProfileStore(settings(ctx).profiles_dir)
+        report = check_gcode(file, store.printer(printer), store.material(material))
+        data = report.to_dict()
+        stats = report.stats
+
+        def render(console) -> None:
+            verdict = "[green]ok[/]" if report.ok else "[red]FAILED[/]"
+            console.print(f"{verdict}  {file} on {printer} with {material}", markup=True)
+            ext = stats["extents_mm"]
+            if ext:
+                console.print("printing extents: " + ", ".join(f"{a} {v[0]:g}..{v[1]:g}" for a, v in ext.items())
+                              + f" mm; max Z {stats['max_z_mm']} mm; {stats['layers']} layers", markup=False)
+            console.print(f"nozzle {stats['nozzle_temps_c']} °C, bed {stats['bed_temps_c']} °C; "
+                          f"{stats['lines']} lines, {stats['moves']} moves", markup=False)
+            if stats["estimates"]:
+                console.print("estimates: " + ", ".join(f"{k} {v:g}" for k, v in stats["estimates"].items()),
+                              markup=False)
+            for w in report.warnings:
+                console.print(f"[yellow]warning[/] {w}", markup=True, highlight=False)
+
+        errors = [{"code": i.code, "message": f"{file}: {i.message}"} for i in report.issues]
+        extra = sum(report.stats["issue_counts"].get(c, 0) for c in report.codes) - len(errors)
+        if extra > 0:
+            errors.append({"code": report.codes[0], "message": f"{file}: ... and {extra} more problem(s)"})
+        return CommandResult(data=data, exit_code=ExitCode.OK if report.ok else ExitCode.FAILED,
+                             errors=errors, render=render)
+
+    emit("gcode check", as_json, work)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(gcode_app, name="gcode")
