@@ -48,10 +48,14 @@ class ServerPool:
                 if i < count:
                     self.servers[i] = fresh.pop()
             self.servers.extend(fresh)
-        chosen = self.servers[:count]
-        for server in chosen:
-            server.reset()
-        return chosen
+        for index in range(count):
+            try:
+                self.servers[index].reset()
+            except Exception:  # noqa: BLE001 - a wrecked server is replaced by a fresh one
+                self.servers[index].stop()
+                basedir = self.tmp_path_factory.mktemp("octoprint")
+                self.servers[index] = start_servers([basedir], octoprint=self.executable)[0]
+        return self.servers[:count]
 
     def stop_all(self) -> None:
         for server in self.servers:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from hospfab.octoprint.localserver import free_port
-
-import pytest
 
 
 def add_args(name, url, env="HOSPFAB_KEY_A", *extra):
