@@ -27,7 +27,7 @@ def run(tmp_path, body: str, printer=MK4, material=PLA, name="t.gcode"):
 
 
 def test_clean_file_passes_with_stats(tmp_path):
-    body = "G1 Z0.2 F720\nG1 X10 Y10\nG1 X100 Y10 E5\nG1 X100 Y100 E5\n;LAYER_CHANGE\nG1 Z0.4\nG1 X10 Y100 E5\n"
+    body = "G1 Z0.2 F720\nG1 X10 Y10\nG1 X100 Y10 E5\nG1 X100 Y100 E5\n;TYPE:Perimeter\nG1 Z0.4\nG1 X10 Y100 E5\n"
     body += "; filament used [mm] = 15.0\n; estimated printing time (normal mode) = 1h 2m 3s\n"
     r = run(tmp_path, body)
     assert r.ok, r.errors

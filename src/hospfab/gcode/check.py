@@ -138,7 +138,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
     )
     machine = Machine(limits)
     comments: dict[str, Any] = {}
-    line_base, fast_chunks, slow_chunks, size = 0, 0, 0, 0
+    line_base, fast_chunks, slow_chunks, size, layer_changes = 0, 0, 0, 0, 0
     for chunk in _chunks(path):
         size += len(chunk)
         tokens = tokenize_fast(chunk)
@@ -149,6 +149,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
             fast_chunks += 1
         machine.run(tokens, line_base + 1)
         line_base += tokens.lines
+        layer_changes += chunk.count(b"\n;LAYER_CHANGE\n")
         if b"; " in chunk or b";T" in chunk or b";F" in chunk:
             _scan_comments(chunk, comments)
     if size == 0:
@@ -186,7 +187,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
         "travel_extents_mm": _extents(machine.all_lo, machine.all_hi),
         "max_z_mm": None if math.isinf(machine.all_hi[2]) else round(machine.all_hi[2], 3),
         "max_print_z_mm": None if math.isinf(machine.print_hi[2]) else round(machine.print_hi[2], 3),
-        "layers": len(machine.layer_z),
+        "layers": layer_changes or len(machine.layer_z),  # the slicer's layer markers, else distinct Z
         "nozzle_temps_c": sorted(machine.nozzle_temps),
         "bed_temps_c": sorted(machine.bed_temps),
         "estimates": estimates,

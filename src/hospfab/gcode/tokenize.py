@@ -196,12 +196,13 @@ def tokenize_fast(buf: bytes, max_special_fraction: float = 0.2) -> ChunkTokens 
         dot_pos = np.flatnonzero((b == _DOT) & byte_clean)
         point = num_end.copy()
         if dot_pos.size:
-            owner = np.searchsorted(num_start, dot_pos, side="right") - 1
-            if np.any(owner < 0) or np.any(dot_pos >= num_end[owner]):
-                return None  # a dot outside a number (e.g. in G word) - not expected
+            owner = np.searchsorted(letter_pos, dot_pos, side="right") - 1
+            if np.any(owner < 0) or np.any(dot_pos >= sep_pos[owner]):
+                return None
             if owner.size > 1 and np.any(owner[1:] == owner[:-1]):
                 return None  # two dots in one number
-            point[owner] = dot_pos
+            mine = want[owner]
+            point[(np.cumsum(want) - 1)[owner[mine]]] = dot_pos[mine]
         if np.any(point - digits_start > _INT_DIGITS):
             return None  # more integer digits than the window holds
         if np.any((point == num_end) & (point == digits_start)):
