@@ -26,8 +26,10 @@ def box(size=(10.0, 10.0, 10.0), origin=(0.0, 0.0, 0.0)) -> np.ndarray:
     return corners[np.array(tris)]
 
 
-def torus(faces: int = 2000, major: float = 40.0, minor: float = 10.0, center=(0.0, 0.0, 0.0)) -> np.ndarray:
-    """A closed torus of about ``faces`` facets (a u x v quad grid, two facets per quad)."""
+def torus(faces: int = 2000, major: float = 40.0, minor: float = 10.0, center=(0.0, 0.0, 0.0),
+          noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """A closed torus of about ``faces`` facets (a u x v quad grid, two facets per quad). ``noise`` (mm)
+    jitters every grid point, still closed, so coordinates look like a scanned or CAD-tessellated part."""
     quads = max(faces // 2, 9)
     nu = max(3, int(np.sqrt(quads * major / minor)))
     nv = max(3, quads // nu)
@@ -36,6 +38,8 @@ def torus(faces: int = 2000, major: float = 40.0, minor: float = 10.0, center=(0
     uu, vv = np.meshgrid(u, v, indexing="ij")
     pts = np.stack([(major + minor * np.cos(vv)) * np.cos(uu), (major + minor * np.cos(vv)) * np.sin(uu),
                     minor * np.sin(vv)], axis=-1) + np.asarray(center, float)
+    if noise:
+        pts = pts + np.random.default_rng(seed).uniform(-noise, noise, pts.shape)
     i, j = np.meshgrid(np.arange(nu), np.arange(nv), indexing="ij")
     i1, j1 = (i + 1) % nu, (j + 1) % nv
     a, b, c, d = pts[i, j], pts[i1, j], pts[i1, j1], pts[i, j1]

@@ -93,7 +93,7 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
             keep_index = (np.arange(n) if keep_index is None else keep_index)[~dup]
             keys = topology.edge_keys(kept, vertex_count)
             edges = topology.edge_stats(keys)
-    shells = count_shells(keys) if edges.non_manifold else None
+    shells = count_shells(topology.edge_keys(kept, vertex_count)) if edges.non_manifold else None
     del keys
 
     # bodies: facets connected through shared vertices

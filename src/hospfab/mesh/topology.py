@@ -26,12 +26,16 @@ def _exact_hash(corners: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each corner's exact coordinate bits (float32 or float64)."""
     width = np.uint32 if corners.dtype == np.float32 else np.uint64
     bits = corners.view(width)
-    out = bits[:, 0].astype(np.uint64)
-    out *= _HASH_MULT
-    for axis in (1, 2):
-        out ^= out >> np.uint64(29)
-        out ^= bits[:, axis]
-        out *= _HASH_MULT
+    out = np.empty(len(corners), np.uint64)
+    for start in range(0, len(corners), _CHUNK):
+        chunk = bits[start:start + _CHUNK]
+        h = chunk[:, 0].astype(np.uint64)
+        h *= _HASH_MULT
+        for axis in (1, 2):
+            h ^= h >> np.uint64(29)
+            h ^= chunk[:, axis]
+            h *= _HASH_MULT
+        out[start:start + _CHUNK] = h
     return out
 
 
@@ -52,15 +56,22 @@ def group_ids(keys: np.ndarray) -> tuple[np.ndarray, int]:
     packed = keys.view(np.uint64) * _HASH_MULT
     packed >>= np.uint64(64 - (63 - idx_bits))
     packed <<= np.uint64(idx_bits)
-    packed |= np.arange(m, dtype=np.uint64)
+    for start in range(0, m, _CHUNK):
+        packed[start:start + _CHUNK] |= np.arange(start, min(m, start + _CHUNK), dtype=np.uint64)
     packed = packed.view(np.int64)
     packed.sort()
-    order = packed & ((1 << idx_bits) - 1)
-    packed >>= idx_bits  # now the sorted truncated hashes
+    mask = (1 << idx_bits) - 1
+    order = np.empty(m, np.int32)
     new = np.empty(m, bool)
-    new[0] = True
-    np.not_equal(packed[1:], packed[:-1], out=new[1:])
-    del packed
+    previous = None
+    for start in range(0, m, _CHUNK):  # split hash and index in chunks: no full-size temporaries
+        chunk = packed[start:start + _CHUNK]
+        order[start:start + _CHUNK] = chunk & mask
+        h = chunk >> idx_bits
+        new[start] = previous is None or h[0] != previous
+        np.not_equal(h[1:], h[:-1], out=new[start + 1:start + len(chunk)])
+        previous = h[-1]
+    del packed, chunk, h  # the chunk is a view: it would keep the packed buffer alive
     collide = False
     for start in range(0, m, _CHUNK):  # full keys along the sorted order, in chunks to bound memory
         stop = min(m, start + _CHUNK + 1)
@@ -68,6 +79,7 @@ def group_ids(keys: np.ndarray) -> tuple[np.ndarray, int]:
         if np.any((k[1:] != k[:-1]) & ~new[start + 1:stop]):
             collide = True
             break
+    del k
     gid_sorted = np.cumsum(new, dtype=np.int32)
     gid_sorted -= 1
     del new
@@ -159,20 +171,29 @@ def edge_keys(faces: np.ndarray, vertex_count: int) -> np.ndarray:
 
 
 def edge_stats(keys: np.ndarray) -> EdgeStats:
-    """Edge incidence counts from directed edge keys (any order)."""
-    s = np.sort(keys)
-    forward = (s & 1).astype(bool)
-    s >>= 1
-    start = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    del s
-    counts = np.diff(start, append=len(forward))
-    pairs = start[counts == 2]
-    same_dir = forward[pairs] == forward[pairs + 1]
+    """Edge incidence counts from directed edge keys (any order). Sorts ``keys`` in place.
+
+    Works on run lengths of equal undirected keys with boolean masks only (no index arrays):
+    ``same[i + 1]`` says sorted key i equals key i - 1, so a run starts where it is False."""
+    keys.sort()
+    m = len(keys)
+    forward = (keys.view(np.uint8)[::8] & 1).astype(bool)  # the direction bit (little-endian low byte)
+    same = np.zeros(m + 2, bool)
+    und = None
+    for lo in range(0, m - 1, _CHUNK):
+        und = keys[lo:lo + _CHUNK + 1] >> 1
+        np.equal(und[1:], und[:-1], out=same[lo + 1:lo + len(und)])
+    del und
+    starts = ~same[:m]
+    single = starts & ~same[1:m + 1]
+    pair = starts & same[1:m + 1] & ~same[2:m + 2]
+    many = starts & same[1:m + 1] & same[2:m + 2]
+    inconsistent = pair[:-1] & (forward[:-1] == forward[1:])
     return EdgeStats(
-        edges=len(start),
-        open=int(np.count_nonzero(counts == 1)),
-        non_manifold=int(np.count_nonzero(counts > 2)),
-        inconsistent=int(np.count_nonzero(same_dir)),
+        edges=int(np.count_nonzero(starts)),
+        open=int(np.count_nonzero(single)),
+        non_manifold=int(np.count_nonzero(many)),
+        inconsistent=int(np.count_nonzero(inconsistent)),
     )
 
 
