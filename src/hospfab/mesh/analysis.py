@@ -56,8 +56,9 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
     verts = tri.vertices
     n = len(verts)
     corners = verts.reshape(-1, 3)
-    lo = corners.min(axis=0).astype(np.float64)
-    hi = corners.max(axis=0).astype(np.float64)
+    # per-column reductions: numpy's axis-0 min over (m, 3) rows is ~15x slower
+    lo = np.array([corners[:, k].min() for k in range(3)], np.float64)
+    hi = np.array([corners[:, k].max() for k in range(3)], np.float64)
     ids, vertex_count = topology.exact_weld(corners)
     faces = ids.reshape(n, 3)
 
@@ -98,8 +99,15 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
 
     # bodies: facets connected through shared vertices
     labels = topology.components(vertex_count, np.r_[kept[:, 0], kept[:, 1]], np.r_[kept[:, 1], kept[:, 2]])
-    kept_body, bodies = topology.group_ids(labels[kept[:, 0]])
-    del labels
+    is_root = labels == np.arange(vertex_count, dtype=labels.dtype)  # each component's smallest id
+    rank = np.cumsum(is_root, dtype=np.int32) - 1
+    kept_body = rank[labels[kept[:, 0]]]
+    used = np.zeros(int(rank[-1]) + 1 if len(rank) else 0, bool)
+    used[kept_body] = True  # components made only of dropped facets' vertices are not bodies
+    if not used.all():
+        kept_body = (np.cumsum(used, dtype=np.int32) - 1)[kept_body]
+    bodies = int(used.sum())
+    del labels, is_root, rank
     if keep_index is None:
         body_of_face = kept_body
     else:
@@ -161,8 +169,13 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol) -> None:
     order = np.argsort(body_of_face, kind="stable")
     order = order[body_of_face[order] >= 0]
     bounds = np.r_[0, np.cumsum(np.bincount(body_of_face[order], minlength=facts.bodies))]
+    boxes = _body_boxes(verts, order, bounds)
+    positive = [b for b in range(facts.bodies) if body_volumes[b] > 0]
+    pairs = [(a, b) for i, a in enumerate(positive) for b in positive[i + 1:]
+             if np.all(boxes[a][0] < boxes[b][1]) and np.all(boxes[b][0] < boxes[a][1])]
+    if not pairs and not np.any(body_volumes < 0):
+        return  # the common plate of separate parts: nothing to intersect
     members = [order[bounds[b]:bounds[b + 1]] for b in range(facts.bodies)]
-    boxes = [(verts[m].reshape(-1, 3).min(axis=0), verts[m].reshape(-1, 3).max(axis=0)) for m in members]
     for b in np.flatnonzero(body_volumes < 0):
         probe = verts[members[b][0], 0].astype(np.float64)
         hosts = [o for o in range(facts.bodies) if o != b and body_volumes[o] > 0
@@ -171,9 +184,6 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol) -> None:
             facts.cavities += 1
         else:
             facts.inverted_bodies += 1
-    positive = [b for b in range(facts.bodies) if body_volumes[b] > 0]
-    pairs = [(a, b) for i, a in enumerate(positive) for b in positive[i + 1:]
-             if np.all(boxes[a][0] < boxes[b][1]) and np.all(boxes[b][0] < boxes[a][1])]
     if len(pairs) > tol.max_overlap_pairs:
         facts.notes.append(f"overlap tested on the first {tol.max_overlap_pairs} of {len(pairs)} pairs")
         pairs = pairs[: tol.max_overlap_pairs]
@@ -183,6 +193,14 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol) -> None:
         smaller = min(body_volumes[a], body_volumes[b])
         if shared is not None and shared > tol.overlap_volume_fraction * smaller:
             facts.overlapping_pairs += 1
+
+
+def _body_boxes(verts, order, bounds):
+    """(min, max) corner of each body's bounding box, from facets grouped by body."""
+    starts = bounds[:-1]
+    lo = np.minimum.reduceat(np.minimum(np.minimum(verts[:, 0], verts[:, 1]), verts[:, 2])[order], starts, axis=0)
+    hi = np.maximum.reduceat(np.maximum(np.maximum(verts[:, 0], verts[:, 1]), verts[:, 2])[order], starts, axis=0)
+    return list(zip(lo, hi, strict=True))
 
 
 def _intersection(verts, faces, mem_a, mem_b):
