@@ -1,0 +1,67 @@
+"""The catalog's bridge to the other hospfab engines: mesh check, slicing, G-code check.
+
+:class:`RealChecks` calls ``hospfab.mesh``, ``hospfab.slicing``, ``hospfab.gcode`` and ``hospfab.profiles``.
+A catalog can be given another object with the same three methods (e.g. in a unit test that only exercises
+the lifecycle), but validation of the shipped catalog always goes through the real engines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class SliceOutcome:
+    sha256: str
+    copies: int
+    slicer: str
+    layers: int | None
+    estimates: dict[str, Any]
+
+
+def _as_dict(report: Any) -> dict[str, Any]:
+    if hasattr(report, "to_dict"):
+        return report.to_dict()
+    return dict(report)
+
+
+class RealChecks:
+    """The real engines. ``profiles_dir`` is needed for slicing and G-code checks."""
+
+    def __init__(self, profiles_dir: Path | None = None) -> None:
+        self.profiles_dir = profiles_dir
+
+    def _store(self):
+        from hospfab.profiles import ProfileStore
+
+        if self.profiles_dir is None:
+            from hospfab.settings import Settings
+
+            self.profiles_dir = Settings.resolve().profiles_dir
+        return ProfileStore(self.profiles_dir)
+
+    def mesh(self, stl: Path) -> tuple[bool, dict[str, Any]]:
+        from hospfab.mesh import check_file
+
+        report = check_file(stl)
+        return bool(report.ok), _as_dict(report)
+
+    def gcode(self, gcode: Path, printer: str, material: str) -> tuple[bool, dict[str, Any]]:
+        from hospfab.gcode import check_gcode
+
+        store = self._store()
+        report = check_gcode(gcode, store.printer(printer), store.material(material))
+        return bool(report.ok), _as_dict(report)
+
+    def slice(self, stl: Path, printer: str, material: str, process: str, copies: int, output: Path,
+              force: bool = False) -> SliceOutcome:
+        from hospfab.slicing import slice_parts
+
+        store = self._store()
+        result = slice_parts([stl], store.printer(printer), store.material(material), store.process(process),
+                             copies, output=output, force=force)
+        info = result.slicer
+        slicer = info if isinstance(info, str) else f"{info.name} {info.version}".strip()
+        return SliceOutcome(result.sha256, int(result.copies), slicer, result.layers, dict(result.estimates or {}))
