@@ -1,9 +1,313 @@
-"""Placeholder: commands of this group are registered here."""
+"""`hospfab catalog ...`: the versioned, signed catalog of validated part references."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from hospfab.cli.options import JsonOpt, settings
+from hospfab.cli.output import CommandResult, emit
+
+catalog_app = typer.Typer(
+    help="The versioned, signed catalog of validated references (list, show, new, build, validate, verify).",
+    no_args_is_help=True,
+)
+
+SpecArg = Annotated[str, typer.Argument(help="Reference and revision, REF@REV (e.g. EAR-SAVER@1).",
+                                        show_default=False)]
+
+
+def _catalog(ctx: typer.Context):
+    from hospfab.catalog import Catalog
+    from hospfab.catalog.checks import RealChecks
+
+    s = settings(ctx)
+    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir))
+
+
+def _duration(seconds) -> str:
+    if not seconds:
+        return "?"
+    h, rest = divmod(int(seconds), 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _load_meta(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    from hospfab.catalog.files import read_yaml_dict
+
+    return read_yaml_dict(path)
+
+
+def _revision_lines(console, revision) -> None:
+    console.print(f"[bold]{revision.spec}[/] {revision.status}  created {revision.meta.created_at:%Y-%m-%d}",
+                  markup=True)
+    if revision.meta.changelog:
+        console.print(f"  changelog: {revision.meta.changelog}", markup=False)
+    console.print(f"  model: {revision.model_file}  (mesh check {'ok' if revision.meta.model.mesh_ok else 'FAILED'})",
+                  markup=False)
+    if revision.preview:
+        console.print(f"  preview: {revision.preview}", markup=False)
+    for r in revision.recipes:
+        est = r.estimates
+        console.print(f"  recipe {r.printer} / {r.material} / {r.process}: {r.copies} per plate, "
+                      f"{_duration(est.get('print_time_s'))}, {est.get('filament_g') or 0:g} g -> "
+                      f"{r.build_file.name}", markup=False)
+    if revision.validation:
+        v = revision.validation
+        console.print(f"  validated by {v.by} ({v.role}) on {v.at:%Y-%m-%d}, key {v.key_id}", markup=False)
+    if revision.retirement:
+        console.print(f"  retired {revision.retirement.at:%Y-%m-%d}: {revision.retirement.reason}", markup=False)
+
+
+@catalog_app.command("list")
+def list_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List references: title, latest validated revision, status, printers and materials.
+
+    Example: hospfab catalog list --json
+    """
+
+    def work() -> CommandResult:
+        parts = [p.summary() for p in _catalog(ctx).list()]
+
+        def render(console) -> None:
+            from rich.table import Table
+
+            table = Table("ref", "title", "validated rev", "status", "printers", "materials")
+            for p in parts:
+                table.add_row(p["ref"], p["title"], str(p["latest_validated"] or "-"), p["status"],
+                              ", ".join(p["printers"]), ", ".join(p["materials"]))
+            console.print(table)
+
+        return CommandResult(data={"parts": parts}, render=render)
+
+    emit("catalog list", as_json, work)
+
+
+@catalog_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    spec: Annotated[str, typer.Argument(help="REF (latest validated revision) or REF@REV.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a reference and one revision: metadata, recipes, validation, preview path.
+
+    Example: hospfab catalog show VISOR-HEADBAND@1
+    """
+
+    def work() -> CommandResult:
+        from hospfab.catalog.store import parse_spec
+
+        cat = _catalog(ctx)
+        ref, rev = parse_spec(spec)
+        part = cat.get(ref)
+        revision = cat.resolve(spec) if rev is not None or part.latest_validated else part.latest
+        data = {"part": part.meta.model_dump(mode="json"), "revision": revision.to_dict() if revision else None,
+                "revisions": part.summary()["revisions"]}
+
+        def render(console) -> None:
+            m = part.meta
+            console.print(f"[bold]{m.ref}[/] {m.title}  [{m.category}]", markup=True)
+            for label, value in (("intended use", m.intended_use), ("users", ", ".join(m.intended_users)),
+                                 ("limitations", "; ".join(m.limitations)),
+                                 ("contraindications", "; ".join(m.contraindications)),
+                                 ("replaces", f"{m.replaces.equipment} {m.replaces.oem_part_number or ''}"
+                                  if m.replaces else ""), ("licence", m.licence)):
+                if value:
+                    console.print(f"  {label}: {value}", markup=False)
+            if revision is not None:
+                _revision_lines(console, revision)
+
+        return CommandResult(data=data, render=render)
+
+    emit("catalog show", as_json, work)
+
+
+@catalog_app.command("new")
+def new_command(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="New reference id (upper-case, digits, hyphens).", show_default=False)],
+    title: Annotated[str, typer.Option("--title", help="Short title.", show_default=False)],
+    model: Annotated[Path, typer.Option("--model", help="STL model in mm.", show_default=False)],
+    meta: Annotated[Path | None, typer.Option("--meta", help="YAML with part metadata and instructions.",
+                                              show_default=False)] = None,
+    source: Annotated[Path | None, typer.Option("--source", help="Parametric source kept in the revision.",
+                                                show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a reference with draft revision 1 (runs the mesh check and renders a preview).
+
+    Example: hospfab catalog new EAR-SAVER --title "Ear saver" --model ear-saver.stl --meta ear-saver.yaml
+    """
+
+    def work() -> CommandResult:
+        revision = _catalog(ctx).new(ref, title, model, meta=_load_meta(meta), source=source, model_script=source)
+        return CommandResult(data=revision.to_dict(), render=lambda c: _revision_lines(c, revision))
+
+    emit("catalog new", as_json, work)
+
+
+@catalog_app.command("revise")
+def revise_command(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Reference to revise.", show_default=False)],
+    changelog: Annotated[str, typer.Option("--changelog", help="What changes and why.", show_default=False)],
+    model: Annotated[Path | None, typer.Option("--model", help="New STL (default: the latest one again).",
+                                               show_default=False)] = None,
+    meta: Annotated[Path | None, typer.Option("--meta", help="YAML overriding instructions (cleaning, ...).",
+                                              show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a new draft revision (validated revisions never change); recipes must be built again.
+
+    Example: hospfab catalog revise EAR-SAVER --model ear-saver-v2.stl --changelog "Wider hooks"
+    """
+
+    def work() -> CommandResult:
+        revision = _catalog(ctx).revise(ref, changelog, model, meta=_load_meta(meta))
+        return CommandResult(data=revision.to_dict(), render=lambda c: _revision_lines(c, revision))
+
+    emit("catalog revise", as_json, work)
+
+
+@catalog_app.command("build")
+def build_command(
+    ctx: typer.Context,
+    spec: SpecArg,
+    printer: Annotated[str, typer.Option("--printer", "-p", help="Printer profile.", show_default=False)],
+    material: Annotated[str, typer.Option("--material", "-m", help="Material profile.", show_default=False)],
+    process: Annotated[str, typer.Option("--process", help="Process profile.")] = "standard",
+    copies: Annotated[int, typer.Option("--copies", "-n", help="Copies per plate.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Slice a draft revision for a printer + material + process and record the recipe.
+
+    Example: hospfab catalog build EAR-SAVER@2 --printer prusa-mk4 --material petg --process draft --copies 8
+    """
+
+    def work() -> CommandResult:
+        revision = _catalog(ctx).build(spec, printer, material, process, copies=copies)
+        recipe = next(r for r in revision.recipes
+                      if (r.printer, r.material, r.process) == (printer, material, process))
+        return CommandResult(data={"ref": revision.ref, "rev": revision.rev, "recipe": recipe.to_dict()},
+                             render=lambda c: _revision_lines(c, revision))
+
+    emit("catalog build", as_json, work)
+
+
+@catalog_app.command("validate")
+def validate_command(
+    ctx: typer.Context,
+    spec: SpecArg,
+    by: Annotated[str, typer.Option("--by", help="Validator's name.", show_default=False)],
+    role: Annotated[str, typer.Option("--role", help="Validator's role.", show_default=False)],
+    key: Annotated[Path, typer.Option("--key", help="Validator's private key (outside the catalog).",
+                                      show_default=False)],
+    inspection: Annotated[str, typer.Option("--inspection", help="Inspection result.")] = "",
+    test_print: Annotated[str, typer.Option("--test-print", help="Which test print was inspected.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Check (mesh, recipes, G-code), lock with a manifest and sign a draft revision.
+
+    Example: hospfab catalog validate EAR-SAVER@2 --by "J. Martin" --role "biomedical engineer" --key ~/.config/hospfab/keys/jmartin.key
+    """
+
+    def work() -> CommandResult:
+        revision = _catalog(ctx).validate(spec, by=by, role=role, key_file=key, inspection=inspection,
+                                          test_print=test_print)
+        return CommandResult(data=revision.to_dict(), render=lambda c: _revision_lines(c, revision))
+
+    emit("catalog validate", as_json, work)
+
+
+@catalog_app.command("retire")
+def retire_command(
+    ctx: typer.Context,
+    spec: SpecArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why it must no longer be printed.", show_default=False)],
+    by: Annotated[str, typer.Option("--by", help="Who retires it.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Retire a revision: it stays in the catalog but can no longer be printed.
+
+    Example: hospfab catalog retire EAR-SAVER@1 --reason "Hooks too narrow, superseded by rev 2"
+    """
+
+    def work() -> CommandResult:
+        revision = _catalog(ctx).retire(spec, reason, by=by)
+        return CommandResult(data=revision.to_dict(), render=lambda c: _revision_lines(c, revision))
+
+    emit("catalog retire", as_json, work)
+
+
+@catalog_app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    ref: Annotated[str | None, typer.Argument(help="Only this reference (default: all).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify checksums and signatures of every validated revision (exit 4 on any failure).
+
+    Example: hospfab catalog verify VISOR-HEADBAND
+    """
+
+    def work() -> CommandResult:
+        from hospfab.errors import ExitCode
+
+        outcomes = _catalog(ctx).verify(ref)
+        failed = [o for o in outcomes if not o["ok"]]
+        errors = [{"code": o["code"], "message": o["error"]} for o in failed]
+        exit_code = max((o["exit_code"] for o in failed), default=ExitCode.OK)
+        if any(o["exit_code"] == ExitCode.SAFETY for o in failed):
+            exit_code = ExitCode.SAFETY
+        verified = sum(1 for o in outcomes if o["ok"] and "skipped" not in o)
+
+        def render(console) -> None:
+            for o in outcomes:
+                mark = "[red]FAIL[/]" if not o["ok"] else "[dim]skip[/]" if "skipped" in o else "[green]ok[/]"
+                extra = f"signed by {o['signed_by']} ({o['key']})" if "signed_by" in o else o.get("skipped", "")
+                console.print(f"{mark} {o['ref']}@{o['rev']} {o['status']} {extra}", markup=True)
+            console.print(f"{verified} revision(s) verified, {len(failed)} failed", markup=False)
+
+        return CommandResult(data={"revisions": outcomes, "verified": verified, "failed": len(failed)},
+                             exit_code=exit_code, errors=errors, render=render)
+
+    emit("catalog verify", as_json, work)
+
+
+@catalog_app.command("diff")
+def diff_command(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="First revision, REF@A.", show_default=False)],
+    b: Annotated[str, typer.Argument(help="Second revision, REF@B.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what changed between two revisions: metadata, recipes and files.
+
+    Example: hospfab catalog diff EAR-SAVER@1 EAR-SAVER@2
+    """
+
+    def work() -> CommandResult:
+        data = _catalog(ctx).diff(a, b)
+
+        def render(console) -> None:
+            console.print(f"{a} ({data['status']['a']}) -> {b} ({data['status']['b']})", markup=False)
+            console.print(f"  model: {'same' if data['same_model'] else 'changed'}", markup=False)
+            for f in data["fields"]:
+                console.print(f"  {f['field']}: {f['a']!r} -> {f['b']!r}", markup=False)
+            for r in data["recipes"]:
+                console.print(f"  recipe {r['printer']}/{r['material']}/{r['process']}: {r['change']}", markup=False)
+            for f in data["files"]:
+                console.print(f"  file {f['file']}: {f['change']}", markup=False)
+
+        return CommandResult(data=data, render=render)
+
+    emit("catalog diff", as_json, work)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(catalog_app, name="catalog")
