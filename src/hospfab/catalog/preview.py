@@ -42,6 +42,21 @@ def _view_matrix(azimuth_deg: float = -45.0, elevation_deg: float = 35.264) -> n
     return rot_x @ rot_z
 
 
+def _subdivide(view: np.ndarray, max_edge: float, rounds: int = 6) -> np.ndarray:
+    """Split large triangles in four until no edge exceeds ``max_edge``, so depth sorting by centroid
+    stays right where big flat faces meet small ones (a block with holes)."""
+    for _ in range(rounds):
+        edges = np.linalg.norm(view - np.roll(view, 1, axis=1), axis=2).max(axis=1)
+        big = edges > max_edge
+        if not big.any() or len(view) > 4 * MAX_TRIANGLES:
+            break
+        a, b, c = view[big, 0], view[big, 1], view[big, 2]
+        ab, bc, ca = (a + b) / 2, (b + c) / 2, (c + a) / 2
+        split = np.concatenate([np.stack(t, axis=1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
+        view = np.concatenate([view[~big], split])
+    return view
+
+
 def render_png(triangles: np.ndarray, size: int = 480) -> bytes:
     """PNG bytes of ``triangles`` (n, 3, 3) in mm."""
     from io import BytesIO
@@ -57,7 +72,12 @@ def render_png(triangles: np.ndarray, size: int = 480) -> bytes:
     normals = np.cross(view[:, 1] - view[:, 0], view[:, 2] - view[:, 0])
     lengths = np.linalg.norm(normals, axis=1)
     keep = (lengths > 1e-12) & (normals[:, 2] > 0)  # facing the viewer (looking down -z)
-    view, normals = view[keep], normals[keep] / lengths[keep, None]
+    view = view[keep]
+    if len(view):
+        span = float(np.ptp(view.reshape(-1, 3), axis=0).max())
+        view = _subdivide(view, span / 25)
+        normals = np.cross(view[:, 1] - view[:, 0], view[:, 2] - view[:, 0])
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     scale_px = 2 * size
     margin = 0.08 * scale_px
     footer = 0.08 * scale_px
