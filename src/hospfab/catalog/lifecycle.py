@@ -62,6 +62,8 @@ def _fill_revision(folder: Path, catalog: Catalog, *, ref: str, rev: int, model:
 
     shutil.copyfile(model, folder / "model.stl")
     ok, report = catalog.checks.mesh(folder / "model.stl")
+    if isinstance(report, dict) and "path" in report:
+        report = {**report, "path": "model.stl"}  # relative: the report travels with the revision
     write_json(folder / "mesh-check.json", report)
     source_name = None
     if source is not None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hospfab.catalog.files import sha256_file, write_json
-from hospfab.catalog.paths import PathRefused
 from hospfab.errors import IntegrityError
 
 MANIFEST_NAME = "manifest.json"
@@ -30,7 +29,7 @@ def scan(folder: Path) -> dict[str, str]:
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_symlink():
-            raise PathRefused(f"{path}: symbolic link refused in a catalog revision")
+            raise IntegrityError(f"{path}: symbolic link refused in a catalog revision")
         if path.is_dir() or rel in UNLISTED:
             continue
         files[rel] = sha256_file(path)

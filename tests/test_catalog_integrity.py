@@ -1,0 +1,176 @@
+"""Tampering, untrusted keys, path traversal and broken YAML: every one must be caught and named."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hospfab.catalog import Catalog
+from hospfab.catalog.checks import RealChecks
+from hospfab.catalog.signing import generate_key_pair
+from hospfab.errors import ConfigError, IntegrityError, SafetyError
+
+from test_catalog_lifecycle import PROFILES, validated
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """One validated revision, copied afresh for each test (validation itself is tested elsewhere)."""
+    base = tmp_path_factory.mktemp("template")
+    cat, key, *_ = validated(base)
+    return base, key
+
+
+@pytest.fixture
+def env(template, tmp_path):
+    base, key = template
+    shutil.copytree(base / "catalog", tmp_path / "catalog", symlinks=True)
+    cat = Catalog(tmp_path / "catalog", checks=RealChecks(PROFILES))
+    return cat, cat.resolve("TEST-BOX@1"), key
+
+
+def assert_fails(cat: Catalog, needle: str) -> str:
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(cat.resolve("TEST-BOX@1"))
+    assert needle in info.value.message
+    outcomes = cat.verify()
+    assert [o["ok"] for o in outcomes] == [False]
+    return info.value.message
+
+
+def flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_untouched_revision_verifies(env):
+    cat, rev, _key = env
+    outcome = cat.verify_revision(rev)
+    assert outcome["ok"] and outcome["key"] == "tester"
+    assert [o["ok"] for o in cat.verify()] == [True]
+
+
+@pytest.mark.parametrize("name", ["model.stl", "preview.png", "mesh-check.json",
+                                  "build/prusa-mk4_petg_standard.gcode"])
+def test_one_byte_changed_in_any_locked_file_is_named(env, name):
+    cat, rev, _key = env
+    flip_last_byte(rev.path / name)
+    message = assert_fails(cat, name)
+    assert "changed since validation" in message
+
+
+def test_revision_yaml_edited(env):
+    cat, rev, _key = env
+    path = rev.path / "revision.yaml"
+    path.write_text(path.read_text().replace("copies: 1", "copies: 9"))
+    assert_fails(cat, "revision.yaml: changed since validation")
+
+
+def test_file_added_and_file_removed(env):
+    cat, rev, _key = env
+    (rev.path / "build" / "extra.gcode").write_text("G28\n")
+    assert_fails(cat, "build/extra.gcode: added after validation")
+    (rev.path / "build" / "extra.gcode").unlink()
+    (rev.path / "preview.png").unlink()
+    assert_fails(cat, "preview.png: removed after validation")
+
+
+def test_manifest_rewritten_to_match_tampered_files(env):
+    """An attacker who edits a file and regenerates the manifest is caught by the signature chain."""
+    from hospfab.catalog.manifest import write_manifest
+
+    cat, rev, _key = env
+    flip_last_byte(rev.path / "model.stl")
+    write_manifest(rev.path, "TEST-BOX", 1)
+    assert_fails(cat, "manifest.json: changed since it was signed")
+
+
+def test_validation_record_edited_or_removed(env):
+    cat, rev, _key = env
+    path = rev.path / "validation.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("A. Tester", "Someone Else"))
+    assert_fails(cat, "signature does not match")
+    path.write_text(original.replace("signature: ", "signature: AAAA"))
+    assert_fails(cat, "validation.yaml: signature does not match")
+    path.unlink()
+    # without its validation record the revision is only a draft: never printable, nothing to verify
+    assert cat.resolve("TEST-BOX@1").status == "draft"
+    with pytest.raises(SafetyError, match="no validated revision"):
+        cat.resolve("TEST-BOX")
+
+
+def test_signed_by_a_key_that_is_no_longer_trusted(env):
+    cat, _rev, _key = env
+    (cat.keys_dir / "tester.pub").unlink()
+    assert_fails(cat, "not trusted")
+
+
+def test_resigned_with_an_untrusted_key(env, tmp_path):
+    """Re-signing a tampered record with one's own key is refused: the key is not in keys/."""
+    from hospfab.catalog.files import load_model, write_yaml
+    from hospfab.catalog.model import ValidationRecord
+    from hospfab.catalog.signing import fingerprint, load_private_key, sign
+
+    cat, rev, _key = env
+    rogue_path, _pub, _id = generate_key_pair("rogue", tmp_path / "rogue")
+    rogue = load_private_key(rogue_path)
+    record = load_model(rev.path / "validation.yaml", ValidationRecord)
+    record = record.model_copy(update={"key_id": fingerprint(rogue.public_key()), "by": "Rogue"})
+    record = record.model_copy(update={"signature": sign(rogue, record.signed_payload())})
+    write_yaml(rev.path / "validation.yaml", record)
+    assert_fails(cat, "which is not trusted")
+
+
+def test_symlink_inside_a_revision_is_refused(env, tmp_path):
+    cat, rev, _key = env
+    outside = tmp_path / "elsewhere.gcode"
+    outside.write_text("G28\n")
+    os.symlink(outside, rev.path / "build" / "link.gcode")
+    assert_fails(cat, "symbolic link")
+
+
+@pytest.mark.parametrize("bad_path", ["../../../etc/passwd", "/etc/passwd", "build/../../other/model.stl"])
+def test_revision_yaml_pointing_outside_is_refused(env, bad_path):
+    cat, rev, _key = env
+    path = rev.path / "revision.yaml"
+    path.write_text(path.read_text().replace("file: model.stl", f"file: {bad_path}"))
+    with pytest.raises(SafetyError) as info:
+        cat.resolve("TEST-BOX@1")
+    assert "revision.yaml" in info.value.message and info.value.exit_code == 4
+
+
+def test_part_yaml_pointing_outside_or_through_a_link_is_refused(env, tmp_path):
+    cat, _rev, _key = env
+    part = cat.root / "TEST-BOX" / "part.yaml"
+    part.write_text(part.read_text() + "model_script: ../../secret.py\n")
+    with pytest.raises(SafetyError, match=r"part.yaml: path '../../secret.py' leaves"):
+        cat.get("TEST-BOX")
+    (tmp_path / "real.py").write_text("print(1)\n")
+    os.symlink(tmp_path / "real.py", cat.root / "TEST-BOX" / "link.py")
+    part.write_text(part.read_text().replace("../../secret.py", "link.py"))
+    with pytest.raises(SafetyError, match="symbolic link"):
+        cat.get("TEST-BOX")
+
+
+def test_broken_yaml_gives_a_clear_message(env):
+    cat, rev, _key = env
+    part = cat.root / "TEST-BOX" / "part.yaml"
+    part.write_text("ref: TEST-BOX\ntitle: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        cat.get("TEST-BOX")
+    assert str(part) in info.value.message and "line" in info.value.message and "broken YAML" in info.value.message
+    part.write_text("ref: TEST-BOX\ntitle: Box\ncolour: red\n")
+    with pytest.raises(ConfigError, match=r"part.yaml: key 'colour': Extra inputs are not permitted"):
+        cat.get("TEST-BOX")
+    part.write_text("ref: TEST-BOX\ntitle: Box\n")
+    (rev.path / "revision.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="revision.yaml: expected a mapping"):
+        cat.resolve("TEST-BOX@1")
+    # one broken reference does not hide the others in `verify`: it is reported as unreadable
+    outcomes = cat.verify()
+    assert outcomes[0]["ok"] is False and outcomes[0]["status"] == "unreadable"
