@@ -103,9 +103,9 @@ def test_every_command_has_help_with_an_example(cli):
     group = get_command(app)
 
     def walk(cmd, path):
-        if hasattr(cmd, "commands"):
-            for name, sub in cmd.commands.items():
-                yield from walk(sub, [*path, name])
+        if hasattr(cmd, "list_commands"):
+            for name in cmd.list_commands(None):
+                yield from walk(cmd.get_command(None, name), [*path, name])
         else:
             yield path
 

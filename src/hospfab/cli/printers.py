@@ -1,12 +1,11 @@
 """``hospfab printers [status]``, ``printers add``, ``printers remove``, ``printers load``.
 
-The ``printers`` sub-app is built once by :func:`printers_app`; other command modules may add commands to it
-(``printers_app().command("cleared")(...)``) or find it in ``app.registered_groups``.
+The ``printers`` sub-app is built by :func:`printers_app`; ``cli/jobs.py`` adds ``printers cleared`` to it
+through ``app.registered_groups`` (both modules are loaded for the ``printers`` command).
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -36,7 +35,6 @@ _OPTION_OF_FIELD = {
 }
 
 
-@cache
 def printers_app() -> typer.Typer:
     """The one ``printers`` sub-app (``hospfab printers`` alone shows the status)."""
     group = typer.Typer(help="The printer fleet: status, add, remove, spool changes.")
