@@ -48,17 +48,19 @@ def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[st
 
     from rich import box
 
-    table = Table(title=f"{len(jobs)} job(s) (details: hospfab jobs show ID)", title_justify="left", box=box.SIMPLE)
-    table.add_column("id", no_wrap=True)
-    table.add_column("created UTC", no_wrap=True)
-    for column in ("ref", "printer", "lot", "outcome"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("reason", overflow="fold", ratio=1)
+    table = Table(title=f"{len(jobs)} job(s) (details: hospfab jobs show ID)", title_justify="left", box=box.SIMPLE, pad_edge=False)
+    columns = ["id", "created UTC", "ref", "printer", "lot", "outcome"]
+    with_reason = any(job["reason"] for job in jobs)  # the column only when some job has one
+    for column in columns:
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    if with_reason:
+        table.add_column("reason", overflow="fold")
     for job in jobs:
-        table.add_row(
+        row = [
             job["id"], job["created_at"][5:16].replace("T", " "), f"{job['ref']}@{job['revision']}",
-            job["printer"] or "-", job["material_lot"] or "-", _outcome(job), job["reason"] or "",
-        )  # fmt: skip
+            job["printer"] or "-", job["material_lot"] or "-", _outcome(job),
+        ]  # fmt: skip
+        table.add_row(*row, *([job["reason"] or ""] if with_reason else []))
     console.print(table)
     for name, problem in problems.items():
         console.print(f"[yellow]Note:[/] jobs on {name} not reconciled: {problem}")
