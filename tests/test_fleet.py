@@ -56,16 +56,16 @@ def test_missing_file_is_an_empty_fleet_with_a_hint(tmp_path):
     ("text", "expected"),
     [
         ("printers: [\n", "line 2"),
-        ("- a\n- b\n", "must be a mapping"),
-        (GOOD.replace("http://octopi-01.lan/", "ftp://x"), "printers[0] (mk4-01).url: must be an http"),
-        (GOOD.replace("http://octopi-01.lan/", "http://u:p@x"), "printers[0] (mk4-01).url: must not contain credentials"),
-        (GOOD.replace("    site: building-b", "    colour: red"), "printers[0] (mk4-01).colour: unknown key"),
-        (GOOD.replace("    profile: prusa-mini\n", ""), "printers[1] (mini-02).profile: required key is missing"),
+        ("- a\n- b\n", "expected a mapping of keys to values"),
+        (GOOD.replace("http://octopi-01.lan/", "ftp://x"), "key 'printers[0] (mk4-01).url': must be an http"),
+        (GOOD.replace("http://octopi-01.lan/", "http://u:p@x"), "key 'printers[0] (mk4-01).url': must not contain credentials"),
+        (GOOD.replace("    site: building-b", "    colour: red"), "unknown key 'printers[0] (mk4-01).colour' (known keys: name, url"),
+        (GOOD.replace("    profile: prusa-mini\n", ""), "missing required key 'printers[1] (mini-02).profile'"),
         (GOOD.replace("bed_clearing: automatic", "bed_clearing: robot"), "printers[1] (mini-02).bed_clearing"),
-        (GOOD.replace("    api_key_env: HOSPFAB_TEST_KEY\n", ""), "printers[0] (mk4-01): give exactly one of"),
+        (GOOD.replace("    api_key_env: HOSPFAB_TEST_KEY\n", ""), "key 'printers[0] (mk4-01)': give exactly one of"),
         (GOOD.replace("mini-02", "mk4-01"), "appears twice"),
-        (GOOD.replace("version: 1", "version: 9"), "version: is 9, newer than this hospfab"),
-        (GOOD.replace("name: mk4-01", "name: 'bad name'"), "printers[0] (bad name).name: must be"),
+        (GOOD.replace("version: 1", "version: 9"), "key 'version': is 9, newer than this hospfab"),
+        (GOOD.replace("name: mk4-01", "name: 'bad name'"), "key 'printers[0] (bad name).name': must be"),
     ],
 )
 def test_broken_fleet_names_file_and_key(tmp_path, text, expected):
@@ -73,6 +73,7 @@ def test_broken_fleet_names_file_and_key(tmp_path, text, expected):
     with pytest.raises(ConfigError) as caught:
         Fleet.load(path)
     assert str(path) in caught.value.message and expected in caught.value.message
+    assert "u:p@" not in caught.value.message, "text values (possibly secrets) are never echoed"
     assert caught.value.exit_code == ExitCode.USAGE
     assert "\n" not in caught.value.message
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hospfab.catalog import manifest as mf
-from hospfab.catalog.files import sha256_file, write_json, write_yaml
+from hospfab.catalog.files import CATALOG_FILE_MODE, sha256_file, write_json, write_yaml
 from hospfab.catalog.model import (
     Acceptance, ModelFile, PartMeta, RecipeMeta, RetirementRecord, RevisionMeta, Sampling, ValidationRecord,
     check_ref,
@@ -26,6 +26,7 @@ from hospfab.catalog.paths import check_no_links, safe_path
 from hospfab.catalog.signing import fingerprint, load_private_key, sign, trusted_keys
 from hospfab.catalog.store import PART_FILE, REVISION_FILE, Catalog, Revision, parse_spec
 from hospfab.errors import CheckFailed, ConfigError, InputError, SafetyError
+from hospfab.fileio import atomic_path
 
 PART_FIELDS = set(PartMeta.model_fields) - {"format", "ref", "title", "model_script"}
 REVISION_FIELDS = {"post_processing", "cleaning", "acceptance", "sampling"}
@@ -210,10 +211,8 @@ def add_recipe(catalog: Catalog, spec: str, gcode: Path, *, printer: str, materi
     build.mkdir(exist_ok=True)
     target = safe_path(revision.path, f"build/{_recipe_name(printer, material, process)}",
                        owner=revision.path / REVISION_FILE)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(gcode, tmp)
-    tmp.chmod(0o644)
-    os.replace(tmp, target)
+    with atomic_path(target, mode=CATALOG_FILE_MODE) as tmp:
+        shutil.copyfile(gcode, tmp)
     ok, _report = catalog.checks.gcode(target, printer, material)
     recipe = RecipeMeta(printer=printer, material=material, process=process,
                         build_file=target.relative_to(revision.path).as_posix(), sha256=sha256_file(target),
@@ -232,14 +231,8 @@ def build(catalog: Catalog, spec: str, printer: str, material: str, process: str
     build_dir = revision.path / "build"
     build_dir.mkdir(exist_ok=True)
     target = build_dir / _recipe_name(printer, material, process)
-    tmp = build_dir / f".{target.stem}.tmp.gcode"
-    try:
+    with atomic_path(target, mode=CATALOG_FILE_MODE) as tmp:
         outcome = catalog.checks.slice(revision.model_file, printer, material, process, copies, tmp, force=force)
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     ok, _report = catalog.checks.gcode(target, printer, material)
     recipe = RecipeMeta(printer=printer, material=material, process=process,
                         build_file=target.relative_to(revision.path).as_posix(), sha256=sha256_file(target),

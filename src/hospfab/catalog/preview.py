@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hospfab.catalog.files import atomic_write_bytes
+from hospfab.catalog.files import CATALOG_FILE_MODE
 from hospfab.errors import InputError
+from hospfab.fileio import atomic_write_bytes
 
 BACKGROUND = (246, 247, 249)
 BASE_COLOUR = np.array([70.0, 130.0, 180.0])  # steel blue
@@ -109,5 +110,5 @@ def render_png(triangles: np.ndarray, size: int = 480) -> bytes:
 
 def render_preview(stl: Path, png: Path, size: int = 480) -> Path:
     """Render ``stl`` to ``png`` (written atomically) and return ``png``."""
-    atomic_write_bytes(png, render_png(_load_triangles(stl), size))
+    atomic_write_bytes(png, render_png(_load_triangles(stl), size), mode=CATALOG_FILE_MODE)
     return png

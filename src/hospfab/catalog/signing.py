@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hospfab.catalog.files import atomic_write_bytes
+from hospfab.fileio import atomic_write_bytes
 from hospfab.errors import ConfigError, InputError, IntegrityError, NotFoundError, SafetyError
 
 KEY_NAME = __import__("re").compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -62,7 +62,7 @@ def generate_key_pair(name: str, private_dir: Path, *, catalog_root: Path | None
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     atomic_write_bytes(private_path, pem, mode=0o600)
-    atomic_write_bytes(public_path, public_pem(key.public_key()))
+    atomic_write_bytes(public_path, public_pem(key.public_key()), mode=0o644)
     return private_path, public_path, fingerprint(key.public_key())
 
 

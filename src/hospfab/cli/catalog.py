@@ -37,9 +37,9 @@ def _duration(seconds) -> str:
 def _load_meta(path: Path | None) -> dict | None:
     if path is None:
         return None
-    from hospfab.catalog.files import read_yaml_dict
+    from hospfab.fileio import read_yaml_mapping
 
-    return read_yaml_dict(path)
+    return read_yaml_mapping(path, what="metadata file")
 
 
 def _revision_lines(console, revision) -> None:
@@ -76,10 +76,15 @@ def list_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         def render(console) -> None:
             from rich.table import Table
 
-            table = Table("ref", "title", "validated rev", "status", "printers", "materials")
+            from rich import box
+
+            table = Table(box=box.SIMPLE, pad_edge=False)
+            for column in ("ref", "rev", "status", "printers", "materials"):  # never cut an id or a name
+                table.add_column(column, no_wrap=True)
+            table.add_column("title", ratio=1, overflow="fold")
             for p in parts:
-                table.add_row(p["ref"], p["title"], str(p["latest_validated"] or "-"), p["status"],
-                              ", ".join(p["printers"]), ", ".join(p["materials"]))
+                table.add_row(p["ref"], str(p["latest_validated"] or "-"), p["status"],
+                              "\n".join(p["printers"]), "\n".join(p["materials"]), p["title"])
             console.print(table)
 
         return CommandResult(data={"parts": parts}, render=render)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -31,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from hospfab.errors import ConfigError, InputError, NotFoundError
+from hospfab.fileio import atomic_write_text, describe_validation_error, read_yaml_mapping
 
 FLEET_FILE_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -203,28 +203,15 @@ class Fleet(BaseModel):
         ConfigError naming the file and the key."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            raw = read_yaml_mapping(path, what="fleet file")
+        except NotFoundError:
             fleet = cls()
             fleet._path, fleet._exists = path, False
             return fleet
-        except (OSError, UnicodeDecodeError) as err:
-            raise InputError(f"{path}: cannot read the fleet file: {getattr(err, 'strerror', None) or err}") from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(err, "problem", None) or "invalid YAML"
-            raise ConfigError(f"{path}:{where}: {problem}") from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the fleet file must be a mapping with a 'printers' list")
         try:
             fleet = cls.model_validate(raw)
         except ValidationError as err:
-            raise ConfigError(f"{path}: {_first_error(err, raw)}") from None
+            raise ConfigError(describe_validation_error(err, path, model=cls, data=raw)) from None
         fleet._path = path
         for printer in fleet.printers:
             printer._base_dir = path.parent
@@ -235,7 +222,6 @@ class Fleet(BaseModel):
         target = Path(path) if path is not None else self._path
         if target is None:
             raise ConfigError("no fleet file path to save to")
-        target.parent.mkdir(parents=True, exist_ok=True)
         doc = {
             "version": FLEET_FILE_VERSION,
             "printers": [
@@ -244,25 +230,7 @@ class Fleet(BaseModel):
         }
         text = "# hospfab fleet file (API keys are never stored here: only where to find them)\n"
         text += yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        try:
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError:
-            pass
+        atomic_write_text(target, text, mode=0o644)
         self._path, self._exists = target, True
         return target
 
@@ -292,30 +260,3 @@ class Fleet(BaseModel):
         from hospfab.fleet.status import status_all
 
         return status_all(self.printers, timeout=timeout, max_workers=max_workers)
-
-
-def _first_error(err: ValidationError, raw: dict) -> str:
-    """One line naming the key: ``printers[1] (mk4-02).url: must be an http:// ... URL``."""
-    first = err.errors()[0]
-    loc = list(first.get("loc", ()))
-    parts: list[str] = []
-    node: Any = raw
-    for item in loc:
-        if isinstance(item, int):
-            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
-            try:
-                node = node[item]
-                if isinstance(node, dict) and node.get("name"):
-                    parts[-1] += f" ({node['name']})"
-            except (IndexError, KeyError, TypeError):
-                node = None
-        else:
-            parts.append(str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    key = ".".join(parts) or "fleet"
-    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    if first.get("type") == "extra_forbidden":
-        message = "unknown key"
-    elif first.get("type") == "missing":
-        message = "required key is missing"
-    return f"{key}: {message}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hospfab.errors import ConfigError, HospfabError, NotFoundError
+from hospfab.fileio import describe_validation_error, read_yaml_mapping
 from hospfab.profiles.models import (
     KIND_DIRS,
     PROFILE_MODELS,
@@ -66,38 +67,6 @@ def _merge(parent: dict, child: dict) -> dict:
     return out
 
 
-def _range_text(model: type, key: str) -> str:
-    field = model.model_fields.get(key)
-    if field is None:
-        return ""
-    lo = hi = None
-    for meta in field.metadata:
-        lo = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else lo
-        hi = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else hi
-    if lo is not None and hi is not None:
-        return f" (allowed: {lo:g} to {hi:g})"
-    return ""
-
-
-def format_validation_error(path: Path, model: type, err: Any) -> str:
-    """One line naming the file, each bad key, the problem and the allowed range."""
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(profile)"
-        key = str(e["loc"][0]) if e["loc"] else ""
-        if e["type"] == "extra_forbidden":
-            allowed = ", ".join(k for k in model.model_fields if k not in ("name", "kind"))
-            parts.append(f"unknown key '{loc}' (known keys: {allowed})")
-        elif e["type"] == "missing":
-            parts.append(f"missing required key '{loc}'")
-        else:
-            msg = e["msg"].removeprefix("Value error, ")
-            got = e.get("input")
-            got_text = f", got {got!r}" if got is not None and not isinstance(got, (dict, list)) else ""
-            parts.append(f"key '{loc}': {msg}{got_text}{_range_text(model, key)}")
-    return f"{path}: " + "; ".join(parts)
-
-
 class ProfileStore:
     """The profiles of one folder. Loaded lazily, cached per (kind, name)."""
 
@@ -124,8 +93,6 @@ class ProfileStore:
 
     # -- loading -----------------------------------------------------------------------------------------
     def _read_yaml(self, kind: str, name: str) -> dict:
-        import yaml
-
         path = self.path_of(kind, name)
         if not NAME_RE.match(name) or not path.is_file():
             available = ", ".join(self.names(kind)) or "none"
@@ -133,21 +100,7 @@ class ProfileStore:
                 f"no {kind} profile '{name}' in {self.root / KIND_DIRS[kind]} (available: {available})",
                 code="unknown_profile",
             )
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            where = ""
-            mark = getattr(err, "problem_mark", None)
-            if mark is not None:
-                where = f" at line {mark.line + 1}, column {mark.column + 1}"
-            problem = getattr(err, "problem", None) or type(err).__name__
-            raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a profile must be a mapping of keys to values, not {type(data).__name__}")
+        data = read_yaml_mapping(path, what=f"{kind} profile")
         for key in ("name", "kind"):
             if key in data:
                 raise ConfigError(f"{path}: key '{key}' is not allowed (it comes from the file's location)")
@@ -198,7 +151,10 @@ class ProfileStore:
             try:
                 self._cache[key] = model(name=name, **data)
             except ValidationError as err:
-                raise ConfigError(format_validation_error(self.path_of(kind, name), model, err)) from None
+                raise ConfigError(
+                    describe_validation_error(err, self.path_of(kind, name), model=model, data=data,
+                                              hidden_keys=("name", "kind"))
+                ) from None
         return self._cache[key]
 
     def printer(self, name: str) -> PrinterProfile:

@@ -12,12 +12,11 @@ import csv
 import html
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from hospfab.errors import InputError
+from hospfab.fileio import atomic_write_text
 from hospfab.journal import Journal
 from hospfab.queue.store import DONE, FAILED, Lot, QueueStore
 
@@ -126,18 +125,7 @@ def export(record: dict[str, Any], path: Path, fmt: str | None = None) -> Path:
         text = to_html(record)
     else:
         raise InputError(f"{path}: unknown export format {fmt!r} (use .csv, .json or .html)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def lot_line(lot: Lot) -> dict[str, Any]:

@@ -9,7 +9,6 @@ when everything passed (written next to it, then renamed).
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from hospfab import __version__
 from hospfab.errors import CheckFailed, InputError
+from hospfab.fileio import atomic_path
 from hospfab.profiles import MaterialProfile, PrinterProfile, ProcessProfile
 from hospfab.slicing.backend import SliceJob, SlicerBackend, SlicerInfo
 from hospfab.slicing.config import ARRANGE_DISTANCE_MM
@@ -169,19 +169,15 @@ def slice_parts(
         work = Path(tmp)
         raw = work / "raw.gcode"
         backend.slice(SliceJob(stls, printer, material, process, copies, raw, work))
-        fd, staged_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        staged = Path(staged_name)
-        try:
+        with atomic_path(output) as staged:
             digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, raw.open("rb") as src:
+            with staged.open("wb") as out, raw.open("rb") as src:
                 head = _header(inputs, printer, material, process, copies, slicer, forced)
                 out.write(head)
                 digest.update(head)
                 for block in iter(lambda: src.read(1 << 20), b""):
                     out.write(block)
                     digest.update(block)
-                out.flush()
-                os.fsync(out.fileno())
             report = check_gcode(staged, printer, material)
             if not report.ok:
                 raise CheckFailed(
@@ -189,9 +185,6 @@ def slice_parts(
                     + "; ".join(report.errors[:3]),
                     code=report.codes[0], details={"gcode_check": report.to_dict()},
                 )
-            os.replace(staged, output)
-        finally:
-            staged.unlink(missing_ok=True)
 
     stats = report.stats
     est = stats["estimates"]
