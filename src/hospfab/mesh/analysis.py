@@ -59,21 +59,26 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
     # per-column reductions: numpy's axis-0 min over (m, 3) rows is ~15x slower
     lo = np.array([corners[:, k].min() for k in range(3)], np.float64)
     hi = np.array([corners[:, k].max() for k in range(3)], np.float64)
-    ids, vertex_count = topology.exact_weld(corners)
+    welded = topology.weld(corners)
+    ids, vertex_count = welded.ids, welded.count
     faces = ids.reshape(n, 3)
 
     def topology_of(faces):
         repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
         keep = np.flatnonzero(~repeated) if repeated.any() else None
         kept = faces if keep is None else faces[keep]
+        closed_edges = topology.closed_edge_count(kept, vertex_count)
+        if closed_edges is not None:  # the common case: no per-edge counting needed
+            return repeated, keep, kept, None, topology.EdgeStats(closed_edges, 0, 0, 0)
         keys = topology.edge_keys(kept, vertex_count)
         return repeated, keep, kept, keys, topology.edge_stats(keys)
 
     repeated, keep_index, kept, keys, edges = topology_of(faces)
     exact_open = edges.open
-    merged = 0
+    merged, remap = 0, None
     if edges.open:
-        merged = topology.close_cracks(ids, corners, topology.open_edge_vertices(keys, vertex_count), tol.weld_mm)
+        merged, remap = topology.close_cracks(ids, corners[welded.first], topology.open_edge_vertices(
+            keys, vertex_count), tol.weld_mm)
         if merged:
             repeated, keep_index, kept, keys, edges = topology_of(faces)
     weld_info = {
@@ -101,13 +106,20 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
     labels = topology.components(vertex_count, np.r_[kept[:, 0], kept[:, 1]], np.r_[kept[:, 1], kept[:, 2]])
     is_root = labels == np.arange(vertex_count, dtype=labels.dtype)  # each component's smallest id
     rank = np.cumsum(is_root, dtype=np.int32) - 1
+    del is_root
     kept_body = rank[labels[kept[:, 0]]]
     used = np.zeros(int(rank[-1]) + 1 if len(rank) else 0, bool)
     used[kept_body] = True  # components made only of dropped facets' vertices are not bodies
-    if not used.all():
-        kept_body = (np.cumsum(used, dtype=np.int32) - 1)[kept_body]
+    renumber = None if used.all() else np.where(used, np.cumsum(used, dtype=np.int32) - 1, -1).astype(np.int32)
+    if renumber is not None:
+        kept_body = renumber[kept_body]
     bodies = int(used.sum())
-    del labels, is_root, rank
+    vertex_body = None
+    if bodies > 1:  # each vertex's body (-1: none), for the bodies' boxes
+        vertex_body = rank[labels] if renumber is None else renumber[rank[labels]]
+        if remap is not None:  # a vertex merged by crack closing lies in its survivor's body
+            vertex_body = vertex_body[remap]
+    del labels, rank
     if keep_index is None:
         body_of_face = kept_body
     else:
@@ -128,7 +140,8 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
         normals_disagree=geo.normal_disagrees, normals_missing=geo.normal_missing,
     )
     if facts.closed:
-        _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol)
+        _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol,
+                      lambda: _body_boxes(corners[welded.first], vertex_body, bodies))
     if build_volume_mm is not None:
         facts.build_volume_mm = tuple(float(x) for x in build_volume_mm)
         facts.orientation = fits_build_volume(facts.extents_mm, facts.build_volume_mm)
@@ -161,25 +174,23 @@ def count_shells(keys: np.ndarray) -> int:
     return int(len(np.unique(labels)))
 
 
-def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol) -> None:
+def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_boxes) -> None:
     """Inverted bodies (negative volume, not a cavity inside another body) and overlapping bodies."""
     if facts.bodies == 1:
         facts.inverted_bodies = int(body_volumes[0] < 0)
         return
+    lo, hi = body_boxes()
+    pairs = _box_overlaps(lo, hi, np.flatnonzero(body_volumes > 0))
+    if not pairs and not np.any(body_volumes < 0):
+        return  # the common plate of separate parts: nothing to intersect
     order = np.argsort(body_of_face, kind="stable")
     order = order[body_of_face[order] >= 0]
     bounds = np.r_[0, np.cumsum(np.bincount(body_of_face[order], minlength=facts.bodies))]
-    boxes = _body_boxes(verts, order, bounds)
-    positive = [b for b in range(facts.bodies) if body_volumes[b] > 0]
-    pairs = [(a, b) for i, a in enumerate(positive) for b in positive[i + 1:]
-             if np.all(boxes[a][0] < boxes[b][1]) and np.all(boxes[b][0] < boxes[a][1])]
-    if not pairs and not np.any(body_volumes < 0):
-        return  # the common plate of separate parts: nothing to intersect
     members = [order[bounds[b]:bounds[b + 1]] for b in range(facts.bodies)]
     for b in np.flatnonzero(body_volumes < 0):
         probe = verts[members[b][0], 0].astype(np.float64)
         hosts = [o for o in range(facts.bodies) if o != b and body_volumes[o] > 0
-                 and np.all(boxes[o][0] <= probe) and np.all(probe <= boxes[o][1])]
+                 and np.all(lo[o] <= probe) and np.all(probe <= hi[o])]
         if any(geometry.inside(probe[None, :], verts[members[o]])[0] for o in hosts):
             facts.cavities += 1
         else:
@@ -195,12 +206,31 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol) -> None:
             facts.overlapping_pairs += 1
 
 
-def _body_boxes(verts, order, bounds):
-    """(min, max) corner of each body's bounding box, from facets grouped by body."""
-    starts = bounds[:-1]
-    lo = np.minimum.reduceat(np.minimum(np.minimum(verts[:, 0], verts[:, 1]), verts[:, 2])[order], starts, axis=0)
-    hi = np.maximum.reduceat(np.maximum(np.maximum(verts[:, 0], verts[:, 1]), verts[:, 2])[order], starts, axis=0)
-    return list(zip(lo, hi, strict=True))
+def _box_overlaps(lo: np.ndarray, hi: np.ndarray, candidates: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (a < b, sorted) of candidate bodies whose open boxes intersect: a sweep along x, so plates of
+    thousands of parts cost no more than their neighbours along x."""
+    by_x = candidates[np.argsort(lo[candidates, 0], kind="stable")]
+    ends = np.searchsorted(lo[by_x, 0], hi[by_x, 0], side="left")
+    pairs = []
+    for i, a in enumerate(by_x):
+        others = by_x[i + 1:max(i + 1, ends[i])]
+        hit = others[np.all(lo[a] < hi[others], axis=1) & np.all(lo[others] < hi[a], axis=1)]
+        pairs += [(int(min(a, b)), int(max(a, b))) for b in hit]
+    return sorted(pairs)
+
+
+def _body_boxes(positions: np.ndarray, vertex_body: np.ndarray, bodies: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bodies, 3) min and max corners of each body's bounding box, from its vertices' positions."""
+    lo = np.full((bodies, 3), np.inf)
+    hi = np.full((bodies, 3), -np.inf)
+    inside = vertex_body >= 0
+    if not inside.all():
+        positions, vertex_body = positions[inside], vertex_body[inside]
+    for k in range(3):
+        column = np.ascontiguousarray(positions[:, k], np.float64)
+        np.minimum.at(lo[:, k], vertex_body, column)
+        np.maximum.at(hi[:, k], vertex_body, column)
+    return lo, hi
 
 
 def _intersection(verts, faces, mem_a, mem_b):

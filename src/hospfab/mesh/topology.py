@@ -22,23 +22,6 @@ def _bits(n: int) -> int:
     return max(1, int(n - 1).bit_length())
 
 
-def _exact_hash(corners: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each corner's exact coordinate bits (float32 or float64)."""
-    width = np.uint32 if corners.dtype == np.float32 else np.uint64
-    bits = corners.view(width)
-    out = np.empty(len(corners), np.uint64)
-    for start in range(0, len(corners), _CHUNK):
-        chunk = bits[start:start + _CHUNK]
-        h = chunk[:, 0].astype(np.uint64)
-        h *= _HASH_MULT
-        for axis in (1, 2):
-            h ^= h >> np.uint64(29)
-            h ^= chunk[:, axis]
-            h *= _HASH_MULT
-        out[start:start + _CHUNK] = h
-    return out
-
-
 def group_ids(keys: np.ndarray) -> tuple[np.ndarray, int]:
     """Dense int32 ids (0..k-1) for equal 64-bit keys, via one ``np.sort`` of packed hash|index int64s.
 
@@ -110,13 +93,121 @@ def _split_collisions(sorted_keys, gid_sorted, count):
     return gid_sorted, count + int(extra.sum())
 
 
-def exact_weld(corners: np.ndarray) -> tuple[np.ndarray, int]:
-    """Ids for corners with bit-identical coordinates: exact-match welding, as admesh does first.
+@dataclass
+class Weld:
+    """Exact welding of corners: ``ids`` (one int32 vertex id per corner) numbered in order of first
+    occurrence, ``first`` the index of each vertex's first corner (ascending), ``count`` vertices."""
 
-    Corners are grouped by a 64-bit hash of their coordinate bits; two different corners share an id only
-    if their hashes collide (odds below 1e-8 for a million vertices). -0.0 and 0.0 differ here; crack
-    closing merges them when they sit on an open edge."""
-    return group_ids(_exact_hash(corners).view(np.int64))
+    ids: np.ndarray
+    first: np.ndarray
+    count: int
+
+
+def weld(corners: np.ndarray) -> Weld:
+    """Weld corners with bit-identical coordinates into one vertex, exactly, as admesh does first.
+
+    One ``np.sort`` of packed ``hash | corner index`` int64s groups equal corners; every corner is then
+    compared bit for bit with its vertex's first corner, so a hash collision can never merge two different
+    points (if one ever shows up, an exact sort of the coordinate bits takes over). -0.0 and 0.0 differ
+    here; crack closing merges them when they sit on an open edge. Vertices are numbered by first
+    occurrence, so ids follow the file's order: later passes touch memory almost in order."""
+    m = len(corners)
+    if m == 0:
+        return Weld(np.zeros(0, np.int32), np.zeros(0, np.int32), 0)
+    idx_bits = _bits(m)
+    if 63 - idx_bits < 24 or m >= 2**31:  # absurdly many corners: exact sort of the coordinates
+        return _weld_by_coordinates(corners)
+    packed = _packed_hash(corners, idx_bits)
+    packed.sort()
+    mask = (1 << idx_bits) - 1
+    order = np.empty(m, np.int32)
+    new = np.empty(m, bool)
+    previous = None
+    for start in range(0, m, _CHUNK):  # split hash and index in chunks: no full-size temporaries
+        chunk = packed[start:start + _CHUNK]
+        order[start:start + _CHUNK] = chunk & mask
+        h = chunk >> idx_bits
+        new[start] = previous is None or h[0] != previous
+        np.not_equal(h[1:], h[:-1], out=new[start + 1:start + len(chunk)])
+        previous = h[-1]
+    del packed, chunk, h  # the chunk is a view: it would keep the packed buffer alive
+    result = _number_groups(order, new)
+    del order, new
+    if not _same_bits(corners, result):
+        return _weld_by_coordinates(corners)
+    return result
+
+
+def exact_weld(corners: np.ndarray) -> tuple[np.ndarray, int]:
+    """Vertex ids (int32, by first occurrence) and vertex count for bit-identical corners; see :func:`weld`."""
+    w = weld(corners)
+    return w.ids, w.count
+
+
+def _packed_hash(corners: np.ndarray, idx_bits: int) -> np.ndarray:
+    """int64 per corner: the top bits of a 64-bit hash of its coordinate bits, then its index."""
+    width = np.uint32 if corners.dtype == np.float32 else np.uint64
+    bits = corners.view(width)
+    out = np.empty(len(corners), np.uint64)
+    keep = np.uint64(64 - (63 - idx_bits))
+    for start in range(0, len(corners), _CHUNK):
+        chunk = bits[start:start + _CHUNK]
+        h = chunk[:, 0].astype(np.uint64)
+        h *= _HASH_MULT
+        for axis in (1, 2):
+            h ^= h >> np.uint64(29)
+            h ^= chunk[:, axis]
+            h *= _HASH_MULT
+        h >>= keep
+        h <<= np.uint64(idx_bits)
+        h |= np.arange(start, start + len(chunk), dtype=np.uint64)
+        out[start:start + _CHUNK] = h
+    return out.view(np.int64)
+
+
+def _number_groups(order: np.ndarray, new: np.ndarray) -> Weld:
+    """Vertex ids from a grouping sort: ``order`` lists corner indices with equal corners adjacent and
+    ascending within a group, ``new[i]`` marks where a group starts. Groups are numbered by first corner."""
+    m = len(order)
+    starts = np.flatnonzero(new)
+    count = len(starts)
+    first_of_group = order[starts]
+    seen = np.zeros(m, bool)
+    seen[first_of_group] = True
+    rank = np.cumsum(seen, dtype=np.int32 if m < 2**31 else np.int64)
+    del seen
+    vertex_of_group = rank[first_of_group]
+    vertex_of_group -= 1
+    del rank
+    first = np.empty(count, order.dtype)
+    first[vertex_of_group] = first_of_group
+    sizes = np.diff(starts, append=m)
+    ids = np.empty(m, np.int32 if m < 2**31 else np.int64)
+    ids[order] = np.repeat(vertex_of_group, sizes)
+    return Weld(ids, first, count)
+
+
+def _same_bits(corners: np.ndarray, w: Weld) -> bool:
+    """True when every corner is bit-identical to its vertex's first corner (no hash collision merged two
+    different points)."""
+    bits = corners.view(np.uint32 if corners.dtype == np.float32 else np.uint64)
+    vertex_bits = np.take(bits, w.first, axis=0)
+    for start in range(0, len(bits), _CHUNK):
+        if not np.array_equal(np.take(vertex_bits, w.ids[start:start + _CHUNK], axis=0),
+                              bits[start:start + _CHUNK]):
+            return False
+    return True
+
+
+def _weld_by_coordinates(corners: np.ndarray) -> Weld:
+    """Exact welding by a stable lexicographic sort of the coordinate bits (slower; no hashing)."""
+    bits = corners.view(np.uint32 if corners.dtype == np.float32 else np.uint64)
+    order = np.lexsort((bits[:, 2], bits[:, 1], bits[:, 0]))
+    sorted_bits = bits[order]
+    new = np.empty(len(order), bool)
+    new[0] = True
+    np.any(sorted_bits[1:] != sorted_bits[:-1], axis=1, out=new[1:])
+    return _number_groups(order, new)
 
 
 def open_edge_vertices(keys: np.ndarray, vertex_count: int) -> np.ndarray:
@@ -128,23 +219,23 @@ def open_edge_vertices(keys: np.ndarray, vertex_count: int) -> np.ndarray:
     return np.unique(np.r_[single // vertex_count, single % vertex_count])
 
 
-def close_cracks(ids: np.ndarray, corners: np.ndarray, candidates: np.ndarray, tolerance_mm: float) -> int:
+def close_cracks(ids: np.ndarray, positions: np.ndarray, candidates: np.ndarray,
+                 tolerance_mm: float) -> tuple[int, np.ndarray | None]:
     """Merge candidate vertices (ids on open edges) lying within ``tolerance_mm`` of each other, in place
-    in ``ids`` (each merged group takes its smallest id). Returns how many vertices were merged away."""
+    in ``ids`` (each merged group takes its smallest id); ``positions`` holds each vertex's coordinates.
+    Returns how many vertices were merged away and the vertex remap applied (None when nothing merged)."""
     if len(candidates) < 2:
-        return 0
+        return 0, None
     from scipy.spatial import cKDTree
 
-    position = np.empty((int(ids.max()) + 1, 3))
-    position[ids] = corners
-    pairs = cKDTree(position[candidates]).query_pairs(tolerance_mm, output_type="ndarray")
+    pairs = cKDTree(np.asarray(positions[candidates], np.float64)).query_pairs(tolerance_mm, output_type="ndarray")
     if len(pairs) == 0:
-        return 0
+        return 0, None
     label = components(len(candidates), pairs[:, 0], pairs[:, 1])
-    remap = np.arange(len(position), dtype=np.int64)
+    remap = np.arange(len(positions), dtype=ids.dtype)
     remap[candidates] = candidates[label]
     ids[:] = remap[ids]
-    return int(np.count_nonzero(label != np.arange(len(candidates))))
+    return int(np.count_nonzero(label != np.arange(len(candidates)))), remap
 
 
 @dataclass
@@ -155,6 +246,35 @@ class EdgeStats:
     open: int  # used by one facet: a hole or crack
     non_manifold: int  # used by three or more facets
     inconsistent: int  # used by two facets in the same direction: winding flips there
+
+
+def closed_edge_count(faces: np.ndarray, vertex_count: int) -> int | None:
+    """The number of edges when every edge joins exactly two facets wound in opposite directions (a
+    closed, consistently wound 2-manifold), else None; then :func:`edge_stats` says what is wrong.
+
+    Each facet edge a->b is sorted into one of two lists by direction (a < b or a > b), keyed by its
+    undirected ``min * V + max``. The mesh is closed and consistent exactly when the two sorted lists are
+    equal and hold no repeated key: two sorts of half size and no per-edge bookkeeping."""
+    a = faces.reshape(-1)
+    b = faces[:, [1, 2, 0]].reshape(-1)
+    forward = a < b
+    half = int(np.count_nonzero(forward))
+    if 2 * half != len(a):
+        return None
+    backward = ~forward
+    keys_f = a[forward].astype(np.int64)
+    keys_f *= vertex_count
+    keys_f += b[forward]
+    keys_b = b[backward].astype(np.int64)
+    del forward
+    keys_b *= vertex_count
+    keys_b += a[backward]
+    del a, b, backward
+    keys_f.sort()
+    keys_b.sort()
+    if not np.array_equal(keys_f, keys_b) or np.any(keys_f[1:] == keys_f[:-1]):
+        return None
+    return half
 
 
 def edge_keys(faces: np.ndarray, vertex_count: int) -> np.ndarray:
