@@ -21,36 +21,69 @@ class FacetGeometry:
 
 def facet_geometry(vertices: np.ndarray, stored_normals: np.ndarray, origin, body_of_face: np.ndarray,
                    bodies: int, min_area_mm2: float, mismatch_cos: float) -> FacetGeometry:
-    """One pass over the facets. ``body_of_face`` gives each facet's body (-1: left out of volumes)."""
+    """One pass over the facets. ``body_of_face`` gives each facet's body (-1: left out of volumes).
+
+    Each chunk is copied once, transposed, into nine contiguous float64 rows (x0 y0 z0 x1 ... z2), and all
+    arithmetic runs in place in a few preallocated rows: no strided reads, no per-operation allocations."""
     n = len(vertices)
     origin = np.asarray(origin, np.float64)
     area = 0.0
     volume = np.zeros(bodies)
     degenerate = np.empty(n, bool)
     disagree = missing = 0
+    size = min(n, _CHUNK)
+    rows = np.empty((9, size))
+    work = np.empty((6, size))
+    normal = np.empty((3, size))
+    flat = vertices.reshape(n, 9)
+    shift = np.tile(origin, 3)[:, None]
     for start in range(0, n, _CHUNK):
-        v = vertices[start:start + _CHUNK].astype(np.float64)
-        v -= origin
-        x0, y0, z0 = v[:, 0, 0], v[:, 0, 1], v[:, 0, 2]
-        ax, ay, az = v[:, 1, 0] - x0, v[:, 1, 1] - y0, v[:, 1, 2] - z0
-        bx, by, bz = v[:, 2, 0] - x0, v[:, 2, 1] - y0, v[:, 2, 2] - z0
-        cx = ay * bz - az * by
-        cy = az * bx - ax * bz
-        cz = ax * by - ay * bx
-        twice = np.sqrt(cx * cx + cy * cy + cz * cz)
+        k = min(_CHUNK, n - start)
+        v = rows[:, :k]
+        v[...] = flat[start:start + k].T
+        v -= shift
+        x0, y0, z0 = v[0], v[1], v[2]
+        for corner in (3, 6):  # edges from corner 0, in place
+            np.subtract(v[corner:corner + 3], v[0:3], out=v[corner:corner + 3])
+        ax, ay, az, bx, by, bz = v[3], v[4], v[5], v[6], v[7], v[8]
+        w = work[:, :k]
+        cx, cy, cz, twice, tmp, tet = w
+        np.multiply(ay, bz, out=cx)
+        cx -= np.multiply(az, by, out=tmp)
+        np.multiply(az, bx, out=cy)
+        cy -= np.multiply(ax, bz, out=tmp)
+        np.multiply(ax, by, out=cz)
+        cz -= np.multiply(ay, bx, out=tmp)
+        np.multiply(cx, cx, out=twice)
+        twice += np.multiply(cy, cy, out=tmp)
+        twice += np.multiply(cz, cz, out=tmp)
+        np.sqrt(twice, out=twice)
         area += 0.5 * float(twice.sum())
-        degenerate[start:start + _CHUNK] = 0.5 * twice < min_area_mm2
+        np.multiply(twice, 0.5, out=tmp)
+        np.less(tmp, min_area_mm2, out=degenerate[start:start + k])
         # v0 . (v1 x v2) == v0 . ((v1 - v0) x (v2 - v0)): the tetrahedron with the origin, times 6
-        tet = (x0 * cx + y0 * cy + z0 * cz) / 6.0
-        labels = body_of_face[start:start + _CHUNK]
-        inside = labels >= 0
-        volume += np.bincount(labels[inside], weights=tet[inside], minlength=bodies)
-        s = stored_normals[start:start + _CHUNK].astype(np.float64)
-        slen = np.sqrt(np.einsum("ij,ij->i", s, s))
+        np.multiply(x0, cx, out=tet)
+        tet += np.multiply(y0, cy, out=tmp)
+        tet += np.multiply(z0, cz, out=tmp)
+        tet /= 6.0
+        labels = body_of_face[start:start + k]
+        if bodies == 1 and labels.min() >= 0:
+            volume += np.bincount(labels, weights=tet, minlength=bodies)
+        else:
+            inside = labels >= 0
+            volume += np.bincount(labels[inside], weights=tet[inside], minlength=bodies)
+        s = normal[:, :k]
+        s[...] = stored_normals[start:start + k].T
+        slen = np.sqrt(np.einsum("ji,ji->i", s, s))
         usable = np.isfinite(slen) & (slen > 0)
-        missing += int(len(slen) - np.count_nonzero(usable))
-        dot = s[:, 0] * cx + s[:, 1] * cy + s[:, 2] * cz
-        disagree += int(np.count_nonzero(usable & (twice > 0) & (dot < mismatch_cos * slen * twice)))
+        missing += int(k - np.count_nonzero(usable))
+        dot = np.multiply(s[0], cx, out=tet)
+        dot += np.multiply(s[1], cy, out=tmp)
+        dot += np.multiply(s[2], cz, out=tmp)
+        usable &= twice > 0
+        slen *= mismatch_cos
+        slen *= twice
+        disagree += int(np.count_nonzero(usable & (dot < slen)))
     return FacetGeometry(area, volume, degenerate, disagree, missing)
 
 

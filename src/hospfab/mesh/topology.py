@@ -16,6 +16,7 @@ import numpy as np
 
 _HASH_MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads packed keys over the top bits
 _CHUNK = 1 << 20
+_HASH_CHUNK = 1 << 15  # fits in L2 cache: the hash's dozen passes stay there
 
 
 def _bits(n: int) -> int:
@@ -145,23 +146,26 @@ def exact_weld(corners: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _packed_hash(corners: np.ndarray, idx_bits: int) -> np.ndarray:
-    """int64 per corner: the top bits of a 64-bit hash of its coordinate bits, then its index."""
+    """int64 per corner: the top bits of a 64-bit hash of its coordinate bits, then its index. Works in
+    cache-sized chunks, in place in the output."""
     width = np.uint32 if corners.dtype == np.float32 else np.uint64
     bits = corners.view(width)
     out = np.empty(len(corners), np.uint64)
     keep = np.uint64(64 - (63 - idx_bits))
-    for start in range(0, len(corners), _CHUNK):
-        chunk = bits[start:start + _CHUNK]
-        h = chunk[:, 0].astype(np.uint64)
-        h *= _HASH_MULT
+    shift, index_bits = np.uint64(29), np.uint64(idx_bits)
+    index = np.arange(min(len(corners), _HASH_CHUNK), dtype=np.uint64)
+    for start in range(0, len(corners), _HASH_CHUNK):
+        chunk = bits[start:start + _HASH_CHUNK]
+        h = out[start:start + _HASH_CHUNK]
+        np.multiply(chunk[:, 0], _HASH_MULT, out=h)
         for axis in (1, 2):
-            h ^= h >> np.uint64(29)
+            h ^= h >> shift
             h ^= chunk[:, axis]
             h *= _HASH_MULT
         h >>= keep
-        h <<= np.uint64(idx_bits)
-        h |= np.arange(start, start + len(chunk), dtype=np.uint64)
-        out[start:start + _CHUNK] = h
+        h <<= index_bits
+        h += index[:len(h)]  # the low bits are zero: adding is or-ing
+        h += np.uint64(start)
     return out.view(np.int64)
 
 
