@@ -1,0 +1,80 @@
+"""The fast paths of the mesh topology: exact welding (also when hashes collide), the closed-mesh edge test
+and the bodies' box sweep, each checked against a slow, obviously correct reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hospfab.mesh import analysis, topology
+import meshes as m
+
+
+def reference_ids(corners: np.ndarray) -> np.ndarray:
+    """Vertex ids numbered by first occurrence, by a plain dict of coordinate bytes."""
+    seen: dict[bytes, int] = {}
+    return np.array([seen.setdefault(c.tobytes(), len(seen)) for c in corners])
+
+
+def corner_sets() -> list[np.ndarray]:
+    tris = m.torus(600, noise=0.01, seed=1)
+    signed_zero = m.box(origin=(-5.0, -5.0, -5.0)).astype(np.float32)
+    signed_zero[0, 0, 0] = -0.0  # -0.0 and 0.0 are different bits: not welded exactly
+    return [tris.astype(np.float32).reshape(-1, 3), tris.reshape(-1, 3), signed_zero.reshape(-1, 3),
+            m.with_duplicate(m.box()).astype(np.float32).reshape(-1, 3)]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_weld_matches_reference_numbering(case):
+    corners = corner_sets()[case]
+    w = topology.weld(corners)
+    ref = reference_ids(corners)
+    assert np.array_equal(w.ids, ref) and w.count == ref.max() + 1
+    assert np.array_equal(w.first, [np.flatnonzero(ref == v)[0] for v in range(w.count)])
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_weld_stays_exact_when_every_hash_collides(monkeypatch, case):
+    corners = corner_sets()[case]
+
+    def colliding(corners, idx_bits):  # the same hash for every corner, index in the low bits
+        return np.arange(len(corners), dtype=np.int64) | (np.int64(12345) << idx_bits)
+
+    monkeypatch.setattr(topology, "_packed_hash", colliding)
+    w = topology.weld(corners)
+    assert np.array_equal(w.ids, reference_ids(corners))
+
+
+def slow_edge_stats(faces: np.ndarray) -> tuple[int, int, int, int]:
+    uses: dict[tuple[int, int], list[bool]] = {}
+    for f in faces:
+        for a, b in ((f[0], f[1]), (f[1], f[2]), (f[2], f[0])):
+            uses.setdefault((min(a, b), max(a, b)), []).append(a < b)
+    counts = [len(u) for u in uses.values()]
+    inconsistent = sum(1 for u in uses.values() if len(u) == 2 and u[0] == u[1])
+    return len(uses), counts.count(1), sum(c > 2 for c in counts), inconsistent
+
+
+@pytest.mark.parametrize("tris", [
+    m.torus(400), m.box(), m.without(m.torus(400), 3), m.flipped(m.torus(400), [2]),
+    m.edge_sharing_boxes(), m.with_duplicate(m.box()), np.concatenate([m.box(), m.flipped(m.box())]),
+])
+def test_closed_edge_count_agrees_with_full_edge_stats(tris):
+    w = topology.weld(tris.reshape(-1, 3))
+    faces = w.ids.reshape(-1, 3)
+    edges, open_, many, inconsistent = slow_edge_stats(faces)
+    stats = topology.edge_stats(topology.edge_keys(faces, w.count))
+    assert (stats.edges, stats.open, stats.non_manifold, stats.inconsistent) == (edges, open_, many, inconsistent)
+    fast = topology.closed_edge_count(faces, w.count)
+    assert fast == (edges if open_ == many == inconsistent == 0 else None)
+
+
+def test_box_sweep_finds_exactly_the_overlapping_pairs():
+    rng = np.random.default_rng(7)
+    lo = rng.uniform(0, 100, (300, 3))
+    hi = lo + rng.uniform(0.5, 12, (300, 3))
+    lo[5], hi[5] = lo[4], hi[4]  # identical boxes
+    candidates = np.flatnonzero(rng.random(300) > 0.1)
+    brute = [(int(a), int(b)) for i, a in enumerate(candidates) for b in candidates[i + 1:]
+             if np.all(lo[a] < hi[b]) and np.all(lo[b] < hi[a])]
+    assert brute and analysis._box_overlaps(lo, hi, candidates) == brute
