@@ -56,11 +56,12 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
     verts = tri.vertices
     n = len(verts)
     corners = verts.reshape(-1, 3)
-    # per-column reductions: numpy's axis-0 min over (m, 3) rows is ~15x slower
-    lo = np.array([corners[:, k].min() for k in range(3)], np.float64)
-    hi = np.array([corners[:, k].max() for k in range(3)], np.float64)
     welded = topology.weld(corners)
     ids, vertex_count = welded.ids, welded.count
+    positions = np.take(corners, welded.first, axis=0)  # each vertex's coordinates, in id order
+    # bounds over the vertices (a fifth of the corners), per column: numpy's axis-0 min over rows is slower
+    lo = np.array([positions[:, k].min() for k in range(3)], np.float64)
+    hi = np.array([positions[:, k].max() for k in range(3)], np.float64)
     faces = ids.reshape(n, 3)
 
     def topology_of(faces):
@@ -77,7 +78,7 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
     exact_open = edges.open
     merged, remap = 0, None
     if edges.open:
-        merged, remap = topology.close_cracks(ids, corners[welded.first], topology.open_edge_vertices(
+        merged, remap = topology.close_cracks(ids, positions, topology.open_edge_vertices(
             keys, vertex_count), tol.weld_mm)
         if merged:
             repeated, keep_index, kept, keys, edges = topology_of(faces)
@@ -141,7 +142,7 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
     )
     if facts.closed:
         _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol,
-                      lambda: _body_boxes(corners[welded.first], vertex_body, bodies))
+                      lambda: _body_boxes(positions, vertex_body, bodies))
     if build_volume_mm is not None:
         facts.build_volume_mm = tuple(float(x) for x in build_volume_mm)
         facts.orientation = fits_build_volume(facts.extents_mm, facts.build_volume_mm)

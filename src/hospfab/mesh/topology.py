@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _HASH_MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads packed keys over the top bits
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16  # elements per chunk of the chunked passes: about L2-sized
 _HASH_CHUNK = 1 << 15  # fits in L2 cache: the hash's dozen passes stay there
 
 
@@ -256,24 +256,29 @@ def closed_edge_count(faces: np.ndarray, vertex_count: int) -> int | None:
     """The number of edges when every edge joins exactly two facets wound in opposite directions (a
     closed, consistently wound 2-manifold), else None; then :func:`edge_stats` says what is wrong.
 
-    Each facet edge a->b is sorted into one of two lists by direction (a < b or a > b), keyed by its
-    undirected ``min * V + max``. The mesh is closed and consistent exactly when the two sorted lists are
-    equal and hold no repeated key: two sorts of half size and no per-edge bookkeeping."""
-    a = faces.reshape(-1)
-    b = faces[:, [1, 2, 0]].reshape(-1)
-    forward = a < b
-    half = int(np.count_nonzero(forward))
-    if 2 * half != len(a):
+    Each facet edge a->b goes into one of two lists by direction (a < b or a > b), keyed by its undirected
+    ``min * V + max``. The mesh is closed and consistent exactly when the two sorted lists are equal and
+    hold no repeated key: two sorts of half size, no per-edge bookkeeping, built one facet side at a time."""
+    m = 3 * len(faces)
+    if m % 2:
         return None
-    backward = ~forward
-    keys_f = a[forward].astype(np.int64)
-    keys_f *= vertex_count
-    keys_f += b[forward]
-    keys_b = b[backward].astype(np.int64)
-    del forward
-    keys_b *= vertex_count
-    keys_b += a[backward]
-    del a, b, backward
+    half = m // 2
+    keys = (np.empty(half, np.int64), np.empty(half, np.int64))  # forward, backward
+    filled = [0, 0]
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        a, b = faces[:, i], faces[:, j]
+        forward = a < b
+        for side, (lo, hi) in enumerate(((a, b), (b, a))):
+            lo, hi = lo[forward], hi[forward]
+            start = filled[side]
+            if start + len(lo) > half:
+                return None
+            out = keys[side][start:start + len(lo)]
+            np.multiply(lo, vertex_count, out=out, dtype=np.int64)
+            out += hi
+            filled[side] += len(lo)
+            np.logical_not(forward, out=forward)
+    keys_f, keys_b = keys
     keys_f.sort()
     keys_b.sort()
     if not np.array_equal(keys_f, keys_b) or np.any(keys_f[1:] == keys_f[:-1]):
