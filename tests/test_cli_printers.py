@@ -1,6 +1,9 @@
-"""`hospfab printers`: status over real OctoPrint servers, add/remove/load editing the fleet file."""
+"""`hospfab printers`: status over real OctoPrint servers, add/remove/load editing the fleet file, spool changes
+in the journal (`printers history`)."""
 
 from __future__ import annotations
+
+import getpass
 
 import pytest
 import yaml
@@ -47,6 +50,33 @@ def test_add_load_remove_edit_the_fleet_file(cli, hospfab_home):
     assert yaml.safe_load(fleet_file.read_text())["printers"] == []
     gone = cli("printers", "remove", "mk4-01")
     assert gone.exit_code == 2 and "printer mk4-01: not in the fleet file" in gone.stderr
+
+
+def test_load_records_every_spool_change_in_the_journal(cli, hospfab_home, monkeypatch):
+    from hospfab.journal import Journal
+
+    assert cli(*add_args("mk4-01", "http://127.0.0.1:5000", "HOSPFAB_KEY_A", "--lot", "L-1")).exit_code == 0
+    monkeypatch.setenv("HOSPFAB_OPERATOR", "Night Tech")
+    doc = cli("printers", "load", "mk4-01", "--material", "petg", "--lot", "L-2", "--json").json()
+    assert doc["ok"] and doc["data"]["load"]["operator"] == "Night Tech"
+    out = cli("printers", "load", "mk4-01", "--material", "pla", "--lot", " L-3 ", "--operator", "A. Martin")
+    assert out.exit_code == 0 and "by A. Martin" in out.stdout
+    monkeypatch.delenv("HOSPFAB_OPERATOR")
+    assert cli("printers", "load", "mk4-01", "--material", "pla", "--lot", "L-4").exit_code == 0
+    refused = cli("printers", "load", "mk4-01", "--material", "unobtainium", "--lot", "X")
+    assert refused.exit_code == 2  # refused changes are not recorded
+    assert cli("printers", "load", "ghost", "--material", "pla", "--lot", "X").exit_code == 2
+
+    with Journal(hospfab_home / "journal.sqlite3") as journal:
+        loads = journal.material_loads("mk4-01", newest_first=False)
+    assert [(m.material, m.lot, m.operator) for m in loads] == [
+        ("petg", "L-2", "Night Tech"), ("pla", "L-3", "A. Martin"), ("pla", "L-4", getpass.getuser())]
+    history = cli("printers", "history", "mk4-01", "--json").json()["data"]
+    assert [m["lot"] for m in history["material_loads"]] == ["L-4", "L-3", "L-2"]
+    assert history["material_loads"][0]["at"] == loads[-1].at
+    table = cli("printers", "history", "mk4-01")
+    assert table.exit_code == 0 and "3 spool change(s) on mk4-01" in table.stdout and "Night Tech" in table.stdout
+    assert cli("printers", "history", "other", "--json").json()["data"]["material_loads"] == []
 
 
 @pytest.mark.parametrize(

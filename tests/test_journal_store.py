@@ -104,3 +104,60 @@ def test_concurrent_processes_claim_one_printer_once(tmp_path):
         p.join(10)
     assert outcomes == ["claimed"] + ["refused"] * 5
     assert len(Journal(path).jobs(outcomes=[UPLOADING])) == 1
+
+
+def test_material_loads_are_recorded_per_printer_newest_first(tmp_path):
+    j = Journal(tmp_path / "j.sqlite3")
+    first = j.record_material_load("p1", "pla", "L-1", "ana")
+    j.record_material_load("p2", "petg", "P-7", "bo")
+    last = j.record_material_load("p1", "petg", "L-2", "cy")
+    assert [m.lot for m in j.material_loads("p1")] == ["L-2", "L-1"]
+    assert [m.lot for m in j.material_loads(newest_first=False)] == ["L-1", "P-7", "L-2"]
+    assert j.material_loads("p1")[0] == last and first.at <= last.at
+    assert last.as_dict() == {"printer": "p1", "material": "petg", "lot": "L-2", "operator": "cy", "at": last.at}
+    assert j.material_loads("nobody") == []
+
+
+def test_last_start_over_printers(tmp_path):
+    j = Journal(tmp_path / "j.sqlite3")
+    assert j.last_start(["p1", "p2"]) is None and j.last_start([]) is None
+    old = make_job(printer="p1", started_at="2025-01-01T00:00:00.000000+00:00", outcome=DONE)
+    j.add(old)
+    assert j.last_start(["p1", "p2"]) == old.started_at
+    assert j.last_start(["p2"]) is None
+    newer = make_job(printer="p2", started_at="2025-01-02T00:00:00.000000+00:00", outcome=PRINTING)
+    j.add(newer)
+    assert j.last_start(["p1", "p2"]) == newer.started_at
+    uploading = make_job(printer="p1")  # claimed, not started yet: counts from its creation
+    j.claim(uploading, require_bed_clear=False)
+    assert j.last_start(["p1"]) == uploading.created_at
+    j.finish(uploading.id, "cancelled", "not sent")  # never started: no longer counts
+    assert j.last_start(["p1"]) == old.started_at
+
+
+def test_a_journal_at_the_previous_schema_version_is_upgraded(tmp_path):
+    from hospfab.journal.db import connect, migrate, schema_version
+    from hospfab.journal.store import COMPONENT, MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    conn = connect(path)
+    assert migrate(conn, COMPONENT, MIGRATIONS[:-1]) == len(MIGRATIONS) - 1  # as the previous hospfab left it
+    job = make_job(outcome=DONE, started_at=now_iso())
+    conn.execute(
+        "INSERT INTO jobs(id, ref, revision, sha256, printer, operator, created_at, started_at, outcome) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (job.id, job.ref, job.revision, job.sha256, job.printer, job.operator, job.created_at, job.started_at,
+         job.outcome),
+    )  # fmt: skip
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "material_loads" not in names
+    conn.close()
+
+    j = Journal(path)
+    assert schema_version(j.conn, COMPONENT) == len(MIGRATIONS)
+    assert j.get(job.id).outcome == DONE and j.last_start([job.printer]) == job.started_at
+    j.record_material_load("p1", "petg", "L-9", "ana")
+    j.close()
+    with Journal(path) as again:  # reopening is a no-op
+        assert [m.lot for m in again.material_loads("p1")] == ["L-9"]
+        assert schema_version(again.conn, COMPONENT) == len(MIGRATIONS)

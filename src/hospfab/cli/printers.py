@@ -1,4 +1,4 @@
-"""``hospfab printers [status]``, ``printers add``, ``printers remove``, ``printers load``.
+"""``hospfab printers [status]``, ``printers add``, ``printers remove``, ``printers load``, ``printers history``.
 
 The ``printers`` sub-app is built by :func:`printers_app`; ``cli/jobs.py`` adds ``printers cleared`` to it
 through ``app.registered_groups`` (both modules are loaded for the ``printers`` command).
@@ -43,6 +43,7 @@ def printers_app() -> typer.Typer:
     group.command("add")(add)
     group.command("remove")(remove)
     group.command("load")(load)
+    group.command("history")(history)
     return group
 
 
@@ -278,32 +279,79 @@ def load(
     name: Annotated[str, typer.Argument(help="Printer name.", show_default=False)],
     material: Annotated[str, typer.Option("--material", help="Material profile of the new spool.", show_default=False)],
     lot: Annotated[str, typer.Option("--lot", help="Lot number of the new spool.", show_default=False)],
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="Who changed the spool (default: $HOSPFAB_OPERATOR or login).")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Record a spool change: the material and lot now loaded on a printer.
+    """Record a spool change: the material and lot now loaded on a printer (fleet file and journal).
 
-    Example: hospfab printers load mk4-01 --material petg --lot LOT-2024-117
+    Example: hospfab printers load mk4-01 --material petg --lot LOT-2024-117 --operator "A. Martin"
     """
     config = settings(ctx)
 
     def work() -> CommandResult:
         from hospfab.errors import InputError
         from hospfab.fleet import Fleet
+        from hospfab.journal import Journal
+        from hospfab.printing.send import default_operator
 
         if not lot.strip():
             raise InputError("--lot: must not be empty")
+        who = (operator if operator is not None else default_operator()).strip()
+        if not who:
+            raise InputError("--operator: must not be empty")
         fleet = Fleet.load(config.fleet_path)
         printer = fleet.get(name)
         _check_profiles(config, None, material)
         before = {"material": printer.material, "material_lot": printer.material_lot}
+        with Journal(config.journal_path) as journal:  # traced first: a change is never untraced
+            record = journal.record_material_load(name, material, lot.strip(), who)
         printer.material, printer.material_lot = material, lot.strip()
         path = fleet.save(config.fleet_path)
         after = {"material": printer.material, "material_lot": printer.material_lot}
+        data = {"fleet": str(path), "printer": name, "before": before, "after": after, "load": record.as_dict()}
 
         def render(console: Console) -> None:
             old = before["material"] + (f" ({before['material_lot']})" if before["material_lot"] else "")
-            console.print(f"Printer {name}: {old} -> {material} ({lot.strip()}) recorded in {path}")
+            console.print(f"Printer {name}: {old} -> {material} ({lot.strip()}) by {who}, recorded in {path}")
 
-        return CommandResult(data={"fleet": str(path), "printer": name, "before": before, "after": after}, render=render)
+        return CommandResult(data=data, render=render)
 
     emit("printers load", json_, work)
+
+
+def history(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Printer name (default: every printer).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show the spool changes recorded in the journal (material, lot, operator, time), newest first.
+
+    Example: hospfab printers history mk4-01
+    """
+    config = settings(ctx)
+
+    def work() -> CommandResult:
+        from hospfab.journal import Journal
+
+        with Journal(config.journal_path) as journal:
+            loads = [item.as_dict() for item in journal.material_loads(name)]
+        data = {"printer": name, "material_loads": loads}
+
+        def render(console: Console) -> None:
+            from rich import box
+            from rich.table import Table
+
+            title = f"{len(loads)} spool change(s)" + (f" on {name}" if name else "")
+            table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+            for column in ("At (UTC)", "Printer", "Material", "Lot", "Operator"):
+                table.add_column(column, no_wrap=column != "Operator")
+            for item in loads:
+                at = item["at"][:19].replace("T", " ")
+                table.add_row(at, item["printer"], item["material"], item["lot"], item["operator"])
+            console.print(table)
+
+        return CommandResult(data=data, render=render)
+
+    emit("printers history", json_, work)

@@ -2,7 +2,7 @@
 
 - ``hospfab.journal.db``: the shared plumbing (``connect``, ``transaction``, ``migrate``) that other
   components (the batch queue) use for their own tables in the same database;
-- ``hospfab.journal.store``: :class:`Journal` (jobs, outcomes, bed-clear confirmations) and :class:`Job`.
+- ``hospfab.journal.store``: :class:`Journal` (jobs, outcomes, bed-clear confirmations, spool changes) and :class:`Job`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from hospfab.journal.store import (
     BedClear,
     Job,
     Journal,
+    MaterialLoad,
     new_job_id,
     now_iso,
 )
 
 __all__ = [
     "ACTIVE_OUTCOMES", "CANCELLED", "DONE", "FAILED", "FINAL_OUTCOMES", "LOST", "PRINTING", "QUEUED",
-    "UPLOADING", "BedClear", "Job", "Journal", "new_job_id", "now_iso",
+    "UPLOADING", "BedClear", "Job", "Journal", "MaterialLoad", "new_job_id", "now_iso",
 ]  # fmt: skip

@@ -2,7 +2,7 @@
 
 One row per job in ``jobs`` (printer columns may be NULL for a job still queued, and ``lot_id``/``plate_id``
 belong to the batch queue); one row per printer in ``bed_clear`` (the last time someone confirmed the bed
-empty). Timestamps are ISO 8601 UTC strings with microseconds, so they sort as text. Every change is one
+empty); one row per spool change in ``material_loads`` (``hospfab printers load``). Timestamps are ISO 8601 UTC strings with microseconds, so they sort as text. Every change is one
 transaction; :meth:`Journal.claim` takes the write lock (``BEGIN IMMEDIATE``) before checking that the printer
 has no active job, so two concurrent ``hospfab print`` can never both claim one printer.
 """
@@ -64,6 +64,19 @@ MIGRATIONS = (
         cleared_at TEXT NOT NULL,
         operator   TEXT NOT NULL
     );
+    """,
+    # 2: spool changes (`hospfab printers load`); starts per printer (the queue's site stagger)
+    """
+    CREATE TABLE material_loads (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        printer  TEXT NOT NULL,
+        material TEXT NOT NULL,
+        lot      TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        at       TEXT NOT NULL
+    );
+    CREATE INDEX material_loads_printer_at ON material_loads(printer, at);
+    CREATE INDEX jobs_printer_started ON jobs(printer, started_at);
     """,
 )
 
@@ -129,6 +142,20 @@ class BedClear:
     printer: str
     cleared_at: str
     operator: str
+
+
+@dataclass(frozen=True)
+class MaterialLoad:
+    """One spool change: ``material`` (profile name) of ``lot`` loaded on ``printer`` by ``operator``."""
+
+    printer: str
+    material: str
+    lot: str
+    operator: str
+    at: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
 
 
 class Journal:
@@ -224,7 +251,44 @@ class Journal:
             )
             return record
 
+    def record_material_load(self, printer: str, material: str, lot: str, operator: str) -> MaterialLoad:
+        """Record a spool change on ``printer``, now."""
+        record = MaterialLoad(printer, material, lot, operator, now_iso())
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO material_loads(printer, material, lot, operator, at) VALUES (?, ?, ?, ?, ?)",
+                (record.printer, record.material, record.lot, record.operator, record.at),
+            )
+        return record
+
     # ---- reading -----------------------------------------------------------------------------------------
+
+    def material_loads(self, printer: str | None = None, *, newest_first: bool = True) -> list[MaterialLoad]:
+        """Spool changes, of one printer or of all."""
+        sql = "SELECT printer, material, lot, operator, at FROM material_loads"
+        params: list[str] = []
+        if printer is not None:
+            sql += " WHERE printer=?"
+            params.append(printer)
+        order = "DESC" if newest_first else "ASC"
+        sql += f" ORDER BY at {order}, id {order}"
+        return [MaterialLoad(*row) for row in self.conn.execute(sql, params)]
+
+    def last_start(self, printers: Iterable[str]) -> str | None:
+        """When the latest job on any of ``printers`` started (a job still uploading counts from its
+        creation: it is about to start); None if none ever did."""
+        names = list(printers)
+        if not names:
+            return None
+        marks = ",".join("?" * len(names))
+        started = self.conn.execute(f"SELECT MAX(started_at) FROM jobs WHERE printer IN ({marks})", names)
+        uploading = self.conn.execute(
+            f"SELECT MAX(created_at) FROM jobs WHERE printer IN ({marks}) AND outcome='uploading' "
+            "AND started_at IS NULL",
+            names,
+        )
+        times = [t for t in (started.fetchone()[0], uploading.fetchone()[0]) if t]
+        return max(times) if times else None
 
     def get(self, job_id: str) -> Job:
         """One job by id, or by a unique prefix of its id."""
