@@ -41,8 +41,26 @@ def test_weld_stays_exact_when_every_hash_collides(monkeypatch, case):
         return np.arange(len(corners), dtype=np.int64) | (np.int64(12345) << idx_bits)
 
     monkeypatch.setattr(topology, "_packed_hash", colliding)
-    w = topology.weld(corners)
-    assert np.array_equal(w.ids, reference_ids(corners))
+    assert_same_partition(topology.weld(corners), corners)
+
+
+def assert_same_partition(w: topology.Weld, corners: np.ndarray) -> None:
+    """The weld groups corners exactly as the reference does (ids may be numbered differently)."""
+    ref = reference_ids(corners)
+    assert w.count == ref.max() + 1 == len(np.unique(np.c_[w.ids, ref], axis=0))
+    assert np.array_equal(w.first, [np.flatnonzero(w.ids == v)[0] for v in range(w.count)])
+
+
+def test_weld_splits_only_the_groups_a_short_hash_merged(monkeypatch):
+    corners = corner_sets()[0]
+    real = topology._packed_hash
+
+    def two_bit_hash(corners, idx_bits):  # four hash values: every group mixes many points
+        packed = real(corners, idx_bits)
+        return (packed & ((1 << idx_bits) - 1)) | ((packed >> 61) << idx_bits)
+
+    monkeypatch.setattr(topology, "_packed_hash", two_bit_hash)
+    assert_same_partition(topology.weld(corners), corners)
 
 
 def slow_edge_stats(faces: np.ndarray) -> tuple[int, int, int, int]:

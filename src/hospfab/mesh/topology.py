@@ -97,7 +97,8 @@ def _split_collisions(sorted_keys, gid_sorted, count):
 @dataclass
 class Weld:
     """Exact welding of corners: ``ids`` (one int32 vertex id per corner) numbered in order of first
-    occurrence, ``first`` the index of each vertex's first corner (ascending), ``count`` vertices."""
+    occurrence (the rare vertices split off by a hash collision come last), ``first`` the index of each
+    vertex's first corner, ``count`` vertices."""
 
     ids: np.ndarray
     first: np.ndarray
@@ -109,7 +110,7 @@ def weld(corners: np.ndarray) -> Weld:
 
     One ``np.sort`` of packed ``hash | corner index`` int64s groups equal corners; every corner is then
     compared bit for bit with its vertex's first corner, so a hash collision can never merge two different
-    points (if one ever shows up, an exact sort of the coordinate bits takes over). -0.0 and 0.0 differ
+    points (the few corners a collision misplaced get vertices of their own). -0.0 and 0.0 differ
     here; crack closing merges them when they sit on an open edge. Vertices are numbered by first
     occurrence, so ids follow the file's order: later passes touch memory almost in order."""
     m = len(corners)
@@ -134,9 +135,8 @@ def weld(corners: np.ndarray) -> Weld:
     del packed, chunk, h  # the chunk is a view: it would keep the packed buffer alive
     result = _number_groups(order, new)
     del order, new
-    if not _same_bits(corners, result):
-        return _weld_by_coordinates(corners)
-    return result
+    misfits = _misfits(corners, result)
+    return result if len(misfits) == 0 else _split_misfits(corners, result, misfits)
 
 
 def exact_weld(corners: np.ndarray) -> tuple[np.ndarray, int]:
@@ -191,16 +191,32 @@ def _number_groups(order: np.ndarray, new: np.ndarray) -> Weld:
     return Weld(ids, first, count)
 
 
-def _same_bits(corners: np.ndarray, w: Weld) -> bool:
-    """True when every corner is bit-identical to its vertex's first corner (no hash collision merged two
-    different points)."""
+def _misfits(corners: np.ndarray, w: Weld) -> np.ndarray:
+    """Indices of corners that differ, bit for bit, from their vertex's first corner: corners that a
+    collision of the truncated hash put in another point's group (about one pair per million vertices)."""
     bits = corners.view(np.uint32 if corners.dtype == np.float32 else np.uint64)
     vertex_bits = np.take(bits, w.first, axis=0)
+    found = []
     for start in range(0, len(bits), _CHUNK):
-        if not np.array_equal(np.take(vertex_bits, w.ids[start:start + _CHUNK], axis=0),
-                              bits[start:start + _CHUNK]):
-            return False
-    return True
+        chunk = bits[start:start + _CHUNK]
+        same = np.take(vertex_bits, w.ids[start:start + _CHUNK], axis=0) == chunk
+        if not same.all():
+            found.append(start + np.flatnonzero(~same.all(axis=1)))
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+def _split_misfits(corners: np.ndarray, w: Weld, misfits: np.ndarray) -> Weld:
+    """Give misfit corners vertices of their own (equal misfits share one), numbered after the others.
+    Equal points always hash alike, so a misfit never equals a first corner."""
+    bits = corners.view(np.uint32 if corners.dtype == np.float32 else np.uint64)[misfits]
+    order = np.lexsort((bits[:, 2], bits[:, 1], bits[:, 0]))  # stable: each class starts at its first corner
+    sorted_bits = bits[order]
+    new = np.empty(len(order), bool)
+    new[0] = True
+    np.any(sorted_bits[1:] != sorted_bits[:-1], axis=1, out=new[1:])
+    w.ids[misfits[order]] = w.count + np.cumsum(new) - 1
+    first = np.concatenate([w.first, misfits[order[new]].astype(w.first.dtype)])
+    return Weld(w.ids, first, len(first))
 
 
 def _weld_by_coordinates(corners: np.ndarray) -> Weld:
