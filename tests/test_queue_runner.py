@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,30 @@ def test_manual_bed_clearing_holds_the_next_plate(farm, cli, hospfab_home, lot_c
     thread.join(60)
     assert not thread.is_alive()
     assert [p.state for p in plates(hospfab_home, lot_id)] == [DONE, DONE]
+
+
+def test_site_stagger_spaces_starts_and_survives_a_restart(farm, cli, hospfab_home, lot_catalog):
+    """Two printers on one site, a 4 s gap (a plate prints in ~2.5 s, so a busy printer cannot explain the
+    gap): the first runner starts one plate and stops; a new runner must still wait out the gap (it is read
+    from the journal, not remembered in memory), then space its own starts too."""
+    gap = 4.0
+    _servers, fleet = farm(2)  # vt-0 and vt-1, both on site test-lab, automatic bed clearing
+    lot_id = new_lot(cli, 6)["lot_id"]  # 3 plates
+    options = RunnerOptions(poll_s=0.2, stagger_s=gap, until_empty=True)
+    printers = Fleet.load(fleet).printers
+    catalog = Catalog(lot_catalog)
+    with QueueRunner(journal_path(hospfab_home), printers, catalog=catalog, options=options) as first:
+        first.step()  # one round: both printers are free, only one may start
+        assert first.summary.dispatched == 1
+        waiting = [why for why in first.summary.waiting.values() if why.startswith("stagger: site test-lab")]
+        assert len(waiting) == 1
+    with QueueRunner(journal_path(hospfab_home), printers, catalog=catalog, options=options) as second:
+        summary = second.run()  # a fresh runner: nothing in memory about the first start
+    assert summary.dispatched == 2 and summary.done == 3
+    assert [p.state for p in plates(hospfab_home, lot_id)] == [DONE] * 3
+    with Journal(journal_path(hospfab_home)) as journal:
+        starts = sorted(datetime.fromisoformat(j.started_at) for j in journal.jobs() if j.lot_id == lot_id)
+    assert len(starts) == 3
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(starts, starts[1:])]
+    assert gaps[0] >= gap  # across the restart
+    assert gaps[1] >= gap  # within one runner

@@ -11,7 +11,7 @@ One round (:meth:`QueueRunner.step`):
    printer) is given back at once, so a restart after ``kill -9`` neither loses nor repeats a plate.
 2. **dispatch**: printers that are idle, have no active journal job, have a confirmed clear bed (unless the
    fleet says ``bed_clearing: automatic``) and whose site has not started a plate in the last ``stagger_s``
-   each get the plate the planner chooses for them (priority first; a plate avoids printers it failed on
+   (from the journal's start times of the site's printers, so a restarted runner keeps the gap) each get the plate the planner chooses for them (priority first; a plate avoids printers it failed on
    while another compatible printer exists). The plate is claimed (``BEGIN IMMEDIATE``), the printer is
    claimed in the journal, the build file (staged, sha256 checked) is uploaded with ``print=true`` under the
    attempt's unique name, and ``effectivePrint`` is checked.
@@ -163,7 +163,6 @@ class QueueRunner:
         self.summary = RunSummary()
         self._clients: dict[str, Any] = {}
         self._unreachable_since: dict[str, float] = {}
-        self._site_started: dict[str | None, float] = {}
         self._lots: dict[str, Lot] = {}
 
     def close(self) -> None:
@@ -316,10 +315,12 @@ class QueueRunner:
         candidates = [PlanPrinter(p.name, p.profile, p.material, getattr(p, "site", None), 0.0) for p in free]
         for printer in free:
             site = getattr(printer, "site", None)
-            last = self._site_started.get(site)
-            if last is not None and time.monotonic() - last < self.options.stagger_s:
-                self.summary.waiting[printer.name] = f"stagger: site {site} started a plate less than " \
-                                                     f"{self.options.stagger_s:g} s ago"
+            wait_s = self._stagger_wait_s(site)
+            if wait_s > 0:
+                self.summary.waiting[printer.name] = (
+                    f"stagger: site {site or '(none)'} started a plate less than {self.options.stagger_s:g} s ago "
+                    f"(next start in {wait_s:.1f} s)"
+                )
                 continue
             plates = self._plan_plates(queued, printer)
             choice = choose_plate(printer.name, candidates, plates)
@@ -328,7 +329,6 @@ class QueueRunner:
             plate = next(p for p in queued if p.id == choice)
             if self._send(plate, printer):
                 queued.remove(plate)
-                self._site_started[site] = time.monotonic()
                 opts = {(o.profile, o.material): o for o in plate_options(self._lot(plate.lot_id))}
                 busy = opts.get((printer.profile, printer.material))
                 candidates = [
@@ -336,6 +336,16 @@ class QueueRunner:
                     if c.name == printer.name else c
                     for c in candidates
                 ]
+
+    def _stagger_wait_s(self, site: str | None) -> float:
+        """Seconds before a printer of ``site`` may start a plate (0: now). The last start on the site is the
+        journal's latest start among the site's printers (printers with no site count as one site), whoever
+        started it: this runner, one before a restart, another runner or `hospfab print`."""
+        if self.options.stagger_s <= 0:
+            return 0.0
+        names = [name for name, p in self.printers.items() if getattr(p, "site", None) == site]
+        last = self.journal.last_start(names)
+        return 0.0 if last is None else max(0.0, self.options.stagger_s - _age_s(last))
 
     def _plan_plates(self, queued: list[Plate], printer: Any) -> list[PlanPlate]:
         out = []
