@@ -11,8 +11,9 @@ One round (:meth:`QueueRunner.step`):
    printer) is given back at once, so a restart after ``kill -9`` neither loses nor repeats a plate.
 2. **dispatch**: printers that are idle, have no active journal job, have a confirmed clear bed (unless the
    fleet says ``bed_clearing: automatic``) and whose site has not started a plate in the last ``stagger_s``
-   (from the journal's start times of the site's printers, so a restarted runner keeps the gap) each get the plate the planner chooses for them (priority first; a plate avoids printers it failed on
-   while another compatible printer exists). The plate is claimed (``BEGIN IMMEDIATE``), the printer is
+   (read from the journal's start times of the site's printers, so a restarted runner keeps the gap) each get
+   the plate the planner chooses for them (priority first; a plate avoids printers it failed on while another
+   compatible printer exists). The plate is claimed (``BEGIN IMMEDIATE``), the printer is
    claimed in the journal, the build file (staged, sha256 checked) is uploaded with ``print=true`` under the
    attempt's unique name, and ``effectivePrint`` is checked.
 """
