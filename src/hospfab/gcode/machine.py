@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hospfab.gcode.tokenize import ChunkTokens, Special
+from hospfab.gcode.tokenize import STATE_COMMANDS, ChunkTokens, Special
 
 TOLERANCE_MM = 0.01  # coordinates are written with 3 decimals; allow rounding at the bed edges
 MAX_REPORTED = 5  # issues of one kind reported in full; the rest are counted
-# Commands that change position, modes or temperatures; every other command is only recorded.
-STATE_COMMANDS = frozenset("M82 M83 G20 G21 G90 G91 G92 G28 G2 G3 G0 G1 M104 M109 M140 M190".split())
 
 
 @dataclass
@@ -86,6 +84,7 @@ class Machine:
     def run(self, tokens: ChunkTokens, first_line: int) -> None:
         """Apply one chunk: ``first_line`` is the 1-based file line number of the chunk's first line."""
         done = 0
+        self.commands_seen |= tokens.commands
         for sp in tokens.specials:
             cmd = sp.command
             if cmd not in STATE_COMMANDS or (cmd == "G92" and set(sp.words) <= {"E"} and self._e_relative):
@@ -104,10 +103,12 @@ class Machine:
 
     def _moves(self, t: ChunkTokens, i0: int, i1: int, first_line: int) -> None:
         cols = (t.x[i0:i1], t.y[i0:i1], t.z[i0:i1])
-        self.apply_moves(cols, t.e[i0:i1], t.move_lines[i0:i1] + first_line)
+        self.apply_moves(cols, t.e[i0:i1], t.move_lines[i0:i1] + first_line, (t.i[i0:i1], t.j[i0:i1]))
 
-    def apply_moves(self, cols: tuple[np.ndarray, ...], e: np.ndarray, lines: np.ndarray) -> None:
-        """A run of G0/G1 moves with constant modes. ``lines``: file line number of each move."""
+    def apply_moves(self, cols: tuple[np.ndarray, ...], e: np.ndarray, lines: np.ndarray,
+                    arcs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """A run of G0-G3 moves with constant modes. ``lines``: file line number of each move; ``arcs``:
+        the I and J offsets of the arc centres (NaN for straight moves)."""
         n = e.size
         self.moves += n
         filled = []
@@ -150,7 +151,31 @@ class Machine:
             self.layer_z.update(np.unique(np.round(zs[~np.isnan(zs)], 3)).tolist())
             if self.temps_pending:
                 self._check_temps_in_use(int(lines[int(np.argmax(extruding))]))
+        if arcs is not None:
+            end_points, lines = self._arc_boxes(filled, arcs, lines)
         self._check_bounds(end_points, lines, self.limits)
+
+    def _arc_boxes(self, filled: list[np.ndarray], arcs: tuple[np.ndarray, np.ndarray], lines: np.ndarray):
+        """Add, after each arc's end point, two corners of its whole circle's box (conservative): the points
+        to check against the bed, in file order. The boxes also widen the travel extents."""
+        i, j = arcs
+        has = np.flatnonzero(~np.isnan(i) | ~np.isnan(j))
+        end_points = [f[1:] for f in filled]
+        if not has.size:
+            return end_points, lines
+        sx, sy = filled[0][:-1][has], filled[1][:-1][has]
+        cx = sx + np.nan_to_num(i[has]) * self.scale
+        cy = sy + np.nan_to_num(j[has]) * self.scale
+        r = np.hypot(cx - sx, cy - sy)
+        z = end_points[2][has]
+        box = (np.concatenate([cx - r, cx + r]), np.concatenate([cy - r, cy + r]), np.concatenate([z, z]))
+        for axis in range(3):
+            _minmax(box[axis], self.all_lo, self.all_hi, axis)
+        # Each arc: end point, box low corner, box high corner.
+        n = lines.size
+        order = np.argsort(np.concatenate([np.arange(n) * 3, has * 3 + 1, has * 3 + 2]), kind="stable")
+        pts = [np.concatenate([end_points[a], box[a]])[order] for a in range(3)]
+        return pts, np.concatenate([lines, lines[has], lines[has]])[order]
 
     def _check_bounds(self, pts: list[np.ndarray], lines: np.ndarray, lim: Limits) -> None:
         tol = TOLERANCE_MM
@@ -209,12 +234,11 @@ class Machine:
     def special(self, sp: Special, line: int) -> None:
         cmd, w = sp.command, sp.words
         self.commands_seen.add(cmd)
-        if cmd in ("G0", "G1"):
-            one = np.array([line])
+        if cmd in ("G0", "G1", "G2", "G3"):
             cols = tuple(np.array([w.get(a, np.nan)]) for a in "XYZ")
-            self.apply_moves(cols, np.array([w.get("E", np.nan)]), one)
-        elif cmd in ("G2", "G3"):
-            self._arc(w, line)
+            arc = cmd in ("G2", "G3")
+            ij = tuple(np.array([w.get(a, np.nan) if arc else np.nan]) for a in "IJ")
+            self.apply_moves(cols, np.array([w.get("E", np.nan)]), np.array([line]), ij)
         elif cmd == "G90":
             self.relative_xyz = False
         elif cmd == "G91":
@@ -248,17 +272,3 @@ class Machine:
             value = w.get("S", w.get("R"))
             if value is not None:
                 self._set_temp("bed", value, line)
-
-    def _arc(self, w: dict[str, float], line: int) -> None:
-        """G2/G3: the end point as a move, plus the whole circle's box (conservative) for the bounds."""
-        start = list(self.pos)
-        cols = tuple(np.array([w.get(a, np.nan)]) for a in "XYZ")
-        self.apply_moves(cols, np.array([w.get("E", np.nan)]), np.array([line]))
-        if "I" in w or "J" in w:
-            cx = start[0] + w.get("I", 0.0) * self.scale
-            cy = start[1] + w.get("J", 0.0) * self.scale
-            r = float(np.hypot(cx - start[0], cy - start[1]))
-            box = (np.array([cx - r, cx + r]), np.array([cy - r, cy + r]), np.array([self.pos[2]] * 2))
-            self._check_bounds(list(box), np.array([line, line]), self.limits)
-            for axis in range(3):
-                _minmax(box[axis], self.all_lo, self.all_hi, axis)

@@ -1,16 +1,19 @@
 """Turn a chunk of G-code into moves (vectorised) and special lines (one by one).
 
-A chunk is bytes ending with a newline. Every line is one of:
+A chunk is bytes ending with a newline. Each line is classified with numpy by its first bytes:
 
-- a *clean move*: ``G0 ``/``G1 `` followed only by ``X Y Z E F`` words with plain decimal numbers, single
-  spaces, no comment. These are almost all lines a slicer writes; they are parsed with numpy, without a
-  Python loop (see :func:`tokenize_fast`);
-- a comment-only or empty line: skipped;
-- anything else (``G92``, ``M104``, ``G91``, inline comments, ``N`` line numbers, lower case, arcs...):
-  a *special* line, parsed in Python by :func:`parse_line`, the reference parser.
+- empty or comment-only (``;...``): skipped;
+- a plain command word first (``G``/``M``/``T``, 1-4 digits, then a space, ``;`` or the line end):
+  - ``G0``-``G3`` (moves and arcs): the words up to any ``;`` are tokenised and their numbers parsed with
+    numpy over the whole chunk at once (see :func:`tokenize_fast`); a line that breaks the plain
+    ``LETTER[-]DIGITS[.DIGITS]`` word grammar falls back to :func:`parse_line`;
+  - a command that changes modes, offsets or temperatures (:data:`STATE_COMMANDS`): :func:`parse_line`;
+  - any other command (``M73``, ``M106``, ``M117 text``, ``G4``...): only its name is recorded;
+- anything else (``N`` line numbers, lower case, leading spaces, ``( )`` comments, macros...): parsed by
+  :func:`parse_line`, the reference parser.
 
-:func:`tokenize_fast` returns None whenever the chunk breaks one of its assumptions; the caller then uses
-:func:`tokenize_slow`, which gives the same result with :func:`parse_line` on every line.
+Both :func:`tokenize_fast` and :func:`tokenize_slow` (every line through :func:`parse_line`) give the same
+moves, in the same order, so the machine sees the same runs whichever was used.
 """
 
 from __future__ import annotations
@@ -20,25 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-AXES = "XYZE"
-_G, _NL, _SP, _SEMI, _DOT, _MINUS = 71, 10, 32, 59, 46, 45
-
-# Bytes allowed in a clean move line.
-_ALLOWED = np.zeros(256, dtype=bool)
-_ALLOWED[list(b"GXYZEF0123456789.- \n")] = True
-_BAD = ~_ALLOWED
-_LETTER = np.zeros(256, dtype=np.uint8)
-for _i, _c in enumerate(b"GXYZEF", start=1):
-    _LETTER[_c] = _i
-_AXIS_CODE = {"X": 2, "Y": 3, "Z": 4, "E": 5}
-
-# Fixed-point window around the decimal point: up to 5 integer digits, the point, up to 6 decimals
-# (further decimals are below 1e-6 mm and dropped).
-_INT_DIGITS, _FRAC_DIGITS = 5, 6
-_WIDTH = _INT_DIGITS + 1 + _FRAC_DIGITS
-_OFFSETS = np.arange(-_INT_DIGITS, _FRAC_DIGITS + 1)
-_WEIGHTS = np.array([10.0**k for k in range(_INT_DIGITS - 1, -1, -1)] + [0.0]
-                    + [10.0**-k for k in range(1, _FRAC_DIGITS + 1)])
+# Commands that change position, modes or temperatures; every other command is only recorded.
+STATE_COMMANDS = frozenset("M82 M83 G20 G21 G90 G91 G92 G28 G2 G3 G0 G1 M104 M109 M140 M190".split())
+MOVE_COMMANDS = ("G0", "G1", "G2", "G3")
+COLUMNS = "XYZEIJ"  # I and J are kept for arcs (G2/G3) only
+_NL, _SP, _SEMI, _DOT, _MINUS = 10, 32, 59, 46, 45
 
 
 @dataclass
@@ -47,22 +36,25 @@ class Special:
 
     line: int
     moves_before: int
-    command: str  # "G92", "M104", "G2", ... or the first word of an unknown line
+    command: str  # "G92", "M104", ... or the first word of an unknown line
     words: dict[str, float] = field(default_factory=dict)
     text: str = ""
 
 
 @dataclass
 class ChunkTokens:
-    """Moves as columns (NaN where a word is absent) plus the special lines, in file order."""
+    """Moves (G0-G3) as columns, NaN where a word is absent, plus the special lines, in file order."""
 
     x: np.ndarray
     y: np.ndarray
     z: np.ndarray
     e: np.ndarray
+    i: np.ndarray  # arc centre offsets, NaN on G0/G1
+    j: np.ndarray
     move_lines: np.ndarray  # chunk line index of each move
     specials: list[Special]
     lines: int
+    commands: set[str] = field(default_factory=set)  # commands seen that need no special handling
 
 
 # -- reference parser --------------------------------------------------------------------------------------
@@ -102,12 +94,20 @@ def parse_line(raw: bytes) -> tuple[str, dict[str, float], str] | None:
     return command, args, code
 
 
+def _move_columns(moves: list[tuple[int, str, dict[str, float]]]) -> list[list[float]]:
+    nan = float("nan")
+    cols: list[list[float]] = [[] for _ in COLUMNS]
+    for _, command, words in moves:
+        arc = command in ("G2", "G3")
+        for k, a in enumerate(COLUMNS):
+            cols[k].append(words.get(a, nan) if k < 4 or arc else nan)
+    return cols
+
+
 def tokenize_slow(buf: bytes) -> ChunkTokens:
     """Parse every line with :func:`parse_line` (the reference behaviour)."""
-    cols: dict[str, list[float]] = {a: [] for a in AXES}
-    move_lines: list[int] = []
+    moves: list[tuple[int, str, dict[str, float]]] = []
     specials: list[Special] = []
-    nan = float("nan")
     lines = buf.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -116,23 +116,165 @@ def tokenize_slow(buf: bytes) -> ChunkTokens:
         if parsed is None:
             continue
         command, words, text = parsed
-        if command in ("G0", "G1"):
-            for a in AXES:
-                cols[a].append(words.get(a, nan))
-            move_lines.append(index)
+        if command in MOVE_COMMANDS:
+            moves.append((index, command, words))
         else:
-            specials.append(Special(index, len(move_lines), command, words, text))
-    return ChunkTokens(
-        *(np.array(cols[a], dtype=np.float64) for a in AXES),
-        move_lines=np.array(move_lines, dtype=np.int64),
-        specials=specials,
-        lines=len(lines),
-    )
+            specials.append(Special(index, len(moves), command, words, text))
+    cols = [np.array(c, dtype=np.float64) for c in _move_columns(moves)]
+    return ChunkTokens(*cols, move_lines=np.array([m[0] for m in moves], dtype=np.int64),
+                       specials=specials, lines=len(lines))
 
 
 # -- vectorised parser -------------------------------------------------------------------------------------
-def tokenize_fast(buf: bytes, max_special_fraction: float = 0.2) -> ChunkTokens | None:
-    """Vectorised tokenizer for slicer output; None when the chunk needs the reference parser."""
+_PAD = 8  # bytes of "0" around the chunk, so every 8-byte window read below stays inside
+_ZEROS8 = np.uint64(0x3030303030303030)
+_KEEP_HIGH = np.array([0] + [(0xFFFFFFFFFFFFFFFF << (8 * (8 - k))) & 0xFFFFFFFFFFFFFFFF for k in range(1, 9)],
+                      dtype=np.uint64)  # [k]: the last k bytes of a little-endian word
+_KEEP_LOW = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
+_F0, _0F, _06 = np.uint64(0xF0F0F0F0F0F0F0F0), np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0x0606060606060606)
+_00FF, _0000FFFF = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
+_M1, _M2, _M3 = np.uint64(2561), np.uint64(6553601), np.uint64(42949672960001)
+_S8, _S16, _S32, _BYTE = np.uint64(8), np.uint64(16), np.uint64(32), np.uint64(0xFF)
+_COLUMN_OF = np.full(256, -1, dtype=np.int8)
+for _k, _c in enumerate(COLUMNS.encode()):
+    _COLUMN_OF[_c] = _k
+_CLASS = np.zeros(256, dtype=np.uint8)  # 0: not allowed in a plain move line, 1: letter, 2: allowed
+_CLASS[list(b"0123456789.- \n")] = 2
+_CLASS[65:91] = 1
+_STATE_CODES = np.array(sorted(ord(c[0]) * 10000 + int(c[1:]) for c in STATE_COMMANDS - set(MOVE_COMMANDS)))
+
+
+def _as_words(padded: np.ndarray) -> np.ndarray:
+    """Every 8-byte window of ``padded`` as one little-endian uint64 (an unaligned view, no copy)."""
+    return np.ndarray((padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def _digits8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eight ASCII digits per word, first digit in the lowest byte -> (value, whether all are digits)."""
+    ok = ((w & _F0) == _ZEROS8) & (((w + _06) & _F0) == _ZEROS8)
+    w = w - _ZEROS8
+    w = ((w & _0F) * _M1) >> _S8
+    w = ((w & _00FF) * _M2) >> _S16
+    w = ((w & _0000FFFF) * _M3) >> _S32
+    return w, ok
+
+
+def _heads(words: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per line: first byte, whether a plain command word starts it (``G``/``M``/``T``, 1-4 digits, then a
+    space, newline or ``;``) and that command as ``ord(letter) * 10000 + number``."""
+    head = words[starts + _PAD]
+    c0 = (head & _BYTE).astype(np.int64)
+    run = np.ones(starts.size, dtype=bool)
+    k = np.zeros(starts.size, dtype=np.int64)
+    num = np.zeros(starts.size, dtype=np.int64)
+    for j in range(1, 5):
+        d = ((head >> np.uint64(8 * j)) & _BYTE).astype(np.int64) - 48
+        run &= (d >= 0) & (d <= 9)
+        k += run
+        num = np.where(run, num * 10 + d, num)
+    term = ((head >> ((k + 1) * 8).astype(np.uint64)) & _BYTE).astype(np.int64)
+    ok = ((c0 == 71) | (c0 == 77) | (c0 == 84)) & (k >= 1) & ((term == _SP) | (term == _NL) | (term == _SEMI))
+    return c0, ok, c0 * 10000 + num
+
+
+def _code_ends(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """End of the code on each of ``lines``: the first ``;`` or the newline, less trailing spaces."""
+    ends = nl[lines].copy()
+    semis = np.flatnonzero(b == _SEMI)
+    if semis.size:
+        owner = np.searchsorted(nl, semis)
+        first = np.ones(semis.size, dtype=bool)
+        first[1:] = owner[1:] != owner[:-1]
+        cut = np.full(nl.size, -1, dtype=np.int64)
+        cut[owner[first]] = semis[first]
+        mine = cut[lines]
+        ends = np.where(mine >= 0, mine, ends)
+    begin = starts[lines]
+    while True:
+        trail = (ends > begin) & (b[np.maximum(ends - 1, 0)] == _SP)
+        if not trail.any():
+            return ends
+        ends[trail] -= 1
+
+
+def _parse_moves(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised words of the lines ``b[starts[k]:ends[k]]`` (each a plain G0-G3 command word first).
+
+    Returns (values: float array (len(COLUMNS), lines), bad: bool per line breaking the word grammar)."""
+    nlines = starts.size
+    seg = ends - starts + 1  # each line and its terminating newline
+    if starts[0] == 0 and seg.sum() == b.size and np.array_equal(starts[1:], ends[:-1] + 1):
+        c = b  # the lines are the whole chunk: no copy
+    else:
+        bounds = np.empty(2 * nlines + 1, dtype=np.int64)
+        bounds[0] = 0
+        bounds[1::2] = starts
+        bounds[2::2] = ends + 1
+        keep = np.zeros(2 * nlines, dtype=bool)
+        keep[1::2] = True
+        work = b.copy()
+        work[ends] = _NL
+        c = work[: bounds[-1]][np.repeat(keep, np.diff(bounds))]
+    padded = np.full(c.size + 2 * _PAD, 48, dtype=np.uint8)
+    padded[_PAD : _PAD + c.size] = c
+    words = _as_words(padded)
+    seps = np.flatnonzero(c <= _SP)  # word ends (spaces, tabs, newlines)
+    ts = np.empty(seps.size, dtype=np.int64)
+    ts[0] = 0
+    ts[1:] = seps[:-1] + 1
+    is_nl = c[seps] == _NL
+    tline = np.zeros(seps.size, dtype=np.int64)
+    np.cumsum(is_nl[:-1], out=tline[1:])
+    first = np.ones(seps.size, dtype=bool)
+    first[1:] = is_nl[:-1]
+    line_ends = seps[is_nl]
+    line_bad = np.zeros(nlines, dtype=bool)
+    cls = np.take(_CLASS, c)
+    stray = np.flatnonzero(cls == 0)  # lower case, tabs, ( ) comments, * checksums, + signs...
+    if stray.size:
+        line_bad[np.searchsorted(line_ends, stray)] = True
+    letters = c[np.minimum(ts, c.size - 1)]
+    bad_tok = (letters < 65) | (letters > 90)  # empty words (double spaces) and words not led by a letter
+    if np.count_nonzero(cls == 1) != seps.size - np.count_nonzero(bad_tok):  # a letter inside a word
+        at = np.flatnonzero(cls == 1)
+        inner = at[~np.isin(at, ts)]
+        line_bad[np.searchsorted(line_ends, inner)] = True
+    col = np.take(_COLUMN_OF, letters)
+    want = np.flatnonzero((col >= 0) & ~first)
+    ts, te, tline, col = ts[want], seps[want], tline[want], col[want]
+    neg = c[ts + 1] == _MINUS
+    ds = ts + 1 + neg
+    point = te.copy()
+    dots = np.flatnonzero(c == _DOT)
+    if dots.size:
+        owner = np.searchsorted(te, dots)
+        inside = owner < te.size
+        dots, owner = dots[inside], owner[inside]
+        inside = dots >= ts[owner]
+        dots, owner = dots[inside], owner[inside]
+        if owner.size > 1:
+            twice = owner[1:] == owner[:-1]
+            bad_tok[want[owner[1:][twice]]] = True
+        point[owner] = dots
+    k_int, k_frac = point - ds, np.maximum(te - point - 1, 0)
+    bad = (k_int < 0) | (k_int > 8) | (k_frac > 8) | ((k_int == 0) & (k_frac == 0))
+    k_int, k_frac = np.clip(k_int, 0, 8), np.minimum(k_frac, 8)
+    hi = _KEEP_HIGH[k_int]
+    w_int, ok_int = _digits8((words[point - 8 + _PAD] & hi) | (_ZEROS8 & ~hi))
+    lo = _KEEP_LOW[k_frac]
+    w_frac, ok_frac = _digits8((words[point + 1 + _PAD] & lo) | (_ZEROS8 & ~lo))
+    bad |= ~ok_int | ~ok_frac
+    bad_tok[want[bad]] = True
+    values = w_int.astype(np.float64) + w_frac.astype(np.float64) * 1e-8
+    values[neg] *= -1.0
+    out = np.full((len(COLUMNS), nlines), np.nan)
+    out[col, tline] = values
+    line_bad[np.searchsorted(line_ends, seps[bad_tok])] = True
+    return out, line_bad
+
+
+def tokenize_fast(buf: bytes) -> ChunkTokens | None:
+    """Vectorised tokenizer, same result as :func:`tokenize_slow`; None if ``buf`` does not end a line."""
     b = np.frombuffer(buf, dtype=np.uint8)
     n = b.size
     if n == 0 or b[-1] != _NL:
@@ -142,88 +284,43 @@ def tokenize_fast(buf: bytes, max_special_fraction: float = 0.2) -> ChunkTokens 
     starts = np.empty(nlines, dtype=np.int64)
     starts[0] = 0
     starts[1:] = nl[:-1] + 1
-    c0 = b[starts]
-    c1 = b[np.minimum(starts + 1, n - 1)]
-    c2 = b[np.minimum(starts + 2, n - 1)]
-    lengths = nl - starts
-    is_move = (c0 == _G) & ((c1 == 48) | (c1 == 49)) & (c2 == _SP) & (lengths > 3)
-    line_bad = np.logical_or.reduceat(_BAD[b], starts)
-    clean = is_move & ~line_bad
-    skip = (c0 == _SEMI) | (lengths == 0)
-    special_idx = np.flatnonzero(~clean & ~skip)
-    if special_idx.size > max_special_fraction * nlines + 16:
-        return None
-    n_moves = int(np.count_nonzero(clean))
-    move_lines = np.flatnonzero(clean)
-    moves_before = np.cumsum(clean, dtype=np.int64)  # moves up to and including each line
+    padded = np.full(n + 2 * _PAD, 48, dtype=np.uint8)
+    padded[_PAD : _PAD + n] = b
+    c0, plain, code = _heads(_as_words(padded), starts)
+    skip = (c0 == _SEMI) | (starts == nl)
+    is_move = plain & (c0 == 71) & (code - 710000 <= 3)
+    is_state = plain & np.isin(code, _STATE_CODES)
+    others = np.unique(code[plain & ~is_move & ~is_state])
+    commands = {f"{chr(int(v) // 10000)}{int(v) % 10000}" for v in others.tolist()}
 
-    specials = []
-    for i in special_idx.tolist():
+    move_idx = np.flatnonzero(is_move)
+    values = np.empty((len(COLUMNS), 0))
+    if move_idx.size:
+        values, bad = _parse_moves(b, starts[move_idx], _code_ends(b, starts, nl, move_idx))
+        arc = code[move_idx] >= 710002
+        values[4:, ~arc] = np.nan
+        if bad.any():
+            is_move[move_idx[bad]] = False
+            plain[move_idx[bad]] = False  # back to the reference parser
+            values, move_idx = values[:, ~bad], move_idx[~bad]
+    slow_idx = np.flatnonzero(~skip & ~is_move & (is_state | ~plain))
+    specials: list[Special] = []
+    extra: list[tuple[int, str, dict[str, float]]] = []
+    for i in slow_idx.tolist():
         parsed = parse_line(buf[starts[i] : nl[i]])
         if parsed is not None:
             command, words, text = parsed
-            specials.append(Special(i, int(moves_before[i]), command, words, text))
-
-    nan_col = np.full(n_moves, np.nan)
-    cols = {a: nan_col.copy() for a in AXES}
-    if n_moves:
-        byte_clean = np.repeat(clean, lengths + 1)
-        letter_pos = np.flatnonzero((_LETTER[b] != 0) & byte_clean)
-        sep_pos = np.flatnonzero(((b == _SP) | (b == _NL)) & byte_clean)
-        # Strict alternation letter, number, separator: "G1 X1.5 Y2 E.3\n".
-        if letter_pos.size != sep_pos.size or np.any(sep_pos <= letter_pos + 1):
-            return None
-        if letter_pos.size > 1 and np.any(letter_pos[1:] <= sep_pos[:-1]):
-            return None
-        codes = _LETTER[b[letter_pos]]
-        is_nl = b[sep_pos] == _NL
-        token_move = np.empty(letter_pos.size, dtype=np.int64)
-        token_move[0] = 0
-        np.cumsum(is_nl[:-1], out=token_move[1:])
-        if np.count_nonzero(codes == 1) != n_moves or np.any(codes[is_nl.nonzero()[0][:-1] + 1] != 1):
-            return None  # one G word per line, first
-        want = (codes >= 2) & (codes <= 5)
-        num_start = letter_pos[want] + 1
-        num_end = sep_pos[want]
-        tcodes = codes[want]
-        tmove = token_move[want]
-        negative = b[num_start] == _MINUS
-        digits_start = num_start + negative
-        # Each number: digits with at most one '.', '-' only first.
-        minus_total = int(np.count_nonzero((b == _MINUS) & byte_clean))
-        if minus_total != int(np.count_nonzero(negative)) or np.any(digits_start >= num_end):
-            return None
-        dot_pos = np.flatnonzero((b == _DOT) & byte_clean)
-        point = num_end.copy()
-        if dot_pos.size:
-            owner = np.searchsorted(letter_pos, dot_pos, side="right") - 1
-            if np.any(owner < 0) or np.any(dot_pos >= sep_pos[owner]):
-                return None
-            if owner.size > 1 and np.any(owner[1:] == owner[:-1]):
-                return None  # two dots in one number
-            mine = want[owner]
-            point[(np.cumsum(want) - 1)[owner[mine]]] = dot_pos[mine]
-        if np.any(point - digits_start > _INT_DIGITS):
-            return None  # more integer digits than the window holds
-        if np.any((point == num_end) & (point == digits_start)):
-            return None
-        if np.any((point < num_end) & (point + 1 == num_end) & (point == digits_start)):
-            return None  # a lone "."
-        values = np.zeros(point.size)
-        for offset, weight in zip(_OFFSETS.tolist(), _WEIGHTS.tolist(), strict=True):
-            if weight == 0.0:
-                continue
-            at = point + offset
-            inside = (at >= digits_start) & (at < num_end)
-            digit = b[np.minimum(at, n - 1)].astype(np.float64)
-            digit -= 48.0
-            digit[~inside] = 0.0
-            digit *= weight
-            values += digit
-        values[negative] *= -1.0
-        for axis, code in _AXIS_CODE.items():
-            sel = tcodes == code
-            cols[axis][tmove[sel]] = values[sel]
-    return ChunkTokens(
-        cols["X"], cols["Y"], cols["Z"], cols["E"], move_lines=move_lines, specials=specials, lines=nlines
-    )
+            if command in MOVE_COMMANDS:
+                extra.append((i, command, words))
+            else:
+                specials.append(Special(i, 0, command, words, text))
+    if extra:
+        move_idx = np.concatenate([move_idx, np.array([m[0] for m in extra], dtype=np.int64)])
+        values = np.concatenate([values, np.array(_move_columns(extra), dtype=np.float64)], axis=1)
+        order = np.argsort(move_idx, kind="stable")
+        move_idx, values = move_idx[order], values[:, order]
+    if specials:
+        before = np.searchsorted(move_idx, [s.line for s in specials]).tolist()
+        for s, k in zip(specials, before, strict=True):
+            s.moves_before = k
+    return ChunkTokens(*values, move_lines=move_idx, specials=specials, lines=nlines, commands=commands)
