@@ -141,6 +141,8 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
     line_base, fast_chunks, slow_chunks, size, layer_changes = 0, 0, 0, 0, 0
     for chunk in _chunks(path):
         size += len(chunk)
+        if b"\r" in chunk:  # CRLF files: same lines, same line numbers
+            chunk = chunk.replace(b"\r\n", b"\n")
         tokens = tokenize_fast(chunk)
         if tokens is None:
             tokens = tokenize_slow(chunk)
@@ -149,7 +151,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
             fast_chunks += 1
         machine.run(tokens, line_base + 1)
         line_base += tokens.lines
-        layer_changes += chunk.count(b"\n;LAYER_CHANGE\n")
+        layer_changes += chunk.count(b"\n;LAYER_CHANGE\n") + chunk.startswith(b";LAYER_CHANGE\n")
         if b"; " in chunk or b";T" in chunk or b";F" in chunk:
             _scan_comments(chunk, comments)
     if size == 0:
