@@ -152,3 +152,12 @@ def test_large_mesh_counts(tmp_path):
     r = check(tmp_path, m.torus(200_000))
     assert r.ok and r.stats["triangles"] >= 190_000
     assert r.stats["edges"] == r.stats["triangles"] * 3 // 2
+
+
+@pytest.mark.parametrize("tris", [np.zeros((12, 3, 3)), np.ones((4, 3, 3)) * 5.0], ids=["all-zero", "all-one-point"])
+def test_only_degenerate_facets_fail_without_crashing(tmp_path, tris):
+    """Every facet collapsed to a point: no body is left, and the verdict is degenerate_faces, not a crash."""
+    report = check_file(m.write_binary(tmp_path / "collapsed.stl", tris))
+    assert not report.ok
+    assert "degenerate_faces" in report.errors
+    assert report.stats["bodies"] == 0

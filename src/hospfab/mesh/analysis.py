@@ -177,8 +177,8 @@ def count_shells(keys: np.ndarray) -> int:
 
 def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_boxes) -> None:
     """Inverted bodies (negative volume, not a cavity inside another body) and overlapping bodies."""
-    if facts.bodies == 1:
-        facts.inverted_bodies = int(body_volumes[0] < 0)
+    if facts.bodies <= 1:  # no body at all when every facet was degenerate and dropped
+        facts.inverted_bodies = int(facts.bodies == 1 and body_volumes[0] < 0)
         return
     lo, hi = body_boxes()
     pairs = _box_overlaps(lo, hi, np.flatnonzero(body_volumes > 0))
