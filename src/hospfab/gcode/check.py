@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from hospfab.gcode.machine import Limits, Machine
 from hospfab.gcode.tokenize import tokenize_fast, tokenize_slow
 from hospfab.profiles import MaterialProfile, PrinterProfile
 
-CHUNK_BYTES = 256 * 1024  # small enough to stay in CPU cache, large enough to amortise numpy calls
+CHUNK_BYTES = 1024 * 1024  # large enough to amortise numpy's per-call cost; ~20 MB of temporaries per chunk
 _MACRO = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")  # Klipper-style macro (PRINT_START, BED_MESH_CALIBRATE)
 
 
@@ -76,24 +79,27 @@ _COMMENT_KEYS = {
 }
 
 
-def _scan_comments(chunk: bytes, found: dict[str, Any]) -> None:
-    for key, name in _COMMENT_KEYS.items():
-        at = chunk.find(key)
-        if at < 0 or (at > 0 and chunk[at - 1] != 10):
-            continue
-        end = chunk.find(b"\n", at)
-        value = chunk[at + len(key) : end].decode("utf-8", "replace").strip()
-        if name == "print_time_s":
-            seconds = parse_duration(value) if not value.replace(".", "").isdigit() else float(value)
-            if seconds is not None:
-                found[name] = seconds
-        elif name in ("flavor", "hospfab_printer"):
-            found[name] = value
-        else:
-            try:
-                found[name] = sum(float(v) for v in value.rstrip("m").split(","))
-            except ValueError:
-                pass
+def _scan_comments(notes: list[bytes], found: dict[str, Any]) -> None:
+    """Slicer estimates from comment lines (the tokenizer's ``notes``); the last occurrence wins."""
+    for note in notes:
+        for key, name in _COMMENT_KEYS.items():
+            if note.startswith(key):
+                _read_comment(name, note[len(key) :].decode("utf-8", "replace").strip(), found)
+                break
+
+
+def _read_comment(name: str, value: str, found: dict[str, Any]) -> None:
+    if name == "print_time_s":
+        seconds = parse_duration(value) if not value.replace(".", "").isdigit() else float(value)
+        if seconds is not None:
+            found[name] = seconds
+    elif name in ("flavor", "hospfab_printer"):
+        found[name] = value
+    else:
+        try:
+            found[name] = sum(float(v) for v in value.rstrip("m").split(","))
+        except ValueError:
+            pass
 
 
 def _chunks(path: Path):
@@ -117,6 +123,29 @@ def _chunks(path: Path):
         raise InputError(f"{path}: cannot read G-code: {err.strerror}") from None
 
 
+_MALLOC_TUNED = False
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc reuse freed heap memory for the per-chunk numpy temporaries (100 KB - 2 MB each).
+
+    By default glibc gives blocks of that size their own mmap and returns them on free, so every chunk
+    page-faults (and zeroes) its temporaries afresh: ~140k page faults for a 1.2M-line file, a third of
+    the run time. Raising the mmap and trim thresholds to 32 / 64 MB keeps them in the heap, for the whole
+    process (it holds at most 64 MB of freed memory more). No effect outside glibc."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or not sys.platform.startswith("linux"):
+        return
+    _MALLOC_TUNED = True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_trim_threshold, 64 << 20)
+        libc.mallopt(m_mmap_threshold, 32 << 20)
+    except (OSError, AttributeError):  # not glibc (musl, ...): keep the allocator's defaults
+        pass
+
+
 def _extents(lo: list[float], hi: list[float]) -> dict[str, list[float]] | None:
     if any(math.isinf(v) for v in lo + hi):
         return None
@@ -137,6 +166,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
         printer_nozzle_max_c=printer.max_nozzle_temp_c, printer_bed_max_c=printer.max_bed_temp_c,
     )
     machine = Machine(limits)
+    _keep_freed_memory()
     comments: dict[str, Any] = {}
     line_base, fast_chunks, slow_chunks, size, layer_changes = 0, 0, 0, 0, 0
     for chunk in _chunks(path):
@@ -152,8 +182,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
         machine.run(tokens, line_base + 1)
         line_base += tokens.lines
         layer_changes += chunk.count(b"\n;LAYER_CHANGE\n") + chunk.startswith(b";LAYER_CHANGE\n")
-        if b"; " in chunk or b";T" in chunk or b";F" in chunk:
-            _scan_comments(chunk, comments)
+        _scan_comments(tokens.notes, comments)
     if size == 0:
         raise InputError(f"{path}: empty G-code file")
 

@@ -55,6 +55,13 @@ class ChunkTokens:
     specials: list[Special]
     lines: int
     commands: set[str] = field(default_factory=set)  # commands seen that need no special handling
+    notes: list[bytes] = field(default_factory=list)  # comment lines that may carry slicer estimates
+
+
+# Comment lines worth reading for estimates: "; estimated printing time...", "; filament used...",
+# "; gcode_flavor = ...", "; hospfab printer = ...", ";TIME:...", ";Filament used: ..." (not ";TYPE:").
+NOTE_STARTS = (b"; e", b"; f", b"; g", b"; h", b";TI", b";Fi")
+_NOTE_CODES = np.array([int.from_bytes(p, "little") for p in NOTE_STARTS], dtype=np.uint64)
 
 
 # -- reference parser --------------------------------------------------------------------------------------
@@ -111,6 +118,7 @@ def tokenize_slow(buf: bytes) -> ChunkTokens:
     lines = buf.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    notes = [raw for raw in lines if raw[:3] in NOTE_STARTS]
     for index, raw in enumerate(lines):
         parsed = parse_line(raw)
         if parsed is None:
@@ -122,7 +130,7 @@ def tokenize_slow(buf: bytes) -> ChunkTokens:
             specials.append(Special(index, len(moves), command, words, text))
     cols = [np.array(c, dtype=np.float64) for c in _move_columns(moves)]
     return ChunkTokens(*cols, move_lines=np.array([m[0] for m in moves], dtype=np.int64),
-                       specials=specials, lines=len(lines))
+                       specials=specials, lines=len(lines), notes=notes)
 
 
 # -- vectorised parser -------------------------------------------------------------------------------------
@@ -131,6 +139,7 @@ _ZEROS8 = np.uint64(0x3030303030303030)
 _KEEP_HIGH = np.array([0] + [(0xFFFFFFFFFFFFFFFF << (8 * (8 - k))) & 0xFFFFFFFFFFFFFFFF for k in range(1, 9)],
                       dtype=np.uint64)  # [k]: the last k bytes of a little-endian word
 _KEEP_LOW = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
+_DOTS8, _ONES8, _HIGH8 = np.uint64(0x2E2E2E2E2E2E2E2E), np.uint64(0x0101010101010101), np.uint64(0x8080808080808080)
 _F0, _0F, _06 = np.uint64(0xF0F0F0F0F0F0F0F0), np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0x0606060606060606)
 _00FF, _0000FFFF = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
 _M1, _M2, _M3 = np.uint64(2561), np.uint64(6553601), np.uint64(42949672960001)
@@ -139,7 +148,7 @@ _COLUMN_OF = np.full(256, -1, dtype=np.int8)
 for _k, _c in enumerate(COLUMNS.encode()):
     _COLUMN_OF[_c] = _k
 _CLASS = np.zeros(256, dtype=np.uint8)  # 0: not allowed in a plain move line, 1: letter, 2: allowed
-_CLASS[list(b"0123456789.- \n")] = 2
+_CLASS[list(b"0123456789.- \n;")] = 2  # ";" only blanks other lines (comments are cut off)
 _CLASS[65:91] = 1
 _STATE_CODES = np.array(sorted(ord(c[0]) * 10000 + int(c[1:]) for c in STATE_COMMANDS - set(MOVE_COMMANDS)))
 
@@ -159,14 +168,13 @@ def _digits8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return w, ok
 
 
-def _heads(words: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per line: first byte, whether a plain command word starts it (``G``/``M``/``T``, 1-4 digits, then a
-    space, newline or ``;``) and that command as ``ord(letter) * 10000 + number``."""
-    head = words[starts + _PAD]
+def _heads(head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per line (``head``: its first 8 bytes): first byte, whether a plain command word starts it (``G``/``M``/
+    ``T``, 1-4 digits, then a space, newline or ``;``) and that command as ``ord(letter) * 10000 + number``."""
     c0 = (head & _BYTE).astype(np.int64)
-    run = np.ones(starts.size, dtype=bool)
-    k = np.zeros(starts.size, dtype=np.int64)
-    num = np.zeros(starts.size, dtype=np.int64)
+    run = np.ones(head.size, dtype=bool)
+    k = np.zeros(head.size, dtype=np.int64)
+    num = np.zeros(head.size, dtype=np.int64)
     for j in range(1, 5):
         d = ((head >> np.uint64(8 * j)) & _BYTE).astype(np.int64) - 48
         run &= (d >= 0) & (d <= 9)
@@ -197,26 +205,42 @@ def _code_ends(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndar
         ends[trail] -= 1
 
 
-def _parse_moves(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised words of the lines ``b[starts[k]:ends[k]]`` (each a plain G0-G3 command word first).
+def _move_text(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndarray, ends: np.ndarray):
+    """The code of ``lines`` (each cut at ``ends``), one per line, in a buffer padded with ``_PAD`` bytes of
+    ``"0"`` each side. Returns (padded, row of each of ``lines`` in it).
 
-    Returns (values: float array (len(COLUMNS), lines), bad: bool per line breaking the word grammar)."""
-    nlines = starts.size
-    seg = ends - starts + 1  # each line and its terminating newline
-    if starts[0] == 0 and seg.sum() == b.size and np.array_equal(starts[1:], ends[:-1] + 1):
-        c = b  # the lines are the whole chunk: no copy
-    else:
-        bounds = np.empty(2 * nlines + 1, dtype=np.int64)
-        bounds[0] = 0
-        bounds[1::2] = starts
-        bounds[2::2] = ends + 1
-        keep = np.zeros(2 * nlines, dtype=bool)
-        keep[1::2] = True
-        work = b.copy()
-        work[ends] = _NL
-        c = work[: bounds[-1]][np.repeat(keep, np.diff(bounds))]
+    When few other lines sit between them and none is cut, the chunk is kept as is with those few lines
+    blanked with ``;`` (rows = line numbers); otherwise the lines are gathered into a new buffer."""
+    n, others = b.size, nl.size - lines.size
+    if others <= max(16, nl.size // 32) and np.array_equal(ends, nl[lines]):
+        padded = np.full(n + 2 * _PAD, 48, dtype=np.uint8)
+        padded[_PAD : _PAD + n] = b
+        if others:
+            mask = np.ones(nl.size, dtype=bool)
+            mask[lines] = False
+            for i in np.flatnonzero(mask).tolist():
+                padded[_PAD + starts[i] : _PAD + nl[i]] = _SEMI
+        return padded, lines
+    s = starts[lines]
+    bounds = np.empty(2 * lines.size + 1, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1::2] = s
+    bounds[2::2] = ends + 1
+    keep = np.zeros(2 * lines.size, dtype=bool)
+    keep[1::2] = True
+    work = b.copy()
+    work[ends] = _NL
+    c = work[: bounds[-1]][np.repeat(keep, np.diff(bounds))]
     padded = np.full(c.size + 2 * _PAD, 48, dtype=np.uint8)
     padded[_PAD : _PAD + c.size] = c
+    return padded, np.arange(lines.size)
+
+
+def _parse_moves(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised words of the lines in ``padded`` (see :func:`_move_text`).
+
+    Returns (values: float array (len(COLUMNS), lines), bad: bool per line breaking the word grammar)."""
+    c = padded[_PAD:-_PAD]
     words = _as_words(padded)
     seps = np.flatnonzero(c <= _SP)  # word ends (spaces, tabs, newlines)
     ts = np.empty(seps.size, dtype=np.int64)
@@ -228,15 +252,19 @@ def _parse_moves(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[n
     first = np.ones(seps.size, dtype=bool)
     first[1:] = is_nl[:-1]
     line_ends = seps[is_nl]
+    nlines = line_ends.size
     line_bad = np.zeros(nlines, dtype=bool)
-    cls = np.take(_CLASS, c)
-    stray = np.flatnonzero(cls == 0)  # lower case, tabs, ( ) comments, * checksums, + signs...
-    if stray.size:
+    is_letter = (c - np.uint8(65)) < 26
+    n_letters = int(np.count_nonzero(is_letter))
+    n_plain = n_letters + nlines + int(np.count_nonzero(c == _SP)) + int(np.count_nonzero(c == _SEMI)) + int(
+        np.count_nonzero((c - np.uint8(45)) < 13)) - int(np.count_nonzero(c == 47))  # the bytes of _CLASS 1, 2
+    if n_plain != c.size:  # lower case, tabs, ( ) comments, * checksums, + signs...
+        stray = np.flatnonzero(np.take(_CLASS, c) == 0)
         line_bad[np.searchsorted(line_ends, stray)] = True
     letters = c[np.minimum(ts, c.size - 1)]
     bad_tok = (letters < 65) | (letters > 90)  # empty words (double spaces) and words not led by a letter
-    if np.count_nonzero(cls == 1) != seps.size - np.count_nonzero(bad_tok):  # a letter inside a word
-        at = np.flatnonzero(cls == 1)
+    if n_letters != seps.size - np.count_nonzero(bad_tok):  # a letter inside a word
+        at = np.flatnonzero(is_letter)
         inner = at[~np.isin(at, ts)]
         line_bad[np.searchsorted(line_ends, inner)] = True
     col = np.take(_COLUMN_OF, letters)
@@ -244,25 +272,22 @@ def _parse_moves(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[n
     ts, te, tline, col = ts[want], seps[want], tline[want], col[want]
     neg = c[ts + 1] == _MINUS
     ds = ts + 1 + neg
-    point = te.copy()
-    dots = np.flatnonzero(c == _DOT)
-    if dots.size:
-        owner = np.searchsorted(te, dots)
-        inside = owner < te.size
-        dots, owner = dots[inside], owner[inside]
-        inside = dots >= ts[owner]
-        dots, owner = dots[inside], owner[inside]
-        if owner.size > 1:
-            twice = owner[1:] == owner[:-1]
-            bad_tok[want[owner[1:][twice]]] = True
-        point[owner] = dots
-    k_int, k_frac = point - ds, np.maximum(te - point - 1, 0)
-    bad = (k_int < 0) | (k_int > 8) | (k_frac > 8) | ((k_int == 0) & (k_frac == 0))
-    k_int, k_frac = np.clip(k_int, 0, 8), np.minimum(k_frac, 8)
+    size = te - ds  # bytes of the number after the sign
+    head = words[ds + _PAD]  # its first 8 bytes, in one little-endian word
+    # The first "." among them (the classic zero-byte test on head XOR "........"): its lowest set bit.
+    x = head ^ _DOTS8
+    y = (x - _ONES8) & ~x & _HIGH8 & _KEEP_LOW[np.minimum(size, 8)]
+    lowest = (y & (~y + np.uint64(1))).astype(np.float64)
+    has_dot = y != 0
+    k_int = np.where(has_dot, (np.frexp(lowest)[1] - 8) >> 3, size)
+    k_frac = np.where(has_dot, size - k_int - 1, 0)
+    bad = (k_int > 8) | (k_frac > 8) | ((k_int == 0) & (k_frac == 0))
+    k_int, k_frac = np.minimum(k_int, 8), np.minimum(k_frac, 8)
+    half = ((8 - k_int) * 4).astype(np.uint64)  # two shifts of 4 * (8 - k) bits: no shift by 64
     hi = _KEEP_HIGH[k_int]
-    w_int, ok_int = _digits8((words[point - 8 + _PAD] & hi) | (_ZEROS8 & ~hi))
+    w_int, ok_int = _digits8(((head << half) << half) | (_ZEROS8 & ~hi))
     lo = _KEEP_LOW[k_frac]
-    w_frac, ok_frac = _digits8((words[point + 1 + _PAD] & lo) | (_ZEROS8 & ~lo))
+    w_frac, ok_frac = _digits8((words[ds + k_int + 1 + _PAD] & lo) | (_ZEROS8 & ~lo))
     bad |= ~ok_int | ~ok_frac
     bad_tok[want[bad]] = True
     values = w_int.astype(np.float64) + w_frac.astype(np.float64) * 1e-8
@@ -286,7 +311,8 @@ def tokenize_fast(buf: bytes) -> ChunkTokens | None:
     starts[1:] = nl[:-1] + 1
     padded = np.full(n + 2 * _PAD, 48, dtype=np.uint8)
     padded[_PAD : _PAD + n] = b
-    c0, plain, code = _heads(_as_words(padded), starts)
+    head = _as_words(padded)[starts + _PAD]
+    c0, plain, code = _heads(head)
     skip = (c0 == _SEMI) | (starts == nl)
     is_move = plain & (c0 == 71) & (code - 710000 <= 3)
     is_state = plain & np.isin(code, _STATE_CODES)
@@ -296,7 +322,9 @@ def tokenize_fast(buf: bytes) -> ChunkTokens | None:
     move_idx = np.flatnonzero(is_move)
     values = np.empty((len(COLUMNS), 0))
     if move_idx.size:
-        values, bad = _parse_moves(b, starts[move_idx], _code_ends(b, starts, nl, move_idx))
+        padded, rows = _move_text(b, starts, nl, move_idx, _code_ends(b, starts, nl, move_idx))
+        values, bad = _parse_moves(padded)
+        values, bad = values[:, rows], bad[rows]
         arc = code[move_idx] >= 710002
         values[4:, ~arc] = np.nan
         if bad.any():
@@ -323,4 +351,11 @@ def tokenize_fast(buf: bytes) -> ChunkTokens | None:
         before = np.searchsorted(move_idx, [s.line for s in specials]).tolist()
         for s, k in zip(specials, before, strict=True):
             s.moves_before = k
-    return ChunkTokens(*values, move_lines=move_idx, specials=specials, lines=nlines, commands=commands)
+    notes = []
+    comment = np.flatnonzero(c0 == _SEMI)
+    if comment.size:
+        first3 = head[comment] & np.uint64(0xFFFFFF)
+        for i in comment[np.isin(first3, _NOTE_CODES)].tolist():
+            notes.append(buf[starts[i] : nl[i]])
+    return ChunkTokens(*values, move_lines=move_idx, specials=specials, lines=nlines, commands=commands,
+                       notes=notes)
