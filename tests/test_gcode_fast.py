@@ -71,7 +71,8 @@ _stateful = st.sampled_from([
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_stateful, min_size=1, max_size=80), st.sampled_from([32, 64, 200, 1 << 18]))
-def test_whole_reports_identical_with_modes_across_chunks(tmp_path_factory, monkeypatch_session, lines, chunk):
+def test_whole_reports_identical_with_modes_across_chunks(tmp_path_factory, monkeypatch_session, lines,
+                                                         chunk):
     """G91/G92/M82/M83/G20 sequences, arcs and temperatures: the fast path gives the reference report,
     whatever the chunk size (chunks cut between mode changes and the moves they govern)."""
     tmp = tmp_path_factory.mktemp("modes")
@@ -91,8 +92,8 @@ def _body(kind: str, n: int) -> str:
     for k in range(n):
         x, y = 20 + (k * 7) % 200, 20 + (k * 13) % 170
         if kind == "comments":
-            out += [f";TYPE:Perimeter {k}", f"G1 X{x}.5 Y{y}.25 E.0{k % 10} ; move {k}", "; (another) comment",
-                    f"M73 P{k % 100} R9", "M117 Layer x", f"G1 X{x} Y{y}"]
+            out += [f";TYPE:Perimeter {k}", f"G1 X{x}.5 Y{y}.25 E.0{k % 10} ; move {k}",
+                    "; (another) comment", f"M73 P{k % 100} R9", "M117 Layer x", f"G1 X{x} Y{y}"]
         elif kind == "arcs":
             out += [f"G1 X{x} Y{y}", f"G2 X{x + 4} Y{y} I2 J0 E0.3", f"G3 X{x} Y{y} I-2 J0 E.3 F1800"]
         elif kind == "relative":

@@ -27,7 +27,7 @@ import numpy as np
 STATE_COMMANDS = frozenset("M82 M83 G20 G21 G90 G91 G92 G28 G2 G3 G0 G1 M104 M109 M140 M190".split())
 MOVE_COMMANDS = ("G0", "G1", "G2", "G3")
 COLUMNS = "XYZEIJ"  # I and J are kept for arcs (G2/G3) only
-_NL, _SP, _SEMI, _DOT, _MINUS = 10, 32, 59, 46, 45
+_NL, _SP, _SEMI, _MINUS = 10, 32, 59, 45
 
 
 @dataclass
@@ -139,7 +139,8 @@ _ZEROS8 = np.uint64(0x3030303030303030)
 _KEEP_HIGH = np.array([0] + [(0xFFFFFFFFFFFFFFFF << (8 * (8 - k))) & 0xFFFFFFFFFFFFFFFF for k in range(1, 9)],
                       dtype=np.uint64)  # [k]: the last k bytes of a little-endian word
 _KEEP_LOW = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
-_DOTS8, _ONES8, _HIGH8 = np.uint64(0x2E2E2E2E2E2E2E2E), np.uint64(0x0101010101010101), np.uint64(0x8080808080808080)
+_DOTS8, _ONES8 = np.uint64(0x2E2E2E2E2E2E2E2E), np.uint64(0x0101010101010101)
+_HIGH8 = np.uint64(0x8080808080808080)
 _F0, _0F, _06 = np.uint64(0xF0F0F0F0F0F0F0F0), np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0x0606060606060606)
 _00FF, _0000FFFF = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
 _M1, _M2, _M3 = np.uint64(2561), np.uint64(6553601), np.uint64(42949672960001)
@@ -169,8 +170,9 @@ def _digits8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _heads(head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per line (``head``: its first 8 bytes): first byte, whether a plain command word starts it (``G``/``M``/
-    ``T``, 1-4 digits, then a space, newline or ``;``) and that command as ``ord(letter) * 10000 + number``."""
+    """Per line (``head``: its first 8 bytes): first byte, whether a plain command word starts it
+    (``G``/``M``/``T``, 1-4 digits, then a space, newline or ``;``) and that command as
+    ``ord(letter) * 10000 + number``."""
     c0 = (head & _BYTE).astype(np.int64)
     run = np.ones(head.size, dtype=bool)
     k = np.zeros(head.size, dtype=np.int64)
@@ -256,8 +258,9 @@ def _parse_moves(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     line_bad = np.zeros(nlines, dtype=bool)
     is_letter = (c - np.uint8(65)) < 26
     n_letters = int(np.count_nonzero(is_letter))
-    n_plain = n_letters + nlines + int(np.count_nonzero(c == _SP)) + int(np.count_nonzero(c == _SEMI)) + int(
-        np.count_nonzero((c - np.uint8(45)) < 13)) - int(np.count_nonzero(c == 47))  # the bytes of _CLASS 1, 2
+    # Bytes of _CLASS 1 or 2: letters, newlines, spaces, ";" and "-./0-9" less "/".
+    n_plain = n_letters + nlines + int(np.count_nonzero(c == _SP)) + int(np.count_nonzero(c == _SEMI))
+    n_plain += int(np.count_nonzero((c - np.uint8(45)) < 13)) - int(np.count_nonzero(c == 47))
     if n_plain != c.size:  # lower case, tabs, ( ) comments, * checksums, + signs...
         stray = np.flatnonzero(np.take(_CLASS, c) == 0)
         line_bad[np.searchsorted(line_ends, stray)] = True
