@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import math
 import re
 import sys
@@ -138,7 +137,7 @@ def _keep_freed_memory() -> None:
         return
     _MALLOC_TUNED = True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the C library already loaded in this process (no ldconfig lookup)
         m_trim_threshold, m_mmap_threshold = -1, -3
         libc.mallopt(m_trim_threshold, 64 << 20)
         libc.mallopt(m_mmap_threshold, 32 << 20)
