@@ -108,6 +108,15 @@ def test_inches_are_converted(tmp_path):
     assert "out_of_bounds" in r.codes
 
 
+@pytest.mark.parametrize("content", [b"garbage\n", bytes(range(256)) * 10, b"solid part\n  facet normal 0 0 1\n"],
+                         ids=["text", "binary", "ascii-stl"])
+def test_files_that_are_not_gcode_are_refused(tmp_path, content):
+    path = tmp_path / "wrong.gcode"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="not G-code"):
+        check_gcode(path, MK4, PLA)
+
+
 def test_empty_and_missing_files(tmp_path):
     (tmp_path / "e.gcode").write_bytes(b"")
     with pytest.raises(InputError, match="empty"):

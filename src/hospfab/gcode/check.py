@@ -125,6 +125,9 @@ def _chunks(path: Path):
 _MALLOC_TUNED = False
 
 
+_GCODE_WORD = re.compile(r"[GMT]\d{1,4}$")
+
+
 def _keep_freed_memory() -> None:
     """Let glibc reuse freed heap memory for the per-chunk numpy temporaries (100 KB - 2 MB each).
 
@@ -184,6 +187,8 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
         _scan_comments(tokens.notes, comments)
     if size == 0:
         raise InputError(f"{path}: empty G-code file")
+    if not any(_GCODE_WORD.match(c) for c in machine.commands_seen):
+        raise InputError(f"{path}: not G-code (no G, M or T command in {line_base} lines)")
 
     flavor = comments.get("flavor")
     if flavor and flavor != printer.gcode_flavor:
