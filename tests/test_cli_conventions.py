@@ -98,19 +98,7 @@ def test_library_core_does_not_import_typer():
 
 
 def test_every_command_has_help_with_an_example(cli):
-    from hospfab.cli import app
-    from typer.main import get_command
-
-    group = get_command(app)
-
-    def walk(cmd, path):
-        if hasattr(cmd, "list_commands"):
-            for name in cmd.list_commands(None):
-                yield from walk(cmd.get_command(None, name), [*path, name])
-        else:
-            yield path
-
-    for path in walk(group, []):
+    for path in _command_paths():
         out = cli(*path, "--help")
         assert out.exit_code == 0, path
         assert "Example" in out.stdout, f"`hospfab {' '.join(path)} --help` has no example"

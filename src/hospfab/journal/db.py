@@ -43,6 +43,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 from hospfab.errors import ConfigError, HospfabError
 
@@ -173,3 +174,26 @@ def _db_name(conn: sqlite3.Connection) -> str:
         return row[2] or ":memory:"
     except sqlite3.Error:
         return "journal"
+
+
+class Database:
+    """A component's view of the journal database: connected and migrated on open, closed on exit.
+
+    Subclasses name their ``COMPONENT`` and ``MIGRATIONS`` (see :func:`migrate`)."""
+
+    COMPONENT: str
+    MIGRATIONS: Sequence[Migration]
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        migrate(self.conn, self.COMPONENT, self.MIGRATIONS)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

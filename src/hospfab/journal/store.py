@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hospfab.errors import NotFoundError, PrinterError
-from hospfab.journal.db import connect, migrate, transaction
+from hospfab.journal.db import Database, transaction
 
 COMPONENT = "journal"
 
@@ -158,22 +158,11 @@ class MaterialLoad:
         return asdict(self)
 
 
-class Journal:
+class Journal(Database):
     """The journal database at ``path`` (created and migrated on open)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.conn = connect(self.path)
-        migrate(self.conn, COMPONENT, MIGRATIONS)
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> Journal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    COMPONENT = COMPONENT
+    MIGRATIONS = MIGRATIONS
 
     # ---- writing -----------------------------------------------------------------------------------------
 

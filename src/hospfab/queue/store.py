@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hospfab.errors import InputError, NotFoundError
-from hospfab.journal.db import connect, migrate, transaction
+from hospfab.journal.db import Database, transaction
 from hospfab.journal.store import now_iso
 
 COMPONENT = "queue"
@@ -211,22 +211,11 @@ def draw_sample(quantity: int, lot_size: int, sample_size: int, rng: random.Rand
     return units
 
 
-class QueueStore:
+class QueueStore(Database):
     """Lots and plates in the journal database at ``path`` (tables migrated on open)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.conn = connect(self.path)
-        migrate(self.conn, COMPONENT, MIGRATIONS)
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> QueueStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    COMPONENT = COMPONENT
+    MIGRATIONS = MIGRATIONS
 
     # ---- lots ------------------------------------------------------------------------------------------
 
