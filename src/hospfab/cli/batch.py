@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hospfab.cli.options import JsonOpt, settings
+from hospfab.cli.options import JsonOpt, OperatorOpt, settings
 from hospfab.cli.output import CommandResult, emit
 
 if TYPE_CHECKING:
@@ -16,9 +16,6 @@ if TYPE_CHECKING:
 queue_app = typer.Typer(help="The batch queue: run it, see it, change it.", no_args_is_help=True)
 lots_app = typer.Typer(help="Lots: what was made, sampling, release, device history record.", no_args_is_help=True)
 
-OperatorOpt = Annotated[
-    str | None, typer.Option("--operator", envvar="HOSPFAB_OPERATOR", help="Who does it (default: login).")
-]
 
 
 def _operator(value: str | None) -> str:

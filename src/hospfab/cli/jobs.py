@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hospfab.cli.options import JsonOpt, settings
+from hospfab.cli.options import JsonOpt, OperatorOpt, settings
 from hospfab.cli.output import CommandResult, emit
 from hospfab.cli.print_ import load_printers, outcome_result, printer_named, wait_for_job
 from hospfab.errors import ExitCode
@@ -135,9 +135,7 @@ def show_job(
 def cancel(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="Job id (or a unique prefix).", show_default=False)],
-    operator: Annotated[
-        str | None, typer.Option("--operator", envvar="HOSPFAB_OPERATOR", help="Who cancels (default: login).")
-    ] = None,
+    operator: OperatorOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Cancel a running job on its printer and record who cancelled it.
@@ -270,9 +268,7 @@ def _parse_since(value: str | None) -> str | None:
 def printers_cleared(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Printer name in the fleet file.", show_default=False)],
-    operator: Annotated[
-        str | None, typer.Option("--operator", envvar="HOSPFAB_OPERATOR", help="Who checked (default: login).")
-    ] = None,
+    operator: OperatorOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Confirm that a printer's bed is clear (needed before the next job when bed_clearing is manual).

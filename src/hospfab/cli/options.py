@@ -9,6 +9,10 @@ import typer
 from hospfab.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON envelope on stdout (for scripts).")]
+OperatorOpt = Annotated[
+    str | None,
+    typer.Option("--operator", envvar="HOSPFAB_OPERATOR", help="Who does it, for the record (default: login name)."),
+]
 
 
 def settings(ctx: typer.Context) -> Settings:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hospfab.cli.options import JsonOpt, settings
+from hospfab.cli.options import JsonOpt, OperatorOpt, settings
 from hospfab.cli.output import CommandResult, emit
 from hospfab.errors import ExitCode
 
@@ -118,9 +118,7 @@ def print_command(
     ctx: typer.Context,
     spec: Annotated[str, typer.Argument(help="Reference, optionally pinned: REF or REF@REV.", show_default=False)],
     printer: Annotated[str | None, typer.Option("--printer", "-p", help="Print on this printer only.")] = None,
-    operator: Annotated[
-        str | None, typer.Option("--operator", envvar="HOSPFAB_OPERATOR", help="Who prints (default: login).")
-    ] = None,
+    operator: OperatorOpt = None,
     material_lot: Annotated[
         str | None, typer.Option("--material-lot", help="Material lot (default: the fleet file's).")
     ] = None,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hospfab.cli.options import JsonOpt, settings
+from hospfab.cli.options import JsonOpt, OperatorOpt, settings
 from hospfab.cli.output import CommandResult, emit
 from hospfab.errors import ExitCode
 
@@ -279,9 +279,7 @@ def load(
     name: Annotated[str, typer.Argument(help="Printer name.", show_default=False)],
     material: Annotated[str, typer.Option("--material", help="Material profile of the new spool.", show_default=False)],
     lot: Annotated[str, typer.Option("--lot", help="Lot number of the new spool.", show_default=False)],
-    operator: Annotated[
-        str | None, typer.Option("--operator", help="Who changed the spool (default: $HOSPFAB_OPERATOR or login).")
-    ] = None,
+    operator: OperatorOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Record a spool change: the material and lot now loaded on a printer (fleet file and journal).

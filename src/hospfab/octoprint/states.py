@@ -28,20 +28,6 @@ class State(str, Enum):
     UNKNOWN = "unknown"
 
 
-#: Connected to the printer (a job may be running).
-OPERATIONAL_STATES = frozenset(
-    {
-        State.OPERATIONAL,
-        State.STARTING,
-        State.PRINTING,
-        State.PAUSING,
-        State.PAUSED,
-        State.RESUMING,
-        State.CANCELLING,
-        State.FINISHING,
-        State.TRANSFERRING,
-    }
-)
 #: A job occupies the printer: a new job must not be sent.
 BUSY_STATES = frozenset(
     {
@@ -55,14 +41,16 @@ BUSY_STATES = frozenset(
         State.TRANSFERRING,
     }
 )
+#: Ready for a new job.
+IDLE_STATES = frozenset({State.OPERATIONAL})
+#: Connected to the printer (a job may be running).
+OPERATIONAL_STATES = BUSY_STATES | IDLE_STATES
 #: A job is running or about to end (used to decide that a job's outcome is not known yet).
 JOB_ACTIVE_STATES = BUSY_STATES
 #: The printer reported an error.
 ERROR_STATES = frozenset({State.ERROR, State.OFFLINE_AFTER_ERROR})
 #: Not connected: a `connect` is needed before anything can be printed.
 DISCONNECTED_STATES = frozenset({State.OFFLINE, State.OFFLINE_AFTER_ERROR, State.CONNECTING})
-#: Ready for a new job.
-IDLE_STATES = frozenset({State.OPERATIONAL})
 
 # Prefixes of OctoPrint's state strings (octoprint/util/comm.py getStateString), most specific first.
 _TEXT_PREFIXES: tuple[tuple[str, State], ...] = (
