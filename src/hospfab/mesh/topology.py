@@ -44,18 +44,8 @@ def group_ids(keys: np.ndarray) -> tuple[np.ndarray, int]:
         packed[start:start + _CHUNK] |= np.arange(start, min(m, start + _CHUNK), dtype=np.uint64)
     packed = packed.view(np.int64)
     packed.sort()
-    mask = (1 << idx_bits) - 1
-    order = np.empty(m, np.int32)
-    new = np.empty(m, bool)
-    previous = None
-    for start in range(0, m, _CHUNK):  # split hash and index in chunks: no full-size temporaries
-        chunk = packed[start:start + _CHUNK]
-        order[start:start + _CHUNK] = chunk & mask
-        h = chunk >> idx_bits
-        new[start] = previous is None or h[0] != previous
-        np.not_equal(h[1:], h[:-1], out=new[start + 1:start + len(chunk)])
-        previous = h[-1]
-    del packed, chunk, h  # the chunk is a view: it would keep the packed buffer alive
+    order, new = _split_sorted(packed, idx_bits)
+    del packed
     collide = False
     for start in range(0, m, _CHUNK):  # full keys along the sorted order, in chunks to bound memory
         stop = min(m, start + _CHUNK + 1)
@@ -121,18 +111,8 @@ def weld(corners: np.ndarray) -> Weld:
         return _weld_by_coordinates(corners)
     packed = _packed_hash(corners, idx_bits)
     packed.sort()
-    mask = (1 << idx_bits) - 1
-    order = np.empty(m, np.int32)
-    new = np.empty(m, bool)
-    previous = None
-    for start in range(0, m, _CHUNK):  # split hash and index in chunks: no full-size temporaries
-        chunk = packed[start:start + _CHUNK]
-        order[start:start + _CHUNK] = chunk & mask
-        h = chunk >> idx_bits
-        new[start] = previous is None or h[0] != previous
-        np.not_equal(h[1:], h[:-1], out=new[start + 1:start + len(chunk)])
-        previous = h[-1]
-    del packed, chunk, h  # the chunk is a view: it would keep the packed buffer alive
+    order, new = _split_sorted(packed, idx_bits)
+    del packed
     result = _number_groups(order, new)
     del order, new
     misfits = _misfits(corners, result)
@@ -368,3 +348,21 @@ def components(node_count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 break
             parent = jumped
     return parent
+
+
+def _split_sorted(packed: np.ndarray, idx_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split sorted ``hash << idx_bits | index`` keys into the indices in sorted order and a mask that is
+    True where a new hash starts; in chunks, so no full-size temporaries are made."""
+    m = len(packed)
+    mask = (1 << idx_bits) - 1
+    order = np.empty(m, np.int32)
+    new = np.empty(m, bool)
+    previous = None
+    for start in range(0, m, _CHUNK):
+        chunk = packed[start:start + _CHUNK]
+        order[start:start + _CHUNK] = chunk & mask
+        h = chunk >> idx_bits
+        new[start] = previous is None or h[0] != previous
+        np.not_equal(h[1:], h[:-1], out=new[start + 1:start + len(chunk)])
+        previous = h[-1]
+    return order, new
