@@ -1,4 +1,5 @@
-"""Shared file I/O: atomic writes, reading a YAML mapping, one-line validation messages.
+"""Shared file I/O: atomic writes, one hardened reader for untrusted files (regular files only, size, depth,
+duplicate-key and integer limits for YAML and JSON), one-line validation messages.
 
 Every message names the file (and the line or the key) so that it can be shown to a user as it is.
 Importing this module stays cheap: yaml and pydantic are imported inside the functions that need them.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,11 +18,21 @@ from typing import Any
 from hospfab.errors import ConfigError, InputError, NotFoundError
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "MAX_TEXT_BYTES",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "describe_validation_error",
+    "load_yaml_text",
+    "loads_json",
+    "open_regular",
+    "read_json_mapping",
+    "read_regular_bytes",
+    "read_regular_text",
     "read_yaml_mapping",
+    "shown",
 ]
 
 MAX_ERRORS_SHOWN = 3
@@ -114,41 +126,221 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | No
     return atomic_write_bytes(path, text.encode(encoding), mode=mode)
 
 
-# -- reading YAML -------------------------------------------------------------------------------------------
+# -- reading untrusted files -------------------------------------------------------------------------------
+
+#: Default size limits for files hospfab reads as text (YAML, JSON): far above any real profile, fleet or
+#: manifest, far below what would exhaust memory.
+MAX_TEXT_BYTES = 4 << 20
+#: Nesting depth allowed in YAML and JSON documents (real ones use fewer than 10 levels).
+MAX_DEPTH = 32
+#: Digits allowed in an integer of a YAML or JSON document (Python's own limit is 4300, and slow).
+MAX_INT_DIGITS = 30
 
 
-def read_yaml_mapping(path: str | os.PathLike[str], *, what: str = "file") -> dict:
-    """The top-level mapping of a YAML file (an empty file gives ``{}``).
+def open_regular(path: str | os.PathLike[str], *, what: str = "file") -> int:
+    """Open ``path`` for reading and return the descriptor, only when it is a regular file.
 
-    Raises NotFoundError when the file is missing, InputError when it cannot be read, ConfigError (naming the
-    file, and the line and column for broken YAML) when it is not UTF-8, not YAML or not a mapping. ``what`` names the file in messages
-    ("fleet file", "profile").
+    A FIFO, a device or a socket would block a reader forever or never end: it is refused without blocking
+    (``O_NONBLOCK`` on open, then ``fstat``). Raises NotFoundError when missing, InputError otherwise.
     """
-    import yaml
-
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise NotFoundError(f"{path}: {what} not found") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: the {what} is not UTF-8 text (byte {err.start})") from None
+        raise NotFoundError(f"{shown(path)}: {what} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{shown(path)}: the {what} is a folder, not a file") from None
     except OSError as err:
-        raise InputError(f"{path}: cannot read the {what}: {err.strerror or err}") from None
+        raise InputError(f"{shown(path)}: cannot read the {what}: {err.strerror or err}") from None
     try:
-        data = yaml.safe_load(text)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{shown(path)}: the {what} is not a regular file ({_file_kind(info.st_mode)})")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular_bytes(path: str | os.PathLike[str], *, what: str = "file",
+                       max_bytes: int | None = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (see :func:`open_regular`)."""
+    fd = open_regular(path, what=what)
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+    except OSError as err:
+        raise InputError(f"{shown(path)}: cannot read the {what}: {err.strerror or err}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InputError(f"{shown(path)}: the {what} is larger than {max_bytes} bytes; refused")
+    return data
+
+
+def read_regular_text(path: str | os.PathLike[str], *, what: str = "file",
+                      max_bytes: int | None = MAX_TEXT_BYTES) -> str:
+    """UTF-8 text of a regular file of at most ``max_bytes`` (ConfigError when not UTF-8)."""
+    data = read_regular_bytes(path, what=what, max_bytes=max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{shown(path)}: the {what} is not UTF-8 text (byte {err.start})") from None
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def shown(value: object) -> str:
+    """``value`` as text safe to print on one line: control characters (newline, CR, escape, NUL...) are
+    written as escapes, so a hostile file name cannot forge output lines or terminal sequences."""
+    text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _yaml_loader() -> type:
+    """A safe YAML loader class that refuses duplicate keys, deep nesting and huge integers."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            depth = getattr(self, "_hospfab_depth", 0) + 1
+            if depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+            self._hospfab_depth = depth
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._hospfab_depth = depth - 1
+
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            if isinstance(node, yaml.MappingNode):
+                self.flatten_mapping(node)
+                seen: dict[Any, Any] = {}
+                for key_node, _ in node.value:
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.get(key)
+                    except TypeError:
+                        continue  # an unhashable key: the base class reports it
+                    if first is not None:
+                        raise yaml.constructor.ConstructorError(
+                            None, None,
+                            f"duplicate key {shown(key)!r} (first on line {first.line + 1}, again on line "
+                            f"{key_node.start_mark.line + 1})",
+                            key_node.start_mark)
+                    seen[key] = key_node.start_mark
+            return super().construct_mapping(node, deep=deep)
+
+        def construct_yaml_int(self, node):  # type: ignore[no-untyped-def]
+            digits = sum(ch.isdigit() for ch in str(node.value))
+            if digits > MAX_INT_DIGITS:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"integer with {digits} digits (at most {MAX_INT_DIGITS})", node.start_mark)
+            return super().construct_yaml_int(node)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
+    return StrictLoader
+
+
+def load_yaml_text(text: str, *, source: str) -> Any:
+    """Parse YAML ``text`` with the strict loader; ConfigError names ``source`` and the line."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}:{where} broken YAML: {problem}") from None
+        raise ConfigError(f"{source}:{where} broken YAML: {shown(problem)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: broken YAML: nested too deeply") from None
+
+
+def read_yaml_mapping(path: str | os.PathLike[str], *, what: str = "file",
+                      max_bytes: int = MAX_TEXT_BYTES) -> dict:
+    """The top-level mapping of a YAML file (an empty file gives ``{}``).
+
+    Only a regular file of at most ``max_bytes`` is read. Duplicate keys (naming both lines), nesting deeper
+    than :data:`MAX_DEPTH` and integers longer than :data:`MAX_INT_DIGITS` digits are refused. Raises
+    NotFoundError when the file is missing, InputError when it cannot be read, ConfigError (naming the file,
+    and the line and column for broken YAML) when it is not UTF-8, not YAML or not a mapping. ``what`` names
+    the file in messages ("fleet file", "profile").
+    """
+    path = Path(path)
+    data = load_yaml_text(read_regular_text(path, what=what, max_bytes=max_bytes), source=shown(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{path}: expected a mapping of keys to values at the top level of the {what}, "
+            f"{shown(path)}: expected a mapping of keys to values at the top level of the {what}, "
             f"got {_kind_of(data)}"
         )
+    return data
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"integer with {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _json_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of brackets in a JSON text (strings skipped), without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads_json(text: str, *, source: str, error: type[InputError] = ConfigError) -> Any:
+    """Parse JSON ``text`` within the depth and integer limits; ``error`` (naming ``source``) if not."""
+    import json
+
+    if _json_depth(text) > MAX_DEPTH:
+        raise error(f"{source}: JSON nested deeper than {MAX_DEPTH} levels; refused")
+    try:
+        return json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
+    except (ValueError, RecursionError) as err:
+        raise error(f"{source}: broken JSON: {shown(str(err).splitlines()[0])}") from None
+
+
+def read_json_mapping(path: str | os.PathLike[str], *, what: str = "file", max_bytes: int = MAX_TEXT_BYTES,
+                      error: type[InputError] = ConfigError) -> dict:
+    """The top-level object of a JSON file: regular file, size, depth and integer limits (``error`` raised
+    for broken or refused content, naming the file)."""
+    path = Path(path)
+    text = read_regular_text(path, what=what, max_bytes=max_bytes)
+    data = loads_json(text, source=shown(path), error=error)
+    if not isinstance(data, dict):
+        raise error(f"{shown(path)}: expected a JSON object at the top level of the {what}")
     return data
 
 
