@@ -1,0 +1,171 @@
+"""Alerts: events derived from the database once, delivered once per channel to a real local HTTP receiver, a
+real local SMTP server (aiosmtpd) and a command, retried with backoff while a channel is down."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+
+from hospfab.alerts.config import add_channel, load_alerts, save_alerts
+from hospfab.alerts.deliver import deliver_due, run_pass
+from hospfab.alerts.events import collect
+from hospfab.alerts.store import AlertStore
+from hospfab.journal import Journal
+from hospfab.queue.store import QueueStore
+
+RECIPE = {"printer": "mk4", "material": "petg", "process": "std", "build_file": "x.gcode", "sha256": "0" * 64,
+          "copies": 2, "print_time_s": 60.0}  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records every JSON POST."""
+
+    def __init__(self, port: int) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self) -> None:
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.append(envelope)
+            return "250 OK"
+
+    handler = Handler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+def failed_plate(path) -> str:
+    """A lot whose first plate printed and failed on mk4-01 (attempts left: queued again), via the store's API."""
+    with QueueStore(path) as store:
+        lot = store.create_lot(ref="EAR", revision=1, quantity=4, recipes=[RECIPE], plates=[("mk4-01", 2)] * 2,
+                               operator="t")  # fmt: skip
+        plate = lot.plates[0].id
+        store.claim(plate, runner="r", printer="mk4-01", job_id="job-1")
+        store.mark_printing(plate, "job-1")
+        store.finish_attempt(plate, "job-1", ok=False, reason="failed on mk4-01: thermal runaway")
+    return plate
+
+
+def test_a_failed_plate_is_one_event_with_its_reason_even_when_collected_twice(hospfab_home):
+    path = hospfab_home / "journal.sqlite3"
+    plate = failed_plate(path)
+    with AlertStore(path) as alerts, QueueStore(path) as store, Journal(path) as journal:
+        first = collect(alerts, store, journal, channels=["webhook-1"])
+        again = collect(alerts, store, journal, channels=["webhook-1"])
+    assert [e.kind for e in first] == ["plate_failed"] and again == []
+    event = first[0]
+    assert event.plate_id == plate and event.printer == "mk4-01" and event.details["requeued"] is True
+    assert "thermal runaway" in event.message and "queued again" in event.message
+    with AlertStore(path) as alerts:  # a restarted process (new connection, cursor from the database)
+        with QueueStore(path) as store, Journal(path) as journal:
+            assert collect(alerts, store, journal, channels=["webhook-1"]) == []
+
+
+def test_webhook_down_then_back_gets_the_alert_exactly_once(hospfab_home):
+    path, port = hospfab_home / "journal.sqlite3", free_port()
+    add_channel(hospfab_home, "webhook", f"http://127.0.0.1:{port}/hooks/secret-token")
+    config = load_alerts(hospfab_home)
+    config.retry_s = 0.5
+    save_alerts(hospfab_home, config)
+    failed_plate(path)
+    assert run_pass(path, hospfab_home, with_status=False)["failed"] == 1  # nobody listens yet
+    with AlertStore(path) as alerts:
+        row = alerts.deliveries()[0]
+        assert row["state"] == "pending" and row["attempts"] == 1 and "secret-token" not in (row["last_error"] or "")
+    receiver = Receiver(port)
+    try:
+        with AlertStore(path) as alerts:
+            assert deliver_due(alerts, config)["sent"] == 0  # backoff: not due yet
+        time.sleep(0.6)
+        assert run_pass(path, hospfab_home, with_status=False)["sent"] == 1
+        time.sleep(0.6)
+        assert run_pass(path, hospfab_home, with_status=False) == {"new_events": [], "sent": 0, "failed": 0}
+    finally:
+        receiver.stop()
+    assert len(receiver.received) == 1
+    body = receiver.received[0]
+    assert body["text"].startswith("hospfab: Plate ") and body["hospfab"]["kind"] == "plate_failed"
+
+
+def test_email_and_command_channels(hospfab_home, smtp_server, tmp_path):
+    controller, handler = smtp_server
+    path = hospfab_home / "journal.sqlite3"
+    out = tmp_path / "alert.json"
+    add_channel(hospfab_home, "email", "nightshift@hospital.example")
+    add_channel(hospfab_home, "command", f"{sys.executable} -c \"import sys; open('{out}', 'w').write(sys.stdin.read())\"")
+    config = load_alerts(hospfab_home)
+    config.smtp.host, config.smtp.port = "127.0.0.1", controller.port
+    save_alerts(hospfab_home, config)
+    failed_plate(path)
+    result = run_pass(path, hospfab_home, with_status=False)
+    assert result["sent"] == 2 and result["failed"] == 0
+    assert len(handler.messages) == 1 and handler.messages[0].rcpt_tos == ["nightshift@hospital.example"]
+    text = handler.messages[0].content.decode()
+    assert "Subject: [hospfab] plate failed: mk4-01" in text and "thermal runaway" in text
+    assert json.loads(out.read_text())["hospfab"]["kind"] == "plate_failed"
+
+
+def test_alerts_cli_keeps_other_keys_hides_webhook_secrets_and_tests_channels(cli, hospfab_home):
+    config_file = hospfab_home / "config.yaml"
+    config_file.write_text("site: ward-b\n")
+    port = free_port()
+    out = cli("alerts", "add", "webhook", f"http://127.0.0.1:{port}/hooks/T0PSECRET", "--json")
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert out.json()["data"]["id"] == "webhook-1" and "T0PSECRET" not in out.stdout
+    assert cli("alerts", "add", "email", "not-an-address").exit_code == 2
+    listed = cli("alerts", "list")
+    assert "webhook-1" in listed.stdout and "T0PSECRET" not in listed.stdout
+    doc = yaml.safe_load(config_file.read_text())
+    assert doc["site"] == "ward-b" and doc["alerts"]["channels"][0]["target"].endswith("T0PSECRET")
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    down = cli("alerts", "test", "--json")
+    assert down.exit_code == 3 and "T0PSECRET" not in down.stdout
+    receiver = Receiver(port)
+    try:
+        up = cli("alerts", "test", "--json")
+    finally:
+        receiver.stop()
+    assert up.exit_code == 0 and up.json()["data"]["channels"] == {"webhook-1": "ok"}
+    assert receiver.received[0]["hospfab"]["kind"] == "test"
+    assert cli("alerts", "remove", "webhook-1", "--json").exit_code == 0
+    assert cli("alerts", "remove", "webhook-1").exit_code == 2
+    assert load_alerts(hospfab_home).channels == []
