@@ -47,8 +47,6 @@ def serve(
     config = settings(ctx)
 
     def work() -> CommandResult:
-        import uvicorn
-
         from hospfab.cli.output import stdout_console
         from hospfab.cli.print_ import load_printers
         from hospfab.errors import InputError
@@ -66,11 +64,39 @@ def serve(
         if not json_:
             stdout_console().print(f"Fleet page on http://{host}:{port}/ ({len(printers)} printers; Ctrl-C stops)",
                                    markup=False)  # fmt: skip
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        _run(app, host, port)
         data = {"host": host, "port": port, "printers": len(printers)}
         return CommandResult(data=data, render=lambda c: c.print("Stopped."))
 
     emit("serve", json_, work)
+
+
+def _run(app: object, host: str, port: int) -> None:
+    """Serve ``app`` with hypercorn until SIGINT or SIGTERM (a graceful stop)."""
+    import asyncio
+    import signal
+
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from hospfab.errors import InputError
+
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.loglevel = "WARNING"
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    try:
+        asyncio.run(main())
+    except OSError as err:
+        raise InputError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
 
 def register(app: typer.Typer) -> None:
