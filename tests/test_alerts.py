@@ -169,3 +169,49 @@ def test_alerts_cli_keeps_other_keys_hides_webhook_secrets_and_tests_channels(cl
     assert cli("alerts", "remove", "webhook-1", "--json").exit_code == 0
     assert cli("alerts", "remove", "webhook-1").exit_code == 2
     assert load_alerts(hospfab_home).channels == []
+
+
+def test_lot_done_bed_wait_printer_error_and_runner_stop_each_once(hospfab_home):
+    from types import SimpleNamespace
+
+    from hospfab.alerts.deliver import runner_stopped
+    from hospfab.fleet.status import PrinterStatus
+    from hospfab.journal import Job
+    from hospfab.octoprint.states import State
+    from hospfab.queue.runner import RunSummary
+
+    path = hospfab_home / "journal.sqlite3"
+    with QueueStore(path) as store:
+        lot = store.create_lot(ref="EAR", revision=1, quantity=2, recipes=[RECIPE], plates=[("mk4-01", 2)],
+                               operator="t")  # fmt: skip
+        plate = lot.plates[0].id
+        store.claim(plate, runner="r", printer="mk4-01", job_id="job-9")
+        store.mark_printing(plate, "job-9")
+        store.finish_attempt(plate, "job-9", ok=True, units=2)
+    with Journal(path) as journal:  # the plate's job ended two hours ago and nobody cleared the bed
+        journal.add(Job(id="job-9", ref="EAR", revision=1, build_file="x.gcode", sha256="0" * 64, printer="mk4-01",
+                        printer_url=None, printer_profile="mk4", material="petg", material_lot=None, operator="t",
+                        created_at="2026-01-01T00:00:00+00:00", started_at="2026-01-01T00:00:01+00:00",
+                        ended_at="2026-01-01T01:00:00+00:00", outcome="done"))  # fmt: skip
+    printers = [SimpleNamespace(name="mk4-01", bed_clearing="manual")]
+    broken = PrinterStatus("mk4-01", "u", "mk4", "petg", reachable=True, state=State("error"),
+                           state_text="Offline after error", error="Thermal Runaway")
+    fine = PrinterStatus("mk4-01", "u", "mk4", "petg", reachable=True, state=State("operational"))
+
+    def kinds(statuses=None):
+        with AlertStore(path) as alerts, QueueStore(path) as store, Journal(path) as journal:
+            return sorted(e.kind for e in collect(alerts, store, journal, channels=[], printers=printers,
+                                                  statuses=statuses, bed_wait_min=30))
+
+    assert kinds([broken]) == ["bed_wait", "lot_done", "printer_error"]
+    assert kinds([broken]) == []
+    assert kinds([fine]) == [] and kinds([broken]) == ["printer_error"]  # a new episode
+    with Journal(path) as journal:
+        journal.mark_bed_clear("mk4-01", "night nurse")
+    assert kinds([fine]) == []
+    summary = RunSummary(dispatched=1, done=1, stopped="queue empty")
+    runner_stopped(path, hospfab_home, "host:1:abc", summary)
+    runner_stopped(path, hospfab_home, "host:1:abc", summary)
+    with AlertStore(path) as alerts:
+        stops = [e for e in alerts.events() if e.kind == "runner_stopped"]
+    assert len(stops) == 1 and "queue empty" in stops[0].message

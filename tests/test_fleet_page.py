@@ -159,6 +159,8 @@ def test_live_page_over_a_running_queue(octoprint_server_factory, page_catalog, 
                                                                        optimize=True)  # fmt: skip
 
             browser.close()
+        listed = cli("printers", "status", "--json").json()["data"]["printers"]
+        assert {p["name"]: bool(p["waiting_for_clearing_since"]) for p in listed} == {"vt-0": True, "vt-1": True}
         status = httpx.get(url + "api/status", timeout=10).json()
         assert {p["name"] for p in status["printers"]} == {"vt-0", "vt-1"}
         assert any(e["kind"] == "plate_failed" for e in status["events"])

@@ -104,7 +104,7 @@ def collect(
             continue
         since = alerts.mark(mark)
         if since is None:
-            since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            since = datetime.now(timezone.utc).isoformat(timespec="microseconds")
             alerts.set_mark(mark, since)
         what = status.state_text or "unreachable"
         add(Event(f"printer_error:{status.name}:{since}", "printer_error",

@@ -360,12 +360,13 @@ def queue_prioritize(ctx: typer.Context, ident: Annotated[str, typer.Argument(he
         for plate in changed:
             counts[plate.state] = counts.get(plate.state, 0) + 1
         data = {"ident": ident, "priority": priority, "plates": len(changed), "by_state": counts,
-                "queued_ahead": len(ahead), "changed": [p.id for p in changed]}  # fmt: skip
+                "queued_ahead": len(ahead), "changed": [p.as_dict() for p in changed]}  # fmt: skip
         states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         return CommandResult(data=data, render=lambda c: c.print(
             f"{ident}: {len(changed)} plates now priority {priority} ({states}); {len(ahead)} queued plates of "
             "higher priority go first." if ahead else
-            f"{ident}: {len(changed)} plates now priority {priority} ({states}); next to print.", markup=False))
+            f"{ident}: {len(changed)} plates now priority {priority} ({states}); next to print.", markup=False,
+            soft_wrap=True))
 
     emit("queue prioritize", json_, work)
 

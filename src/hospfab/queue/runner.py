@@ -297,24 +297,27 @@ class QueueRunner:
             return
         if job.active:
             return
-        current = self.store.plate(plate.id)
-        if current.job_id != job.id or current.state not in ACTIVE:
-            return  # another runner settled it: counted in that runner's summary, not here
-        counted = plate.runner == self.id or _runner_gone(plate.runner)  # the dispatcher's summary counts it
+        # Several runners may settle the same attempt: only the one whose transaction changed the plate counts
+        # it (the store's connection counts its own writes), so the summaries of several runners add up.
+        changes = self.store.conn.total_changes
         if job.outcome == DONE:
             lot = self._lot(plate.lot_id)
             recipe = recipe_for(lot, job.printer_profile or "", job.material) or {"copies": plate.planned_units}
             self.store.finish_attempt(plate.id, job.id, ok=True, units=int(recipe["copies"]))
-            self.summary.done += counted
+            if self.store.conn.total_changes == changes:
+                return  # another runner settled it first
+            self.summary.done += 1
             self.log(f"plate {plate.id}: done on {job.printer} ({recipe['copies']} units)")
             return
         reason = f"{job.outcome} on {job.printer}: {job.reason or 'no reason given'}"
         after = self.store.finish_attempt(plate.id, job.id, ok=False, reason=reason)
+        if self.store.conn.total_changes == changes:
+            return
         if after.state == QUEUED:
-            self.summary.requeued += counted
+            self.summary.requeued += 1
             self.log(f"plate {plate.id}: attempt {after.attempts} {reason}; queued again")
         else:
-            self.summary.failed += counted
+            self.summary.failed += 1
             self.log(f"plate {plate.id}: attempt {after.attempts} {reason}; no attempt left, failed")
 
     def _give_back(self, plate: Plate, job: Job | None, reason: str) -> None:

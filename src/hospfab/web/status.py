@@ -35,14 +35,26 @@ class FleetView:
                 "events": self.events, "bed_clearing": self.assumption}  # fmt: skip
 
 
-def _printer_row(printer: Any, status: Any, journal: Any) -> tuple[dict[str, Any], PlanPrinter | None]:
+def bed_waits(journal_path: Path, printers: list[Any]) -> dict[str, str]:
+    """Manual-clearing printers whose bed waits for a person: name -> since when (the last job's end)."""
+    from hospfab.journal import Journal
+
+    out = {}
+    with Journal(journal_path) as journal:
+        for printer in printers:
+            if getattr(printer, "bed_clearing", "manual") == "automatic" or journal.active_on(printer.name):
+                continue
+            if not journal.bed_clear(printer.name):
+                last = journal.jobs(printer=printer.name, limit=1)
+                if last:
+                    out[printer.name] = last[0].ended_at or last[0].started_at or last[0].created_at
+    return out
+
+
+def _printer_row(printer: Any, status: Any, journal: Any, waiting_since: str | None
+                 ) -> tuple[dict[str, Any], PlanPrinter | None]:
     manual = getattr(printer, "bed_clearing", "manual") != "automatic"
     active = journal.active_on(printer.name)
-    waiting_since = None
-    if manual and active is None and not journal.bed_clear(printer.name):
-        last = journal.jobs(printer=printer.name, limit=1)
-        if last:
-            waiting_since = last[0].ended_at or last[0].started_at
     job = None
     if active is not None:
         job = {"id": active.id, "ref": active.ref, "revision": active.revision, "plate_id": active.plate_id,
@@ -123,10 +135,11 @@ def fleet_view(journal_path: Path, printers: list[Any], *, timeout: float = 3.0,
 
     now = datetime.now(timezone.utc)
     statuses = status_all(printers, timeout=timeout)
+    waits = bed_waits(journal_path, printers)
     with Journal(journal_path) as journal, QueueStore(journal_path) as store, AlertStore(journal_path) as alerts:
         rows, plan_printers = [], []
         for printer, status in zip(printers, statuses):
-            row, plan_printer = _printer_row(printer, status, journal)
+            row, plan_printer = _printer_row(printer, status, journal, waits.get(printer.name))
             rows.append(row)
             if plan_printer is not None:
                 plan_printers.append(plan_printer)
