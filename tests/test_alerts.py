@@ -215,3 +215,27 @@ def test_lot_done_bed_wait_printer_error_and_runner_stop_each_once(hospfab_home)
     with AlertStore(path) as alerts:
         stops = [e for e in alerts.events() if e.kind == "runner_stopped"]
     assert len(stops) == 1 and "queue empty" in stops[0].message
+
+
+def test_the_runner_hook_returns_while_a_channel_hangs(hospfab_home):
+    """A webhook host that accepts and never answers: the hook (called by the runner each round) returns at
+    once, the pass goes on in its own thread, and the delivery stays pending for a retry."""
+    from hospfab.alerts.deliver import AlertHook
+
+    path = hospfab_home / "journal.sqlite3"
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    add_channel(hospfab_home, "webhook", f"http://127.0.0.1:{hung.getsockname()[1]}/hook")
+    failed_plate(path)
+    hook = AlertHook(path, hospfab_home, [], with_status=False)
+    try:
+        hook()
+        assert hook._thread is not None and hook._thread.is_alive()  # the round went on; the pass still waits
+        hook()  # a second round while the first pass runs starts nothing new
+    finally:
+        hung.close()
+        hook._thread.join(30)
+    with AlertStore(path) as alerts:
+        [row] = alerts.deliveries()
+    assert row["state"] == "pending" and row["attempts"] == 1

@@ -103,6 +103,13 @@ def test_live_page_over_a_running_queue(octoprint_server_factory, page_catalog, 
                         **{"vt-1": {"site": "ward-b"}})  # fmt: skip
     monkeypatch.setenv("HOSPFAB_CATALOG", str(page_catalog))
     monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
+    shown = cli("batch", REF, "--quantity", "4", "--plan")
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    words = " ".join(shown.stdout.split())  # rich wraps at the terminal width
+    assert "2 units scheduled" in words and "2 plates wait for someone to clear a bed" in words
+    assert "Bed clearing: nobody clears a bed" in words
+    rounds = cli("batch", REF, "--quantity", "4", "--plan", "--staff-rounds", "30", "--json").json()["data"]
+    assert rounds["plates_unscheduled"] == 0 and rounds["bed_clearing"]["clearing_delay_s"] == 1800
     lot = cli("batch", REF, "--quantity", "4", "--by", "23:59", "--json")
     assert lot.exit_code == 0, lot.stdout + lot.stderr
     plan = lot.json()["data"]
