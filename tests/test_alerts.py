@@ -239,3 +239,66 @@ def test_the_runner_hook_returns_while_a_channel_hangs(hospfab_home):
     with AlertStore(path) as alerts:
         [row] = alerts.deliveries()
     assert row["state"] == "pending" and row["attempts"] == 1
+
+
+def self_signed(folder):
+    """A certificate and key for 127.0.0.1 (the test's own CA, as a hospital's internal CA would be)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))  # fmt: skip
+    cert_file, key_file = folder / "smtp.pem", folder / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_file, key_file
+
+
+def test_email_over_starttls_verifies_the_server_certificate(hospfab_home, tmp_path):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    cert_file, key_file = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    messages = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            messages.append(session.ssl is not None)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=free_port(), tls_context=context,
+                            require_starttls=True)  # fmt: skip
+    controller.start()
+    try:
+        path = hospfab_home / "journal.sqlite3"
+        add_channel(hospfab_home, "email", "nightshift@hospital.example")
+        config = load_alerts(hospfab_home)
+        config.smtp.host, config.smtp.port, config.smtp.starttls = "127.0.0.1", controller.port, True
+        config.retry_s = 0.2
+        save_alerts(hospfab_home, config)
+        failed_plate(path)
+        untrusted = run_pass(path, hospfab_home, with_status=False)  # the test CA is not trusted yet
+        assert untrusted["failed"] == 1 and messages == []
+        config.smtp.ca_file = str(cert_file)
+        save_alerts(hospfab_home, config)
+        time.sleep(0.3)
+        assert run_pass(path, hospfab_home, with_status=False)["sent"] == 1
+    finally:
+        controller.stop()
+    assert messages == [True]  # delivered over TLS

@@ -65,7 +65,7 @@ def _email(address: str, event: Event, smtp: Smtp) -> None:
     try:
         with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as server:
             if smtp.starttls:
-                server.starttls(context=ssl.create_default_context())
+                server.starttls(context=ssl.create_default_context(cafile=smtp.ca_file))
             if smtp.username:
                 server.login(smtp.username, smtp.password() or "")
             server.send_message(message)

@@ -6,7 +6,7 @@ Example::
       bed_wait_min: 30          # alert when a manual printer's bed waits for clearing longer than this
       retry_s: 30               # first retry delay when a channel is down (doubles, at most 1 h)
       smtp: {host: smtp.hospital.lan, port: 587, starttls: true, sender: hospfab@hospital.lan,
-             username: hospfab, password_env: HOSPFAB_SMTP_PASSWORD}
+             username: hospfab, password_env: HOSPFAB_SMTP_PASSWORD, ca_file: /etc/ssl/hospital-ca.pem}
       channels:
         - {id: webhook-1, type: webhook, target: https://chat.hospital.lan/hooks/abc}
         - {id: email-1, type: email, target: nightshift@hospital.lan}
@@ -66,6 +66,7 @@ class Smtp(BaseModel):
     host: str = Field("localhost", description="SMTP server host name.")
     port: int = Field(25, ge=1, le=65535, description="SMTP port (587 with STARTTLS, usually).")
     starttls: bool = Field(False, description="Upgrade the connection with STARTTLS (certificate verified).")
+    ca_file: str | None = Field(None, description="CA certificates (PEM) to verify the server with, e.g. a site CA.")
     sender: str = Field("hospfab@localhost", description="From address.")
     username: str | None = Field(None, description="Login name, if the server needs one.")
     password_env: str | None = Field(None, description="Environment variable holding the password.")
