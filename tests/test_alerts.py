@@ -302,3 +302,20 @@ def test_email_over_starttls_verifies_the_server_certificate(hospfab_home, tmp_p
     finally:
         controller.stop()
     assert messages == [True]  # delivered over TLS
+
+
+def test_alerts_run_is_a_delivery_pass_for_sites_without_a_runner(cli, hospfab_home):
+    port = free_port()
+    receiver = Receiver(port)
+    try:
+        assert cli("alerts", "add", "webhook", f"http://127.0.0.1:{port}/h").exit_code == 0
+        plate = failed_plate(hospfab_home / "journal.sqlite3")
+        out = cli("alerts", "run", "--json")
+        again = cli("alerts", "run")
+    finally:
+        receiver.stop()
+    assert out.exit_code == 0, out.stdout + out.stderr
+    data = out.json()["data"]
+    assert data["sent"] == 1 and [e["plate_id"] for e in data["new_events"]] == [plate]
+    assert again.exit_code == 0 and "0 new events; 0 alerts sent" in again.stdout
+    assert len(receiver.received) == 1

@@ -60,18 +60,17 @@ def run_pass(journal_path: Path, config_dir: Path, *, printers: list[Any] | None
 
     config = load_alerts(config_dir)
     printers = list(printers or [])
-    with AlertStore(journal_path) as alerts:
-        before = {e.key for e in alerts.events(limit=200)}
     if with_status and printers:
         from hospfab.web.status import fleet_view
 
-        fleet_view(journal_path, printers, timeout=min(timeout_s, 3.0), config_dir=config_dir)  # records events
-    with AlertStore(journal_path) as alerts, QueueStore(journal_path) as store, Journal(journal_path) as journal:
-        collect(alerts, store, journal, channels=[c.id for c in config.channels], printers=printers,
-                bed_wait_min=config.bed_wait_min)
-        new = [e for e in alerts.events(limit=200) if e.key not in before]
+        new = fleet_view(journal_path, printers, timeout=min(timeout_s, 3.0), config_dir=config_dir).new_events
+    else:
+        with AlertStore(journal_path) as alerts, QueueStore(journal_path) as store, Journal(journal_path) as journal:
+            new = collect(alerts, store, journal, channels=[c.id for c in config.channels], printers=printers,
+                          bed_wait_min=config.bed_wait_min)  # fmt: skip
+    with AlertStore(journal_path) as alerts:
         counts = deliver_due(alerts, config, timeout_s=timeout_s)
-    return {"new_events": [e.as_dict() for e in reversed(new)], **counts}
+    return {"new_events": [e.as_dict() for e in new], **counts}
 
 
 def runner_stopped(journal_path: Path, config_dir: Path, runner: str, summary: Any) -> None:

@@ -352,9 +352,14 @@ class LotPlan:
     @property
     def assumption(self) -> str:
         """The bed-clearing assumption the plan was made under, in words."""
-        if self.clearing_delay_s is None:
-            return "nobody clears a bed: a manual-clearing printer prints at most the plate it can start now"
-        return f"staff clear each bed within {self.clearing_delay_s / 60:g} min of a plate ending"
+        return clearing_assumption(self.clearing_delay_s)
+
+
+def clearing_assumption(clearing_delay_s: float | None) -> str:
+    """A bed-clearing assumption in words (for plans, the page and the alerts)."""
+    if clearing_delay_s is None:
+        return "nobody clears a bed: a manual-clearing printer prints at most the plate it can start now"
+    return f"staff clear each bed within {clearing_delay_s / 60:g} min of a plate ending"
 
 
 def plan_lot(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from hospfab.queue.planner import PlanPlate, PlanPrinter, plan_plates
+from hospfab.queue.planner import PlanPlate, PlanPrinter, clearing_assumption, plan_plates
 
 FORECAST_BUDGET_S = 0.05  # planner improvement time per refresh
 
@@ -29,6 +29,7 @@ class FleetView:
     events: list[dict[str, Any]]
     assumption: str
     statuses: list[Any] = field(default_factory=list, repr=False)  # live PrinterStatus objects
+    new_events: list[Any] = field(default_factory=list, repr=False)  # alert events recorded by this call
 
     def as_dict(self) -> dict[str, Any]:
         return {"generated_at": self.generated_at, "printers": self.printers, "lots": self.lots,
@@ -130,10 +131,10 @@ def fleet_view(journal_path: Path, printers: list[Any], *, timeout: float = 3.0,
     from hospfab.alerts.store import AlertStore
     from hospfab.fleet.status import status_all
     from hospfab.journal import Journal
-    from hospfab.queue.planner import LotPlan, Plan
     from hospfab.queue.store import QueueStore
 
     now = datetime.now(timezone.utc)
+    new: list[Any] = []
     statuses = status_all(printers, timeout=timeout)
     waits = bed_waits(journal_path, printers)
     with Journal(journal_path) as journal, QueueStore(journal_path) as store, AlertStore(journal_path) as alerts:
@@ -149,9 +150,8 @@ def fleet_view(journal_path: Path, printers: list[Any], *, timeout: float = 3.0,
             from hospfab.alerts.events import collect
 
             config = load_alerts(config_dir)
-            collect(alerts, store, journal, channels=[c.id for c in config.channels], printers=printers,
-                    statuses=statuses, at_risk={x["lot_id"]: x["risk"] for x in lots if x["risk"]},
-                    bed_wait_min=config.bed_wait_min)  # fmt: skip
+            new = collect(alerts, store, journal, channels=[c.id for c in config.channels], printers=printers,
+                          statuses=statuses, at_risk={x["lot_id"]: x["risk"] for x in lots if x["risk"]},
+                          bed_wait_min=config.bed_wait_min)  # fmt: skip
         events = [e.as_dict() for e in alerts.events(limit=events_limit)]
-    assumption = LotPlan(Plan([], {}), 0, clearing_delay_s=clearing_delay_s).assumption
-    return FleetView(_iso(now), rows, lots, events, assumption, statuses)
+    return FleetView(_iso(now), rows, lots, events, clearing_assumption(clearing_delay_s), statuses, new)
