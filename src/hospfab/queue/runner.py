@@ -214,7 +214,8 @@ class QueueRunner:
         first, self._rounds = self._rounds == 0, self._rounds + 1
         active = self.store.plates(states=ACTIVE)
         if first:
-            self.log(f"on start: {len(active)} plates were being sent or printed; reconciling with the printers")
+            self.log(f"on start: {len(active)} plates were being sent or printed; reconciling with the printers"
+                     if active else "on start: no plate was being sent or printed")
         for plate in active:
             try:
                 self.observe(plate)
