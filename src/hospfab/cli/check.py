@@ -151,9 +151,10 @@ def repair(
                                          show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Repair an STL mesh into a new file: weld cracks, remove degenerate and duplicate facets, fix
-    winding and inside-out bodies, fill small holes. Prints the checks before and after; exit 1 when the
-    result still fails.
+    """Repair an STL mesh into a new file: weld cracks, remove degenerate and duplicate facets and tiny
+    debris bodies (noise shells), fix winding and inside-out bodies, fill small holes, union crossing
+    shells. Prints the checks before and after; exit 1 when the result still fails, 2 when the input is
+    unreadable or holds coordinates binary STL cannot store.
 
     Example: hospfab repair broken.stl -o fixed.stl
     """
@@ -179,8 +180,9 @@ def _render_repair(console, report) -> None:
     table.add_row("errors", ", ".join(report.before.errors) or "-", ", ".join(report.after.errors) or "-")
     table.add_row("warnings", ", ".join(report.before.warnings) or "-", ", ".join(report.after.warnings) or "-")
     for key in ("triangles", "volume_mm3", "bodies", "open_edges", "non_manifold_edges",
-                "inconsistent_edges", "degenerate_faces", "duplicate_faces", "inverted_bodies"):
-        table.add_row(key, f"{b[key]:,}", f"{a[key]:,}")
+                "inconsistent_edges", "degenerate_faces", "duplicate_faces", "inverted_bodies",
+                "self_intersecting_faces", "noise_shells"):
+        table.add_row(key, f"{b.get(key) or 0:,}", f"{a.get(key) or 0:,}")
     console.print(table)
     done = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.actions.items()
                      if v and not isinstance(v, bool) and k != "weld_tolerance_mm")

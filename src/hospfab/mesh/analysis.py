@@ -143,7 +143,7 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
     body_volumes = geo.body_volume_mm3
     boxes = _Lazy(lambda: _body_boxes(positions, vertex_body, bodies) if bodies > 1
                   else (lo[None, :], hi[None, :]))
-    noise = _noise_bodies(body_volumes, boxes, tol) if bodies > 1 else np.zeros(bodies, bool)
+    noise = noise_bodies(body_volumes, boxes, tol) if bodies > 1 else np.zeros(bodies, bool)
     clock.lap("topology")
     facts = MeshFacts(
         triangles=n, format=tri.format, bounds_min=lo, bounds_max=hi,
@@ -213,7 +213,7 @@ class _Lazy:
         return self._value
 
 
-def _noise_bodies(volumes: np.ndarray, boxes, tol: Tolerances) -> np.ndarray:
+def noise_bodies(volumes: np.ndarray, boxes, tol: Tolerances) -> np.ndarray:
     """Bodies too small to print: under ``noise_size_mm`` along every axis, or enclosing under
     ``noise_volume_mm3`` while under ``noise_volume_size_mm`` long. Never every body."""
     lo, hi = boxes()
