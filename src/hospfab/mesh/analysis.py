@@ -172,8 +172,8 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
     clock.lap("self_intersections")
     if min_wall_mm is not None:
         if facts.closed and facts.inverted_bodies == 0:
-            facts.thin_walls = thickness.find(scene, positions, faces, ~skip, body_of_face, min_wall_mm, tol.wall_angle_deg,
-                                              min_wall_mm ** 2)
+            facts.thin_walls = thickness.find(scene, positions, faces, ~skip, body_of_face, body_volumes > 0,
+                                              min_wall_mm, tol.wall_angle_deg, min_wall_mm ** 2)
             facts.facet_sets["thin_walls"] = facts.thin_walls.facets
         else:
             facts.notes.append("wall thickness not measured: the mesh is not a closed, outward solid")

@@ -32,5 +32,18 @@ def write_picture(vertices: np.ndarray, report: MeshReport, png: str | os.PathLi
     marked = highlights(report)
     with np.errstate(all="ignore"):
         data = render_png(np.asarray(vertices, np.float64), size, highlight=marked)
-    atomic_write_bytes(png, data)
+    atomic_write_bytes(png, data, mode=0o644)
     return [code for code, _, _ in marked]
+
+
+def picture_file(stl: str | os.PathLike, png: str | os.PathLike, min_wall_mm: float | None = None) -> list[str]:
+    """Check ``stl`` and write its defect picture to ``png`` when there is anything to colour; returns the
+    codes shown (empty: no file written)."""
+    from hospfab.mesh.report import check_triangles
+    from hospfab.mesh.stlio import read_stl
+
+    tri = read_stl(stl)
+    report = check_triangles(tri, str(stl), min_wall_mm=min_wall_mm, detail=True)
+    if not highlights(report):
+        return []
+    return write_picture(tri.vertices, report, png)

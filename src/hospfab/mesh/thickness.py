@@ -43,9 +43,11 @@ class ThinWalls:
 
 
 def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndarray, body_of_face: np.ndarray,
-         min_wall_mm: float, wall_angle_deg: float, min_region_mm2: float) -> ThinWalls:
-    """Thin regions of the closed, outward-wound mesh ``faces``; only facets where ``use`` is True start rays,
-    and only facets of the same body end them (overlapping bodies are one material)."""
+         solid: np.ndarray, min_wall_mm: float, wall_angle_deg: float, min_region_mm2: float) -> ThinWalls:
+    """Thin regions of the closed, outward-wound mesh ``faces``; only facets where ``use`` is True start rays.
+    ``solid[b]`` is True for bodies of positive volume, False for cavities: a ray ends on its own body or
+    between a cavity and another body, and goes on through other solid bodies (overlapping bodies are one
+    material)."""
     start = np.flatnonzero(use)
     tri = positions[faces[start]].astype(np.float64)
     normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -56,7 +58,7 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndar
     centroid = tri.mean(axis=1)
     del tri
     prim, dist = _same_body_hits(scene, centroid - normal * _OFFSET_MM, -normal, min_wall_mm - _OFFSET_MM,
-                                 body_of_face, body_of_face[start])
+                                 body_of_face, body_of_face[start], solid)
     hit = np.flatnonzero(prim >= 0)
     result = ThinWalls(min_wall_mm)
     if len(hit) == 0:
@@ -108,8 +110,9 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndar
     return result
 
 
-def _same_body_hits(scene, origin, direction, length, body_of_face, body):
-    """First hits within ``length`` on a facet of the ray's own body, going on past other bodies' facets."""
+def _same_body_hits(scene, origin, direction, length, body_of_face, body, solid):
+    """First hits within ``length`` on a facet of the ray's own body or across a cavity, going on past
+    other solid bodies' facets."""
     n = len(origin)
     prim = np.full(n, -1, np.int64)
     dist = np.full(n, np.inf)
@@ -120,7 +123,8 @@ def _same_body_hits(scene, origin, direction, length, body_of_face, body):
                                 np.maximum(length - travelled[live], 0.0))
         hit = p >= 0
         live, p, t = live[hit], p[hit], t[hit]
-        own = body_of_face[p] == body[live]
+        other = body_of_face[p]
+        own = (other >= 0) & ((other == body[live]) | ~solid[np.maximum(other, 0)] | ~solid[body[live]])
         prim[live[own]] = p[own]
         dist[live[own]] = travelled[live[own]] + t[own]
         live, t = live[~own], t[~own]
