@@ -20,6 +20,7 @@ from hospfab.mesh.raycast import RayScene
 
 _SHRINK = 1e-4  # fraction of an edge's length left out at each end
 _ROUNDS = 6  # times a ray continues past a skipped hit
+_EDGE_CHUNK = 1 << 18  # edges cast at a time: bounds the float64 work arrays
 
 
 @dataclass
@@ -38,57 +39,28 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, body_of_face
     out (degenerate, or not in a body). ``touch_mm``: a segment end this close to a plane touches it."""
     a = faces.reshape(-1)
     b = faces[:, [1, 2, 0]].reshape(-1)
-    owner = np.repeat(np.arange(len(faces)), 3)
-    one_way = (a < b) & ~skip[owner]
-    if not _closed_pairs(a, b):  # open or odd meshes: an edge may appear in one direction only
-        one_way = ~skip[owner]
-    a, b, owner = a[one_way], b[one_way], owner[one_way]
-    p = positions[a].astype(np.float64)
-    q = positions[b].astype(np.float64)
-    d = q - p
-    length = np.sqrt(np.einsum("ij,ij->i", d, d))
-    good = length > 0
-    a, b, owner, p, q, d, length = a[good], b[good], owner[good], p[good], q[good], d[good], length[good]
-    d /= length[:, None]
-    start = length * _SHRINK
-    live = np.arange(len(a))
+    keep = ~np.repeat(skip, 3)
+    if _closed_pairs(a, b):  # each undirected edge once; open or odd meshes: every edge
+        keep &= a < b
+    cast = np.flatnonzero(keep)  # facet edge i is edge i % 3 of facet i // 3
+    del keep
     found_edge, found_facet, found_point = [], [], []
-    for _ in range(_ROUNDS):
-        if len(live) == 0:
-            break
-        remaining = length[live] * (1 - _SHRINK) - start[live]
-        origin = p[live] + d[live] * start[live, None]
-        prim, t = scene.first_hits(origin, d[live], np.maximum(remaining, 0))
-        hit = prim >= 0
-        live, prim, t = live[hit], prim[hit], t[hit]
-        if len(live) == 0:
-            break
-        h = faces[prim]
-        shares = np.any((h == a[live, None]) | (h == b[live, None]), axis=1)
-        candidate = ~shares & ~skip[prim] & (body_of_face[prim] == body_of_face[owner[live]])
-        idx = np.flatnonzero(candidate)
-        if len(idx):
-            crossing = _crosses(p[live[idx]], q[live[idx]], positions[faces[prim[idx]]].astype(np.float64),
-                                touch_mm)
-            ok = idx[crossing]
-            found_edge.append(live[ok])
-            found_facet.append(prim[ok])
-            found_point.append(p[live[ok]] + d[live[ok]] * (start[live[ok]] + t[ok])[:, None])
-            candidate[ok] = False  # a confirmed edge is done; the others go on past what they hit
-            done = np.zeros(len(live), bool)
-            done[ok] = True
-        else:
-            done = np.zeros(len(live), bool)
-        start[live] += t + length[live] * _SHRINK
-        live = live[~done]
-    if not found_edge or not sum(len(e) for e in found_edge):
+    for lo in range(0, len(cast), _EDGE_CHUNK):
+        chunk = cast[lo:lo + _EDGE_CHUNK]
+        edge, facet, point = _cast_edges(scene, positions, faces, body_of_face, skip, a[chunk], b[chunk],
+                                         chunk // 3, touch_mm)
+        found_edge.append(chunk[edge])
+        found_facet.append(facet)
+        found_point.append(point)
+    if not sum(len(e) for e in found_edge):
         return SelfIntersections(np.zeros(0, np.int64))
-    edges = np.concatenate(found_edge)
+    edges = np.concatenate(found_edge)  # facet-edge indices
+    owner = edges // 3
     hit_facets = np.concatenate(found_facet)
     points = np.concatenate(found_point)
     shell = _shell_labels(faces)  # shells that touch at a vertex but cross are overlapping bodies
-    same = shell[owner[edges]] == shell[hit_facets]
-    edges, hit_facets, points = edges[same], hit_facets[same], points[same]
+    same = shell[owner] == shell[hit_facets]
+    edges, owner, hit_facets, points = edges[same], owner[same], hit_facets[same], points[same]
     if len(edges) == 0:
         return SelfIntersections(np.zeros(0, np.int64))
     flagged = np.union1d(hit_facets, _facets_on_edges(faces, a[edges], b[edges]))
@@ -103,6 +75,47 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, body_of_face
         if len(locations) >= max_locations:
             break
     return SelfIntersections(flagged.astype(np.int64), locations)
+
+
+def _cast_edges(scene, positions, faces, body_of_face, skip, a, b, owner, touch_mm):
+    """Cast edges a-b (of facets ``owner``) as shrunk segments; returns the indices (into a) of the edges
+    that strictly cross a facet, the facets they cross and the crossing points."""
+    p = positions[a].astype(np.float64)
+    d = positions[b].astype(np.float64)
+    d -= p
+    length = np.sqrt(np.einsum("ij,ij->i", d, d))
+    good = length > 0
+    d[good] /= length[good, None]
+    start = length * _SHRINK
+    live = np.flatnonzero(good)
+    found_edge, found_facet, found_point = [], [], []
+    for _ in range(_ROUNDS):
+        if len(live) == 0:
+            break
+        remaining = length[live] * (1 - _SHRINK) - start[live]
+        prim, t = scene.first_hits(p[live] + d[live] * start[live, None], d[live], np.maximum(remaining, 0))
+        hit = prim >= 0
+        live, prim, t = live[hit], prim[hit], t[hit]
+        if len(live) == 0:
+            break
+        h = faces[prim]
+        shares = np.any((h == a[live, None]) | (h == b[live, None]), axis=1)
+        candidate = np.flatnonzero(~shares & ~skip[prim] & (body_of_face[prim] == body_of_face[owner[live]]))
+        done = np.zeros(len(live), bool)
+        if len(candidate):
+            e = live[candidate]
+            crossing = _crosses(p[e], p[e] + d[e] * length[e, None],
+                                positions[faces[prim[candidate]]].astype(np.float64), touch_mm)
+            ok = candidate[crossing]
+            found_edge.append(live[ok])
+            found_facet.append(prim[ok])
+            found_point.append(p[live[ok]] + d[live[ok]] * (start[live[ok]] + t[ok])[:, None])
+            done[ok] = True  # a confirmed edge is done; the others go on past what they hit
+        start[live] += t + length[live] * _SHRINK
+        live = live[~done]
+    if not found_edge:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3))
+    return np.concatenate(found_edge), np.concatenate(found_facet), np.concatenate(found_point)
 
 
 def _shell_labels(faces: np.ndarray) -> np.ndarray:

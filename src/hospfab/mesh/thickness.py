@@ -20,6 +20,7 @@ from hospfab.mesh import topology
 from hospfab.mesh.raycast import RayScene
 
 _OFFSET_MM = 1e-4  # rays start this far inside their facet, clear of float32 rounding
+_CHUNK = 1 << 18  # facets measured at a time: bounds the float64 work arrays
 
 
 @dataclass
@@ -48,36 +49,14 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndar
     ``solid[b]`` is True for bodies of positive volume, False for cavities: a ray ends on its own body or
     between a cavity and another body, and goes on through other solid bodies (overlapping bodies are one
     material)."""
-    start = np.flatnonzero(use)
-    tri = positions[faces[start]].astype(np.float64)
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    twice_area = np.sqrt(np.einsum("ij,ij->i", normal, normal))
-    good = twice_area > 0
-    start, tri, normal, twice_area = start[good], tri[good], normal[good], twice_area[good]
-    normal /= twice_area[:, None]
-    centroid = tri.mean(axis=1)
-    del tri
-    prim, dist = _same_body_hits(scene, centroid - normal * _OFFSET_MM, -normal, min_wall_mm - _OFFSET_MM,
-                                 body_of_face, body_of_face[start], solid)
-    hit = np.flatnonzero(prim >= 0)
+    found = [_measure(scene, positions, faces, chunk, body_of_face, solid, min_wall_mm, wall_angle_deg)
+             for chunk in np.array_split(np.flatnonzero(use), max(1, int(np.count_nonzero(use)) // _CHUNK))]
+    thin, thickness, partner, area, where = (np.concatenate([f[k] for f in found]) for k in range(5))
     result = ThinWalls(min_wall_mm)
-    if len(hit) == 0:
+    keep = ~_sharp_edges(faces, thin, partner, len(positions))
+    thin, thickness, partner, area, where = thin[keep], thickness[keep], partner[keep], area[keep], where[keep]
+    if len(thin) == 0:
         return result
-    other = positions[faces[prim[hit]]].astype(np.float64)
-    other_n = np.cross(other[:, 1] - other[:, 0], other[:, 2] - other[:, 0])
-    other_len = np.sqrt(np.einsum("ij,ij->i", other_n, other_n))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.einsum("ij,ij->i", normal[hit], other_n) / other_len
-    wall = (other_len > 0) & (cos < -np.cos(np.radians(wall_angle_deg)))
-    hit = hit[wall]
-    hit = hit[~_sharp_edges(faces, start[hit], prim[hit], len(positions))]
-    if len(hit) == 0:
-        return result
-    thin = start[hit]
-    thickness = dist[hit] + _OFFSET_MM
-    partner = prim[hit]
-    area = twice_area[hit] / 2
-    where = centroid[hit]
     # regions: thin facets joined through their vertices and through the facet their ray measured
     vertex_count = len(positions)
     f = faces[thin]
@@ -108,6 +87,28 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndar
     result.facets = thin[keep_facet].astype(np.int64)
     result.region_of_facet = renumber[region[keep_facet]]
     return result
+
+
+def _measure(scene, positions, faces, start, body_of_face, solid, min_wall_mm, wall_angle_deg):
+    """Thin facets among ``start``: (facets, thickness, facet met, area, centroid), before the sharp-edge test."""
+    tri = positions[faces[start]].astype(np.float64)
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    twice_area = np.sqrt(np.einsum("ij,ij->i", normal, normal))
+    good = twice_area > 0
+    start, tri, normal, twice_area = start[good], tri[good], normal[good], twice_area[good]
+    normal /= twice_area[:, None]
+    centroid = tri.mean(axis=1)
+    del tri
+    prim, dist = _same_body_hits(scene, centroid - normal * _OFFSET_MM, -normal, min_wall_mm - _OFFSET_MM,
+                                 body_of_face, body_of_face[start], solid)
+    hit = np.flatnonzero(prim >= 0)
+    other = positions[faces[prim[hit]]].astype(np.float64)
+    other_n = np.cross(other[:, 1] - other[:, 0], other[:, 2] - other[:, 0])
+    other_len = np.sqrt(np.einsum("ij,ij->i", other_n, other_n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.einsum("ij,ij->i", normal[hit], other_n) / other_len
+    hit = hit[(other_len > 0) & (cos < -np.cos(np.radians(wall_angle_deg)))]
+    return start[hit], dist[hit] + _OFFSET_MM, prim[hit], twice_area[hit] / 2, centroid[hit]
 
 
 def _same_body_hits(scene, origin, direction, length, body_of_face, body, solid):
