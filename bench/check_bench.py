@@ -192,7 +192,8 @@ def surface_checks(runs: int) -> None:
         verdicts.append((ratio <= 5, f"check --printer of the 1.31M-facet sphere within 5x admesh -e: "
                                      f"{res['check --printer'][0]:.2f} s vs {base:.2f} s = {ratio:.2f}x (limit 5x)"))
         costs = {"sphere 1.31M, --min-wall 0.4": stage_costs(sphere, 0.4)}
-        part = ROOT.parent / "shared" / "corpus" / "makair-blower-propeller-v14.stl"
+        corpus = Path(os.environ.get("HOSPFAB_CORPUS", ROOT.parent / "shared" / "corpus"))
+        part = corpus / "makair-blower-propeller-v14.stl"
         if part.is_file():
             cmds = {"check --printer": [*HOSPFAB, "check", str(part), "--printer", "prusa-mk4", "--json"]}
             if admesh:
