@@ -27,6 +27,10 @@ def test_each_topology_finding_names_its_facets():
     assert duplicate.facts.facet_sets["duplicate_faces"].tolist() == [12]
     shared = detailed(m.edge_sharing_boxes())
     assert len(shared.facts.facet_sets["non_manifold_edges"]) == 4
+    overlap = detailed(np.concatenate([m.box(origin=(40.0, 0, 0)), m.box(), m.box(origin=(5.0, 5.0, 5.0))]))
+    assert overlap.facts.facet_sets["overlapping_bodies"].tolist() == list(range(12, 36))
+    inside_out = detailed(m.flipped(m.torus(800)))
+    assert len(inside_out.facts.facet_sets["inverted_normals"]) == len(m.torus(800))
 
 
 def test_highlights_follow_the_findings_errors_first():

@@ -47,6 +47,7 @@ class MeshFacts:
     thin_walls: thickness.ThinWalls | None = None
     facet_sets: dict[str, np.ndarray] = field(default_factory=dict)  # code -> facet indices (the picture)
     timings_s: dict[str, float] = field(default_factory=dict)
+    flagged_bodies: dict[str, list[int]] = field(default_factory=dict)  # code -> body ids (the picture)
 
     @property
     def extents_mm(self) -> np.ndarray:
@@ -226,6 +227,10 @@ def _defect_facets(facts: MeshFacts, faces: np.ndarray, vertex_count: int, degen
                    body_of_face: np.ndarray) -> None:
     """Which facets each topology finding concerns, for the picture."""
     sets = facts.facet_sets
+    for code, bodies in facts.flagged_bodies.items():
+        sets[code] = np.flatnonzero(np.isin(body_of_face, bodies))
+    if facts.inverted_bodies and "inverted_normals" not in facts.flagged_bodies:  # the single-body case
+        sets["inverted_normals"] = np.flatnonzero(body_of_face >= 0)
     if facts.degenerate_faces:
         sets["degenerate_faces"] = np.flatnonzero(degenerate)
     if facts.duplicate_faces:
@@ -297,6 +302,7 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_box
             facts.cavities += 1
         else:
             facts.inverted_bodies += 1
+            facts.flagged_bodies.setdefault("inverted_normals", []).append(int(b))
     if len(pairs) > tol.max_overlap_pairs:
         facts.notes.append(f"overlap tested on the first {tol.max_overlap_pairs} of {len(pairs)} pairs")
         pairs = pairs[: tol.max_overlap_pairs]
@@ -306,6 +312,7 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_box
         smaller = min(body_volumes[a], body_volumes[b])
         if shared is not None and shared > tol.overlap_volume_fraction * smaller:
             facts.overlapping_pairs += 1
+            facts.flagged_bodies.setdefault("overlapping_bodies", []).extend([int(a), int(b)])
 
 
 def _box_overlaps(lo: np.ndarray, hi: np.ndarray, candidates: np.ndarray) -> list[tuple[int, int]]:
