@@ -69,7 +69,7 @@ def interleaved(cmds: dict[str, list[str]], runs: int) -> dict[str, tuple[float,
 def tiled_corpus_part(tmp: Path) -> Path | None:
     """A real CAD part tiled 29 times (1,307,958 facets, 29 bodies): admesh's hash table is at its best
     here, and hospfab must check 29 separate bodies."""
-    real = ROOT.parent / "shared" / "corpus" / "cpap-valve-7mm.stl"
+    real = Path(os.environ.get("HOSPFAB_CORPUS", ROOT.parent / "shared" / "corpus")) / "cpap-valve-7mm.stl"
     if not real.is_file():
         return None
     import numpy as np
