@@ -31,7 +31,7 @@ from hospfab.fileio import atomic_path
 PART_FIELDS = set(PartMeta.model_fields) - {"format", "ref", "title", "model_script"}
 REVISION_FIELDS = {"post_processing", "cleaning", "acceptance", "sampling"}
 RESERVED = {PART_FILE, REVISION_FILE, mf.MANIFEST_NAME, mf.VALIDATION_NAME, mf.RETIREMENT_NAME,
-            "model.stl", "mesh-check.json", "preview.png", "build"}
+            "model.stl", "mesh-check.json", "mesh-check.png", "preview.png", "build"}
 
 
 def _now(now: datetime | None) -> datetime:
@@ -75,6 +75,10 @@ def _fill_revision(folder: Path, catalog: Catalog, *, ref: str, rev: int, model:
             raise InputError(f"{source}: the source file name {source_name!r} is reserved in a revision folder")
         shutil.copyfile(source, folder / source_name)
     render_preview(folder / "model.stl", folder / "preview.png")
+    if isinstance(report, dict) and report.get("findings"):  # what the mesh check found, in a picture
+        from hospfab.mesh.picture import picture_file
+
+        picture_file(folder / "model.stl", folder / "mesh-check.png")
     try:
         meta = RevisionMeta(
             ref=ref, rev=rev, status="draft", created_at=now, changelog=changelog, supersedes=supersedes,
