@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer import _click as click
 from typer.core import TyperGroup
 from typer.main import get_group
+
+if TYPE_CHECKING:
+    from typer.core import TyperCommand
 
 from hospfab import __version__
 from hospfab.settings import Settings
@@ -33,23 +35,56 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "queue": ("batch",),
     "lots": ("batch",),
     "demo": ("demo",),
+    "init": ("init",),
+    "config": ("config",),
+    "doctor": ("doctor",),
 }
 
 
 class LazyGroup(TyperGroup):
     """The root group: knows its commands by name and builds each from its module on first use."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return [*LAZY_COMMANDS, *(name for name in self.commands if name not in LAZY_COMMANDS)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
         if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
             holder = typer.Typer()
             for module in LAZY_COMMANDS[cmd_name]:
                 importlib.import_module(f"hospfab.cli.{module}").register(holder)
             for name, command in get_group(holder).commands.items():
+                _accept_root_options(command)
                 self.commands.setdefault(name, command)
         return self.commands.get(cmd_name)
+
+
+#: Root options also accepted after the command (`hospfab catalog verify --catalog DIR`), unless the command
+#: has an option of that name itself (`hospfab init --catalog URL`).
+ROOT_OPTIONS = {"--catalog": "catalog", "--profiles": "profiles", "--fleet": "fleet"}
+
+
+def _accept_root_options(command) -> None:
+    from typer.core import TyperOption
+
+    for sub in getattr(command, "commands", {}).values():
+        _accept_root_options(sub)
+    if hasattr(command, "commands"):
+        return
+    taken = {decl for param in command.params for decl in getattr(param, "opts", ())}
+    for option, key in ROOT_OPTIONS.items():
+        if option not in taken:
+            command.params.append(TyperOption(
+                param_decls=[option], expose_value=False, hidden=True, callback=_root_flag(key),
+                help=f"Same as `hospfab {option} ...` before the command."))
+
+
+def _root_flag(key: str):
+    def store(ctx: typer.Context, param: object, value: str | None) -> None:
+        request = ctx.find_root().obj
+        if value is not None and isinstance(request, SettingsRequest):
+            request.flags[key] = Path(value)
+
+    return store
 
 
 app = typer.Typer(
@@ -57,7 +92,7 @@ app = typer.Typer(
     cls=LazyGroup,
     help="Print validated hospital spare parts safely, from a versioned catalog to a fleet of printers.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -76,22 +111,45 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     catalog: Annotated[
-        Path | None, typer.Option("--catalog", envvar="HOSPFAB_CATALOG", help="Catalog folder.", show_default=False)
+        Path | None,
+        typer.Option("--catalog", help="Catalog folder (env HOSPFAB_CATALOG).", show_default=False),
     ] = None,
     profiles: Annotated[
         Path | None,
-        typer.Option("--profiles", envvar="HOSPFAB_PROFILES", help="Profiles folder.", show_default=False),
+        typer.Option("--profiles", help="Profiles folder (env HOSPFAB_PROFILES).", show_default=False),
     ] = None,
     fleet: Annotated[
-        Path | None, typer.Option("--fleet", envvar="HOSPFAB_FLEET", help="Fleet YAML file.", show_default=False)
+        Path | None, typer.Option("--fleet", help="Fleet YAML file (env HOSPFAB_FLEET).", show_default=False)
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No output on success, errors only (for scripts).")
+    ] = False,
 ) -> None:
     """hospfab: check, slice, catalog and print hospital spare parts.
+
+    Settings: option > environment > site configuration (hospfab init) > default; see `hospfab config show`.
 
     Exit codes: 0 ok, 1 check or validation failed, 2 usage error or unreadable input,
     3 printer unavailable, 4 refused for safety (integrity or validation).
     """
-    ctx.obj = Settings.resolve(catalog=catalog, profiles=profiles, fleet=fleet)
+    from hospfab.cli.output import set_quiet
+
+    set_quiet(quiet)
+    ctx.call_on_close(lambda: set_quiet(False))
+    if ctx.resilient_parsing:  # shell completion: no settings needed
+        return
+    ctx.obj = SettingsRequest(catalog=catalog, profiles=profiles, fleet=fleet)
+
+
+class SettingsRequest:
+    """The root options, resolved into :class:`Settings` only when a command asks for them (so that a
+    broken site configuration does not stop `hospfab config show` or `hospfab init` from running)."""
+
+    def __init__(self, **flags: Path | None) -> None:
+        self.flags = flags
+
+    def resolve(self) -> Settings:
+        return Settings.resolve(**self.flags)
 
 
 def main() -> None:

@@ -32,9 +32,7 @@ def _stl_paths(paths: list[Path]) -> list[Path]:
 def _build_volume(ctx: typer.Context, printer: str | None):
     if printer is None:
         return None
-    from hospfab.profiles import ProfileStore
-
-    return tuple(ProfileStore(settings(ctx).profiles_dir).printer(printer).build_volume_mm)
+    return tuple(settings(ctx).profile_store().view("printer", printer).build_volume_mm)
 
 
 def _unreadable(path: Path, err) -> dict:
