@@ -117,7 +117,7 @@ def validate_file(path: Path) -> dict[str, Any]:
 def absolute(value: str, base: Path) -> Path:
     """``value`` as a path; ``~`` expanded, relative paths taken from ``base``."""
     p = Path(value).expanduser()
-    return p if p.is_absolute() else (base / p)
+    return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
 
 def find_config_file(config_dir: Path, *, isolated: bool) -> tuple[Path | None, str]:

@@ -34,7 +34,7 @@ def fleet(context: Context) -> list[Result]:
             try:
                 store.view(kind, name)
             except HospfabError as err:
-                results.append(Result(f"printer:{printer.name}", Status.FAIL, f"{kind} profile: {err.message}",
+                results.append(Result(f"profile:{printer.name}", Status.FAIL, f"{kind} profile: {err.message}",
                                       f"fix printer {printer.name} in {path} or add the profile to the site "
                                       "profiles folder"))
     results.extend(_reachable(context, usable))
