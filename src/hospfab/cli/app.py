@@ -44,6 +44,10 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
 class LazyGroup(TyperGroup):
     """The root group: knows its commands by name and builds each from its module on first use."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
+
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return [*LAZY_COMMANDS, *(name for name in self.commands if name not in LAZY_COMMANDS)]
 
@@ -63,9 +67,25 @@ class LazyGroup(TyperGroup):
 ROOT_OPTIONS = {"--catalog": "catalog", "--profiles": "profiles", "--fleet": "fleet"}
 
 
+def reflow(text: str | None) -> str | None:
+    """Docstring paragraphs as single lines, so the terminal wraps them at its own width (typer keeps the
+    source's line breaks, which cut sentences in the middle at 80 columns). Indented lines stay as they are."""
+    if not text:
+        return text
+    paragraphs = []
+    for block in text.strip().split("\n\n"):
+        lines = block.splitlines()
+        if any(line.startswith((" ", "- ", "* ")) for line in lines[1:]):
+            paragraphs.append(block)
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)
+
+
 def _accept_root_options(command) -> None:
     from typer.core import TyperOption
 
+    command.help = reflow(command.help)
     for sub in getattr(command, "commands", {}).values():
         _accept_root_options(sub)
     if hasattr(command, "commands"):
