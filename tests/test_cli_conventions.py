@@ -215,3 +215,16 @@ def test_no_private_typer_imports():
     offenders = [str(p) for p in src.rglob("*.py")
                  if any(token in p.read_text() for token in ("typer._", "from typer import _"))]
     assert offenders == []
+
+
+def test_root_options_are_accepted_after_the_command(cli, tmp_path):
+    from hospfab.cli.app import hoist_root_options
+
+    assert hoist_root_options(["catalog", "verify", "--catalog", "D", "-q"]) == [
+        "--catalog", "D", "-q", "catalog", "verify"]
+    assert hoist_root_options(["init", "--catalog", "URL", "--profiles=P"]) == ["--profiles=P", "init",
+                                                                                "--catalog", "URL"]
+    assert hoist_root_options(["check", "--", "--catalog"]) == ["check", "--", "--catalog"]
+    out = cli("catalog", "verify", "--catalog", tmp_path / "nowhere")
+    assert out.exit_code == 2 and "nowhere" in out.stderr
+    assert cli("profiles", "list", "-q").stdout == ""

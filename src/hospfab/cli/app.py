@@ -48,6 +48,9 @@ class LazyGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         self.help = reflow(self.help)
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_root_options(list(args)))
+
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return [*LAZY_COMMANDS, *(name for name in self.commands if name not in LAZY_COMMANDS)]
 
@@ -57,14 +60,50 @@ class LazyGroup(TyperGroup):
             for module in LAZY_COMMANDS[cmd_name]:
                 importlib.import_module(f"hospfab.cli.{module}").register(holder)
             for name, command in get_group(holder).commands.items():
-                _accept_root_options(command)
+                _reflow_all(command)
                 self.commands.setdefault(name, command)
         return self.commands.get(cmd_name)
 
 
-#: Root options also accepted after the command (`hospfab catalog verify --catalog DIR`), unless the command
+#: Root options also accepted after the command (`hospfab catalog verify --catalog DIR`, `... -q`), unless the command
 #: has an option of that name itself (`hospfab init --catalog URL`).
-ROOT_OPTIONS = {"--catalog": "catalog", "--profiles": "profiles", "--fleet": "fleet"}
+ROOT_OPTIONS = ("--catalog", "--profiles", "--fleet")
+ROOT_FLAGS = ("--quiet", "-q")
+OWN_ROOT_OPTIONS = {"init": ("--catalog", "--fleet")}
+
+
+def hoist_root_options(args: list[str]) -> list[str]:
+    """``[cmd, ..., --catalog, X, ...]`` -> ``[--catalog, X, cmd, ...]`` (stops at ``--``)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if args[i] in ROOT_OPTIONS else 1
+    if i >= len(args):
+        return args
+    own = OWN_ROOT_OPTIONS.get(args[i], ())
+    head, rest, moved = args[:i], [], []
+    tail = args[i:]
+    j = 0
+    while j < len(tail):
+        arg = tail[j]
+        if arg == "--":
+            rest += tail[j:]
+            break
+        name = arg.split("=", 1)[0]
+        if arg in ROOT_FLAGS:
+            moved.append(arg)
+            j += 1
+            continue
+        if name in ROOT_OPTIONS and name not in own:
+            if "=" in arg:
+                moved.append(arg)
+                j += 1
+            else:
+                moved += tail[j:j + 2]
+                j += 2
+            continue
+        rest.append(arg)
+        j += 1
+    return [*head, *moved, *rest]
 
 
 def reflow(text: str | None) -> str | None:
@@ -82,29 +121,10 @@ def reflow(text: str | None) -> str | None:
     return "\n\n".join(paragraphs)
 
 
-def _accept_root_options(command) -> None:
-    from typer.core import TyperOption
-
+def _reflow_all(command) -> None:
     command.help = reflow(command.help)
     for sub in getattr(command, "commands", {}).values():
-        _accept_root_options(sub)
-    if hasattr(command, "commands"):
-        return
-    taken = {decl for param in command.params for decl in getattr(param, "opts", ())}
-    for option, key in ROOT_OPTIONS.items():
-        if option not in taken:
-            command.params.append(TyperOption(
-                param_decls=[option], expose_value=False, hidden=True, callback=_root_flag(key),
-                help=f"Same as `hospfab {option} ...` before the command."))
-
-
-def _root_flag(key: str):
-    def store(ctx: typer.Context, param: object, value: str | None) -> None:
-        request = ctx.find_root().obj
-        if value is not None and isinstance(request, SettingsRequest):
-            request.flags[key] = Path(value)
-
-    return store
+        _reflow_all(sub)
 
 
 app = typer.Typer(
