@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import ConfigError, HospfabError, NotFoundError
-from hospfab.fileio import describe_validation_error, read_yaml_mapping
 
 if TYPE_CHECKING:
     from hospfab.profiles.models import MaterialProfile, PrinterProfile, ProcessProfile
@@ -167,6 +166,8 @@ class ProfileStore:
             raise NotFoundError(
                 f"no {kind} profile '{name}' in {where} (available: {available})", code="unknown_profile"
             )
+        from hospfab.fileio import read_yaml_mapping
+
         data = read_yaml_mapping(path, what=f"{kind} profile")
         for key in ("name", "kind"):
             if key in data:
@@ -212,6 +213,8 @@ class ProfileStore:
     def get(self, kind: str, name: str):
         """The validated profile ``kind/name``; ConfigError when invalid, NotFoundError when absent."""
         from pydantic import ValidationError
+
+        from hospfab.fileio import describe_validation_error
 
         self._check_kind(kind)
         key = (kind, name)
