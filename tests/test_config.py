@@ -178,3 +178,14 @@ def test_kind_folders_match_the_models():
     from hospfab.profiles.store import KIND_DIRS
 
     assert KIND_DIRS == MODEL_KINDS
+
+
+def test_init_asks_for_each_value(cli, hospfab_home, tmp_path):
+    (tmp_path / "cat").mkdir()
+    answers = f"{tmp_path / 'cat'}\nicu\n\n\n\n"
+    out = cli("init", "--interactive", input=answers)
+    assert out.exit_code == 0, out.stderr
+    assert "Catalog folder or git URL" in out.stdout and "Site name" in out.stdout
+    shown = _shown(cli)
+    assert shown["catalog"]["value"] == str(tmp_path / "cat") and shown["site"]["value"] == "icu"
+    assert shown["database"]["source"] == "default"

@@ -24,7 +24,7 @@ def _catalog(ctx: typer.Context):
     from hospfab.catalog.checks import RealChecks
 
     s = settings(ctx)
-    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir))
+    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir, store=s.profile_store()))
 
 
 def _duration(seconds) -> str:

@@ -29,6 +29,8 @@ def init(
     trust_store: Annotated[Path | None, typer.Option(
         "--trust-store", help="Folder of trusted validators' public keys.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing configuration file.")] = False,
+    interactive: Annotated[bool, typer.Option(
+        "--interactive", "-i", help="Ask for each value (the default on a terminal without options).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Set this workstation up once: write the site configuration (catalog, fleet, database, site...).
@@ -42,13 +44,18 @@ def init(
     import sys
 
     given = [catalog, site, database, fleet, site_profiles, trust_store]
-    ask = all(v is None for v in given) and sys.stdin.isatty() and not json_
-    if ask:
-        catalog = typer.prompt("Catalog folder or git URL", default="", show_default=False) or None
-        site = typer.prompt("Site name", default="", show_default=False) or None
-        database = typer.prompt("Database URL (empty: SQLite)", default="", show_default=False) or None
-        fleet_text = typer.prompt("Fleet file (empty: default)", default="", show_default=False)
+    if interactive or (all(v is None for v in given) and sys.stdin.isatty() and not json_):
+        def ask(question: str, current: object) -> str | None:
+            answer = typer.prompt(question, default="" if current is None else str(current), show_default=False)
+            return answer.strip() or None
+
+        catalog = ask("Catalog folder or git URL of the catalog repository", catalog)
+        site = ask("Site name (empty: none)", site)
+        database = ask("Journal database URL (empty: SQLite on this workstation)", database)
+        fleet_text = ask("Fleet file (empty: fleet.yaml in the config directory)", fleet)
         fleet = Path(fleet_text) if fleet_text else None
+        profiles_text = ask("Site profiles folder (empty: none)", site_profiles)
+        site_profiles = Path(profiles_text) if profiles_text else None
 
     def work() -> CommandResult:
         from hospfab import config
