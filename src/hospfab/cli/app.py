@@ -10,11 +10,11 @@ import typer
 from typer.core import TyperGroup
 from typer.main import get_group
 
-if TYPE_CHECKING:
-    from typer.core import TyperCommand
-
 from hospfab import __version__
 from hospfab.settings import Settings
+
+if TYPE_CHECKING:
+    from typer.core import TyperCommand
 
 # Top-level command name -> the command modules (each exposing register(app)) that define it. Modules are
 # imported only when their command is run or listed, so `hospfab --version` and `hospfab check` do not pay
@@ -65,8 +65,8 @@ class LazyGroup(TyperGroup):
         return self.commands.get(cmd_name)
 
 
-#: Root options also accepted after the command (`hospfab catalog verify --catalog DIR`, `... -q`), unless the command
-#: has an option of that name itself (`hospfab init --catalog URL`).
+#: Root options also accepted after the command (`hospfab catalog verify --catalog DIR`, `... -q`), unless
+#: the command has an option of that name itself (`hospfab init --catalog URL`).
 ROOT_OPTIONS = ("--catalog", "--profiles", "--fleet")
 ROOT_FLAGS = ("--quiet", "-q")
 OWN_ROOT_OPTIONS = {"init": ("--catalog", "--fleet")}
