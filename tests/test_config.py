@@ -189,3 +189,13 @@ def test_init_asks_for_each_value(cli, hospfab_home, tmp_path):
     shown = _shown(cli)
     assert shown["catalog"]["value"] == str(tmp_path / "cat") and shown["site"]["value"] == "icu"
     assert shown["database"]["source"] == "default"
+
+
+@pytest.mark.parametrize("command", [["printers"], ["queue", "status"], ["lots", "list"], ["jobs", "list"],
+                                     ["batch", "EAR-SAVER", "--quantity", "3", "--plan"], ["profiles", "list"]])
+def test_a_broken_configuration_is_one_error_line_for_every_command(cli, hospfab_home, command):
+    path = _write(hospfab_home, "bogus: 1\n")
+    out = cli(*command)
+    assert out.exit_code == 2, out.stdout
+    assert out.stderr.strip() == f"Error: {path}: unknown key 'bogus' (known keys: version, site, catalog, " \
+        "catalog_repository, fleet, database, trust_store, site_profiles, alerts)"

@@ -51,6 +51,19 @@ class LazyGroup(TyperGroup):
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_root_options(list(args)))
 
+    def invoke(self, ctx: typer.Context):
+        """An expected error raised before a command's body runs (e.g. a broken site configuration read
+        while a command sets up) is printed like any other: one ``Error:`` line, its exit code."""
+        from hospfab.errors import HospfabError
+
+        try:
+            return super().invoke(ctx)
+        except HospfabError as err:
+            from hospfab.cli.output import stderr_console
+
+            stderr_console().print(f"[bold red]Error:[/] {err.message}", markup=True, highlight=False)
+            raise typer.Exit(int(err.exit_code)) from None
+
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return [*LAZY_COMMANDS, *(name for name in self.commands if name not in LAZY_COMMANDS)]
 
