@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -205,9 +206,20 @@ def test_quiet_prints_nothing_on_success_but_still_errors(cli, tmp_path):
     assert cli("--quiet", "profiles", "list", "--json").json()["ok"] is True
 
 
-def test_shell_completion_is_offered(cli):
+def test_shell_completion_is_offered_and_completes_lazy_commands(cli):
     out = cli("--help")
     assert "--install-completion" in out.stdout and "--show-completion" in out.stdout
+    exe = Path(sys.executable).with_name("hospfab")  # the installed entry point, as a shell calls it
+    script = subprocess.run([exe, "--show-completion", "bash"], capture_output=True, text=True, check=True).stdout
+    assert "_HOSPFAB_COMPLETE=complete_bash" in script or "complete_bash" in script
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_HOSPFAB_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - 1)}
+        return subprocess.run([exe], capture_output=True, text=True, env=env, check=True).stdout.split()
+
+    assert complete("hospfab doc") == ["doctor"]
+    assert complete("hospfab catalog ve") == ["verify"]
 
 
 def test_no_private_typer_imports():
