@@ -114,9 +114,9 @@ class Settings:
 
             config_dir = Path(platformdirs.user_config_dir(APP_NAME))
             data_dir = Path(platformdirs.user_data_dir(APP_NAME))
-        config_file, _ = site_config.find_config_file(config_dir, isolated=home is not None)
+        config_file, why = site_config.find_config_file(config_dir, isolated=home is not None)
         conf = site_config.load(config_file, data_dir / "cache") if config_file else {}
-        sources: dict[str, str] = {}
+        sources: dict[str, str] = {"config_file": {"none": "default"}.get(why, why)}
 
         def pick(name: str, flag: Any, option: str | None, env: str | None, default: Any = None) -> Any:
             if flag is not None:
@@ -172,7 +172,7 @@ class Settings:
         out["alerts"] = {"value": mask_secrets(self.alerts) if self.alerts else None,
                          "source": "config" if self.alerts else "default"}
         out["config_file"] = {"value": str(self.config_file) if self.config_file else None,
-                              "source": "HOSPFAB_CONFIG" if _env("HOSPFAB_CONFIG") else "default"}
+                              "source": self.sources.get("config_file", "default")}
         out["config_dir"] = {"value": str(self.config_dir), "source": "HOSPFAB_HOME" if _env("HOSPFAB_HOME")
                              else "default"}
         out["data_dir"] = {"value": str(self.data_dir), "source": out["config_dir"]["source"]}
