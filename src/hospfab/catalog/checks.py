@@ -30,16 +30,19 @@ def _as_dict(report: Any) -> dict[str, Any]:
 class RealChecks:
     """The real engines. ``profiles_dir`` is needed for slicing and G-code checks."""
 
-    def __init__(self, profiles_dir: Path | None = None) -> None:
+    def __init__(self, profiles_dir: Path | None = None, *, store: Any = None) -> None:
         self.profiles_dir = profiles_dir
+        self.store = store  # a ProfileStore (with the site profiles), else one is made from profiles_dir
 
     def _store(self):
         from hospfab.profiles import ProfileStore
 
+        if self.store is not None:
+            return self.store
         if self.profiles_dir is None:
             from hospfab.settings import Settings
 
-            self.profiles_dir = Settings.resolve().profiles_dir
+            return Settings.resolve().profile_store()
         return ProfileStore(self.profiles_dir)
 
     def mesh(self, stl: Path) -> tuple[bool, dict[str, Any]]:

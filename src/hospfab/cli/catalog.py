@@ -24,7 +24,7 @@ def _catalog(ctx: typer.Context):
     from hospfab.catalog.checks import RealChecks
 
     s = settings(ctx)
-    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir))
+    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir, store=s.profile_store()))
 
 
 def _duration(seconds) -> str:
@@ -290,7 +290,8 @@ def diff_command(
     b: Annotated[str, typer.Argument(help="Second revision, REF@B.", show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what changed between two revisions: metadata, recipes and files.
+    """Show what changed between two revisions: metadata, supersedes, each recipe (printer, material,
+    copies, slicer settings, estimates) and files.
 
     Example: hospfab catalog diff EAR-SAVER@1 EAR-SAVER@2
     """
@@ -299,14 +300,10 @@ def diff_command(
         data = _catalog(ctx).diff(a, b)
 
         def render(console) -> None:
-            console.print(f"{a} ({data['status']['a']}) -> {b} ({data['status']['b']})", markup=False)
-            console.print(f"  model: {'same' if data['same_model'] else 'changed'}", markup=False)
-            for f in data["fields"]:
-                console.print(f"  {f['field']}: {f['a']!r} -> {f['b']!r}", markup=False)
-            for r in data["recipes"]:
-                console.print(f"  recipe {r['printer']}/{r['material']}/{r['process']}: {r['change']}", markup=False)
-            for f in data["files"]:
-                console.print(f"  file {f['file']}: {f['change']}", markup=False)
+            from hospfab.catalog.diffing import diff_lines
+
+            for line in diff_lines(data):
+                console.print(line, markup=False, highlight=False)
 
         return CommandResult(data=data, render=render)
 

@@ -42,9 +42,7 @@ def _stl_paths(paths: list[Path]) -> list[Path]:
 def _printer(ctx: typer.Context, printer: str | None):
     if printer is None:
         return None
-    from hospfab.profiles import ProfileStore
-
-    return ProfileStore(settings(ctx).profiles_dir).printer(printer)
+    return settings(ctx).profile_store().view("printer", printer)
 
 
 def _unreadable(path: Path, err) -> dict:

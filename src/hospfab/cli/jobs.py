@@ -51,8 +51,10 @@ def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[st
     table = Table(title=f"{len(jobs)} job(s) (details: hospfab jobs show ID)", title_justify="left", box=box.SIMPLE, pad_edge=False)
     columns = ["id", "created UTC", "ref", "printer", "lot", "outcome"]
     with_reason = any(job["reason"] for job in jobs)  # the column only when some job has one
-    for column in columns:
-        table.add_column(column, no_wrap=True, min_width=len(column))
+    id_width = max([len(column) for column in columns[:1]] + [len(job["id"]) for job in jobs])
+    table.add_column(columns[0], no_wrap=True, min_width=id_width)  # ids are never shortened
+    for column in columns[1:]:
+        table.add_column(column, overflow="fold", min_width=len(column))
     if with_reason:
         table.add_column("reason", overflow="fold")
     for job in jobs:

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 ENVELOPE_VERSION = "1"
+_QUIET: ContextVar[bool] = ContextVar("hospfab_quiet", default=False)
+
+
+def set_quiet(quiet: bool) -> None:
+    """``hospfab --quiet``: human output is dropped when the command succeeds (errors and --json still print)."""
+    _QUIET.set(quiet)
 
 
 @dataclass
@@ -101,7 +108,7 @@ def emit(command: str, as_json: bool, work: Callable[[], CommandResult]) -> NoRe
         sys.stdout.write("\n")
         sys.stdout.flush()
     else:
-        if result.render is not None:
+        if result.render is not None and not (_QUIET.get() and int(result.exit_code) == 0):
             result.render(stdout_console())
         if result.errors:
             err_console = stderr_console()

@@ -90,9 +90,8 @@ def _input_error(err: Any) -> Exception:
 def _check_profiles(config: Any, printer: str | None, material: str | None) -> None:
     """Refuse a printer or material profile that does not exist in the profiles folder."""
     from hospfab.errors import NotFoundError
-    from hospfab.profiles import ProfileStore
 
-    store = ProfileStore(config.profiles_dir)
+    store = config.profile_store()
     for kind, name in (("printer", printer), ("material", material)):
         if name is None:
             continue
