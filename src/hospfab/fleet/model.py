@@ -56,6 +56,11 @@ class PrinterConfig(BaseModel):
     bed_clearing: Literal["manual", "automatic"] = Field(
         "manual", description="manual: a person must confirm the bed is clear before the next job."
     )
+    timeout_s: float = Field(
+        10.0, gt=0, le=300,
+        description="Seconds to wait for an answer (uploads get 3x); choosing a printer, listing and watching jobs "
+        "wait at most 3 s.",
+    )
 
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -142,7 +147,15 @@ class PrinterConfig(BaseModel):
         """An :class:`~hospfab.octoprint.OctoPrintClient` for this printer (use it as a context manager)."""
         from hospfab.octoprint.client import OctoPrintClient
 
+        kwargs.setdefault("read_timeout", self.timeout_s)
         return OctoPrintClient(self.url, self.api_key(), name=self.name, **kwargs)
+
+
+def _defaults_left_out(printer: PrinterConfig) -> set[str]:
+    out = set() if printer.tags else {"tags"}
+    if printer.timeout_s == PrinterConfig.model_fields["timeout_s"].default:
+        out.add("timeout_s")
+    return out
 
 
 class Fleet(BaseModel):
@@ -224,9 +237,7 @@ class Fleet(BaseModel):
             raise ConfigError("no fleet file path to save to")
         doc = {
             "version": FLEET_FILE_VERSION,
-            "printers": [
-                p.model_dump(exclude_none=True, exclude={"tags"} if not p.tags else set()) for p in self.printers
-            ],
+            "printers": [p.model_dump(exclude_none=True, exclude=_defaults_left_out(p)) for p in self.printers],
         }
         text = "# hospfab fleet file (API keys are never stored here: only where to find them)\n"
         text += yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)

@@ -45,17 +45,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
-from hospfab.errors import ConfigError, HospfabError
+from hospfab.errors import ConfigError
+from hospfab.journal.integrity import JournalDamaged, JournalError, describe_sqlite_error  # noqa: F401 - re-exported
 
 Migration = str | Callable[[sqlite3.Connection], object]
 
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another writer's transaction (concurrent `hospfab print`)
-
-
-class JournalError(HospfabError):
-    """The journal database cannot be opened, read or written."""
-
-    code = "journal_error"
 
 
 class JournalTooNew(ConfigError):
@@ -90,13 +85,27 @@ def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Con
 def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
     """One transaction: ``BEGIN IMMEDIATE`` (takes the write lock now, so read-then-write is race free),
     ``COMMIT`` on success, ``ROLLBACK`` on any exception (re-raised)."""
-    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.Error as err:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        raise journal_error(conn, err) from None
+
+
+def journal_error(conn: sqlite3.Connection, err: sqlite3.Error) -> JournalError:
+    """A one-line error naming the database file for an SQLite failure (a full disk, a damaged file)."""
+    return describe_sqlite_error(_db_name(conn), err)
 
 
 def split_statements(script: str) -> list[str]:

@@ -23,11 +23,41 @@ from hospfab.journal.db import Database, transaction
 
 COMPONENT = "journal"
 
-# Outcomes. A job is *active* until it reaches a final outcome.
-QUEUED, UPLOADING, PRINTING = "queued", "uploading", "printing"
+# Outcomes. A job is *active* until it reaches a final outcome. ``unknown``: the send may have started a print
+# and the printer could not be asked; the printer stays claimed until reconciliation decides.
+QUEUED, UPLOADING, PRINTING, UNKNOWN = "queued", "uploading", "printing", "unknown"
 DONE, FAILED, CANCELLED, LOST = "done", "failed", "cancelled", "lost"
-ACTIVE_OUTCOMES = (QUEUED, UPLOADING, PRINTING)
+ACTIVE_OUTCOMES = (QUEUED, UPLOADING, PRINTING, UNKNOWN)
+#: Jobs that hold their printer (a print may be running or about to).
+CLAIMING_OUTCOMES = (UPLOADING, PRINTING, UNKNOWN)
 FINAL_OUTCOMES = (DONE, FAILED, CANCELLED, LOST)
+
+_JOBS_TABLE = """
+    CREATE TABLE {name} (
+        id              TEXT PRIMARY KEY,
+        ref             TEXT NOT NULL,
+        revision        INTEGER NOT NULL,
+        build_file      TEXT,
+        sha256          TEXT NOT NULL,
+        printer         TEXT,
+        printer_url     TEXT,
+        printer_profile TEXT,
+        material        TEXT,
+        material_lot    TEXT,
+        operator        TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        started_at      TEXT,
+        ended_at        TEXT,
+        outcome         TEXT NOT NULL CHECK (outcome IN
+                          ('queued','uploading','printing','unknown','done','failed','cancelled','lost')),
+        reason          TEXT,
+        overrides       TEXT NOT NULL DEFAULT '{{}}',
+        remote_file     TEXT,
+        progress        REAL,
+        lot_id          TEXT,
+        plate_id        TEXT
+    );
+"""
 
 MIGRATIONS = (
     # 1: jobs and bed confirmations
@@ -76,6 +106,23 @@ MIGRATIONS = (
         at       TEXT NOT NULL
     );
     CREATE INDEX material_loads_printer_at ON material_loads(printer, at);
+    CREATE INDEX jobs_printer_started ON jobs(printer, started_at);
+    """,
+    # 3: outcome 'unknown' (a CHECK constraint cannot be altered in SQLite: the table is rebuilt; plain SQL
+    # that PostgreSQL runs as well)
+    _JOBS_TABLE.format(name="jobs_v3")
+    + """
+    INSERT INTO jobs_v3 (id, ref, revision, build_file, sha256, printer, printer_url, printer_profile, material,
+        material_lot, operator, created_at, started_at, ended_at, outcome, reason, overrides, remote_file,
+        progress, lot_id, plate_id)
+    SELECT id, ref, revision, build_file, sha256, printer, printer_url, printer_profile, material,
+        material_lot, operator, created_at, started_at, ended_at, outcome, reason, overrides, remote_file,
+        progress, lot_id, plate_id FROM jobs;
+    DROP TABLE jobs;
+    ALTER TABLE jobs_v3 RENAME TO jobs;
+    CREATE INDEX jobs_printer_created ON jobs(printer, created_at);
+    CREATE INDEX jobs_ref_created ON jobs(ref, created_at);
+    CREATE INDEX jobs_outcome ON jobs(outcome);
     CREATE INDEX jobs_printer_started ON jobs(printer, started_at);
     """,
 )
@@ -213,8 +260,8 @@ class Journal(Database):
             job = self._get(job_id)
             if job.active:
                 progress = 100.0 if outcome == DONE else job.progress
-                self.conn.execute(
-                    "UPDATE jobs SET outcome=?, reason=?, ended_at=?, progress=? WHERE id=?",
+                self.conn.execute(  # a reason recorded earlier (a lost answer) is kept unless a new one is given
+                    "UPDATE jobs SET outcome=?, reason=COALESCE(?, reason), ended_at=?, progress=? WHERE id=?",
                     (outcome, reason, now_iso(), progress, job_id),
                 )
             return self._get(job_id)
@@ -327,7 +374,7 @@ class Journal(Database):
         return [Job.from_row(row) for row in self.conn.execute(sql, params)]
 
     def active_jobs(self, printer: str | None = None) -> list[Job]:
-        return self.jobs(printer=printer, outcomes=(UPLOADING, PRINTING), newest_first=False)
+        return self.jobs(printer=printer, outcomes=CLAIMING_OUTCOMES, newest_first=False)
 
     def active_on(self, printer: str) -> Job | None:
         return self._active_on(printer)
@@ -357,7 +404,7 @@ class Journal(Database):
 
     def _active_on(self, printer: str) -> Job | None:
         row = self.conn.execute(
-            "SELECT * FROM jobs WHERE printer=? AND outcome IN ('uploading','printing') "
+            "SELECT * FROM jobs WHERE printer=? AND outcome IN ('uploading','printing','unknown') "
             "ORDER BY created_at DESC LIMIT 1",
             (printer,),
         ).fetchone()
