@@ -64,7 +64,16 @@ def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[st
         table.add_row(*row, *([job["reason"] or ""] if with_reason else []))
     console.print(table)
     for name, problem in problems.items():
-        console.print(f"[yellow]Note:[/] jobs on {name} not reconciled: {problem}")
+        from rich.markup import escape
+
+        console.print(f"[yellow]Note:[/] jobs on {name} not reconciled: {escape(problem)}", markup=True)
+    damaged = [job["id"] for job in jobs if job["outcome"] == "damaged"]
+    if damaged:
+        console.print(f"[red]Damaged journal row(s):[/] {', '.join(damaged)} (see `hospfab journal check`)")
+
+
+def _damaged(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": job["id"], "problem": job["reason"]} for job in jobs if job["outcome"] == "damaged"]
 
 
 @jobs_app.command("list")
@@ -89,7 +98,7 @@ def list_jobs(
             problems = _reconcile(journal, config, printer)
             outcomes = ACTIVE_OUTCOMES if active else None
             jobs = [j.as_dict() for j in journal.jobs(ref=ref, printer=printer, outcomes=outcomes, limit=limit)]
-        data = {"jobs": jobs, "not_reconciled": problems}
+        data = {"jobs": jobs, "not_reconciled": problems, "damaged": _damaged(jobs)}
         return CommandResult(data=data, render=lambda c: _render_jobs(c, jobs, problems))
 
     emit("jobs list", json_, work)
@@ -232,7 +241,7 @@ def history(
         with Journal(config.journal_path) as journal:
             problems = _reconcile(journal, config)
             jobs = [j.as_dict() for j in journal.jobs(ref=ref, since=start, newest_first=False)]
-        data = {"ref": ref, "since": start, "jobs": jobs, "not_reconciled": problems}
+        data = {"ref": ref, "since": start, "jobs": jobs, "not_reconciled": problems, "damaged": _damaged(jobs)}
         if as_csv:
             return CommandResult(data=data, render=lambda c: c.file.write(history_csv(jobs)))
         return CommandResult(data=data, render=lambda c: _render_jobs(c, jobs, problems))

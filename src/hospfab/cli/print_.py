@@ -163,12 +163,17 @@ def print_command(
     def work() -> CommandResult:
         from hospfab.catalog import Catalog
         from hospfab.journal import Journal
+        from hospfab.journal.db import JournalError
         from hospfab.printing import NoPrinterAvailable, PrintOptions, print_reference
 
         config = settings(ctx)
         printers = load_printers(config)
         options = PrintOptions(printer, operator, material_lot, allow_draft, dry_run)
-        with Journal(config.journal_path) as journal:
+        try:
+            journal_db = Journal(config.journal_path)
+        except JournalError as err:
+            raise type(err)(f"{err.message}; nothing was sent to any printer", code=err.code) from None
+        with journal_db as journal:
             try:
                 result = print_reference(Catalog(config.catalog_dir), printers, journal, spec, options)
             except NoPrinterAvailable as err:

@@ -46,7 +46,14 @@ from pathlib import Path
 from typing import Self
 
 from hospfab.errors import ConfigError
-from hospfab.journal.integrity import JournalDamaged, JournalError, describe_sqlite_error  # noqa: F401 - re-exported
+from hospfab.journal.integrity import (  # noqa: F401 - JournalDamaged re-exported
+    JournalDamaged,
+    JournalError,
+    describe_sqlite_error,
+    stamp,
+    verify_before_open,
+)
+from hospfab.settings import create_private_file
 
 Migration = str | Callable[[sqlite3.Connection], object]
 
@@ -66,8 +73,9 @@ def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Con
     :class:`sqlite3.Row` (index by column name).
     """
     path = Path(path)
+    verify_before_open(path)  # itself and intact, before anything may write to it
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # 0600 (SQLite gives its -wal and -shm the same mode), folder 0700
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -78,6 +86,7 @@ def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Con
     if str(mode).lower() != "wal":
         conn.close()
         raise JournalError(f"{path}: cannot switch the journal database to WAL mode (got {mode!r})")
+    stamp(conn, path)
     return conn
 
 

@@ -31,6 +31,8 @@ ACTIVE_OUTCOMES = (QUEUED, UPLOADING, PRINTING, UNKNOWN)
 #: Jobs that hold their printer (a print may be running or about to).
 CLAIMING_OUTCOMES = (UPLOADING, PRINTING, UNKNOWN)
 FINAL_OUTCOMES = (DONE, FAILED, CANCELLED, LOST)
+#: Not an outcome stored by hospfab: how a row that cannot be read is listed (``Job.from_row``).
+DAMAGED = "damaged"
 
 _JOBS_TABLE = """
     CREATE TABLE {name} (
@@ -179,9 +181,64 @@ class Job:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
+        """The job of a row; a row whose values cannot be what hospfab wrote (damaged text, a non-integer
+        revision, an unknown outcome, bad JSON or dates) comes back flagged: outcome ``damaged``, the problem as
+        its reason, so one bad row never hides the rest of the history."""
         data = {key: row[key] for key in JOB_COLUMNS}
-        data["overrides"] = json.loads(data["overrides"] or "{}")
-        return cls(**data)
+        problem = _row_problem(data)
+        if problem is None:
+            try:
+                data["overrides"] = json.loads(data["overrides"] or "{}")
+                if not isinstance(data["overrides"], dict):
+                    problem = "overrides is not a JSON object"
+            except (ValueError, RecursionError):
+                problem = "overrides is not valid JSON"
+        if problem is None:
+            return cls(**data)
+        text = {k: (None if v is None else str(v)) for k, v in data.items()}
+        return cls(
+            id=text["id"] or "?", ref=text["ref"] or "?", revision=data["revision"] if isinstance(
+                data["revision"], int) else 0, build_file=text["build_file"], sha256=text["sha256"] or "",
+            printer=text["printer"], printer_url=text["printer_url"], printer_profile=text["printer_profile"],
+            material=text["material"], material_lot=text["material_lot"], operator=text["operator"] or "?",
+            created_at=text["created_at"] or "", started_at=text["started_at"], ended_at=text["ended_at"],
+            outcome=DAMAGED, reason=f"damaged row: {problem}", overrides={}, remote_file=text["remote_file"],
+            lot_id=text["lot_id"], plate_id=text["plate_id"],
+        )  # fmt: skip
+
+
+class DamagedText(str):
+    """Text of the journal that is not valid UTF-8 (decoded with replacement characters)."""
+
+
+def lenient_text(raw: bytes) -> str:
+    """SQLite text as str; invalid UTF-8 becomes :class:`DamagedText` instead of failing the whole query."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return DamagedText(raw.decode("utf-8", errors="replace"))
+
+
+def _row_problem(data: dict[str, Any]) -> str | None:
+    for key, value in data.items():
+        if isinstance(value, DamagedText):
+            return f"{key} is not valid UTF-8 text"
+        if isinstance(value, bytes):
+            return f"{key} holds binary data"
+    if not isinstance(data["revision"], int):
+        return "revision is not an integer"
+    if data["outcome"] not in (*ACTIVE_OUTCOMES, *FINAL_OUTCOMES):
+        return f"unknown outcome {str(data['outcome'])[:40]!r}"
+    for key in ("created_at", "started_at", "ended_at"):
+        if data[key] is None and key != "created_at":
+            continue
+        try:
+            datetime.fromisoformat(str(data[key]))
+        except ValueError:
+            return f"{key} is not a date"
+    if data["progress"] is not None and not isinstance(data["progress"], (int, float)):
+        return "progress is not a number"
+    return None
 
 
 @dataclass(frozen=True)
@@ -210,6 +267,10 @@ class Journal(Database):
 
     COMPONENT = COMPONENT
     MIGRATIONS = MIGRATIONS
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(path)
+        self.conn.text_factory = lenient_text  # a damaged text value flags its row, not the whole query
 
     # ---- writing -----------------------------------------------------------------------------------------
 
