@@ -9,6 +9,7 @@ import time
 
 import pytest
 from fault_proxy import FaultProxy
+from conftest import assert_no_secret
 from test_print_support import write_fleet
 from test_queue_runner import journal_path, lot_catalog, new_lot, plates  # noqa: F401 - fixture
 
@@ -101,6 +102,7 @@ def test_a_plate_that_cannot_be_sent_uses_its_attempts_fails_and_later_plates_ru
     assert len({j.remote_file for j in jobs}) == 3  # a name is never reused
     assert prints_per_plate(servers, hospfab_home, lot_id) == {first.id: 0, second.id: 1}
     assert sum("not sent" in line for line in log) == 3
+    assert_no_secret("\n".join(log), "runner log")
     assert any("3 in a row" in line and "no attempt left, plate failed" in line for line in log)
 
 
@@ -154,3 +156,7 @@ def test_unknown_send_keeps_plate_and_printer_until_the_printer_answers(proxied_
     assert plate.state == DONE and plate.printer == "vt-0" and plate.attempts == 1
     assert prints_per_plate(servers, hospfab_home, lot_id) == {plate.id: 1}
     assert any("outcome unknown" in line for line in log)
+    assert_no_secret("\n".join(log), "runner log")
+    for server in servers:  # no key in the journal or the fleet file either
+        for stored in (journal_path(hospfab_home), fleet):
+            assert server.api_key.encode() not in stored.read_bytes()
