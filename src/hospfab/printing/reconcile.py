@@ -47,7 +47,7 @@ class PrinterLike(Protocol):
     material_lot: str | None
     bed_clearing: str
 
-    def client(self) -> Any: ...
+    def client(self, **kwargs: Any) -> Any: ...
 
 
 def _age_s(iso: str | None) -> float:
