@@ -123,7 +123,7 @@ def inspect(path: Path, *, full: bool = False) -> str | None:
             return f"is not a hospfab journal (application_id {app_id:#x})"
         inside = None
         if "journal_identity" in tables:
-            row = conn.execute("SELECT id FROM journal_identity").fetchone()
+            row = conn.execute("SELECT id FROM journal_identity ORDER BY rowid LIMIT 1").fetchone()
             inside = row[0] if row else None
         beside = _regular_id(path)
         if beside is not None and inside != beside:
@@ -147,15 +147,23 @@ def stamp(conn: sqlite3.Connection, path: Path) -> None:
     from hospfab.fileio import atomic_write_text
 
     try:
-        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute("CREATE TABLE IF NOT EXISTS journal_identity (id TEXT NOT NULL)")
-        row = conn.execute("SELECT id FROM journal_identity").fetchone()
-        if row is None:
-            journal_id = _regular_id(path) or secrets.token_hex(16)
-            conn.execute("INSERT INTO journal_identity(id) VALUES (?)", (journal_id,))
-        else:
-            journal_id = row[0]
+        row = None
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='journal_identity'").fetchone():
+            row = conn.execute("SELECT id FROM journal_identity ORDER BY rowid LIMIT 1").fetchone()
+        if row is None or conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            conn.execute("BEGIN IMMEDIATE")  # two processes creating one journal agree on one id
+            try:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute("CREATE TABLE IF NOT EXISTS journal_identity (id TEXT NOT NULL)")
+                row = conn.execute("SELECT id FROM journal_identity ORDER BY rowid LIMIT 1").fetchone()
+                if row is None:
+                    row = (_regular_id(path) or secrets.token_hex(16),)
+                    conn.execute("INSERT INTO journal_identity(id) VALUES (?)", row)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        journal_id = row[0]
     except sqlite3.Error as err:
         raise describe_sqlite_error(str(path), err) from None
     if _regular_id(path) != journal_id:
@@ -171,7 +179,7 @@ def stamp(conn: sqlite3.Connection, path: Path) -> None:
 
 def journal_id(conn: sqlite3.Connection) -> str | None:
     try:
-        row = conn.execute("SELECT id FROM journal_identity").fetchone()
+        row = conn.execute("SELECT id FROM journal_identity ORDER BY rowid LIMIT 1").fetchone()
     except sqlite3.Error:
         return None
     return row[0] if row else None
