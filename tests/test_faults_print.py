@@ -148,9 +148,10 @@ def test_effective_print_false_is_not_sent_and_the_file_removed(cli, proxied, gc
         assert client.job().file_name == "foreign.gcode"
 
 
-def test_print_wait_shows_a_silent_printer_and_gives_up_with_exit_3(cli, proxied):
+@pytest.mark.parametrize("path, fault", [("/api/job", "hang"), ("/api/files/", "error_before")])
+def test_print_wait_shows_a_silent_printer_and_gives_up_with_exit_3(cli, proxied, path, fault):
     proxy, server = proxied
-    rule = proxy.add("GET", "/api/job", "hang", times=None)
+    rule = proxy.add("GET", path, fault, times=None)
     out = cli("print", "TEST-BOX", "--wait", "--give-up", "2", "--json")
     assert out.exit_code == ExitCode.PRINTER, out.stdout
     error = out.json()["errors"][0]

@@ -67,7 +67,8 @@ def prints_per_plate(servers, home, lot_id) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("fault, kwargs", [("error_after", {"status": 500}), ("truncate", {}), ("drop", {})])
+@pytest.mark.parametrize("fault, kwargs", [("error_after", {"status": 500}), ("error_after", {"status": 409}),
+                                           ("truncate", {}), ("drop", {}), ("slow", {"delay_s": 4.0})])
 def test_lost_upload_answer_is_confirmed_printing_and_never_reprinted(proxied_farm, cli, hospfab_home,
                                                                       lot_catalog, fault, kwargs):  # noqa: F811
     servers, proxies, fleet = proxied_farm(1)
