@@ -31,6 +31,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "print": ("print_",),
     "jobs": ("jobs",),
     "history": ("jobs",),
+    "journal": ("journal",),
     "batch": ("batch",),
     "queue": ("batch",),
     "lots": ("batch",),

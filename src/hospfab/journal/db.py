@@ -45,17 +45,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
-from hospfab.errors import ConfigError, HospfabError
+from hospfab.errors import ConfigError
+from hospfab.journal.integrity import (  # noqa: F401 - JournalDamaged re-exported
+    JournalDamaged,
+    JournalError,
+    describe_sqlite_error,
+    stamp,
+    verify_before_open,
+)
+from hospfab.settings import create_private_file
 
 Migration = str | Callable[[sqlite3.Connection], object]
 
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another writer's transaction (concurrent `hospfab print`)
-
-
-class JournalError(HospfabError):
-    """The journal database cannot be opened, read or written."""
-
-    code = "journal_error"
 
 
 class JournalTooNew(ConfigError):
@@ -71,8 +73,9 @@ def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Con
     :class:`sqlite3.Row` (index by column name).
     """
     path = Path(path)
+    verify_before_open(path)  # itself and intact, before anything may write to it
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # 0600 (SQLite gives its -wal and -shm the same mode), folder 0700
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -83,6 +86,7 @@ def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Con
     if str(mode).lower() != "wal":
         conn.close()
         raise JournalError(f"{path}: cannot switch the journal database to WAL mode (got {mode!r})")
+    stamp(conn, path)
     return conn
 
 
@@ -90,13 +94,27 @@ def connect(path: Path | str, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Con
 def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
     """One transaction: ``BEGIN IMMEDIATE`` (takes the write lock now, so read-then-write is race free),
     ``COMMIT`` on success, ``ROLLBACK`` on any exception (re-raised)."""
-    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.Error as err:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        raise journal_error(conn, err) from None
+
+
+def journal_error(conn: sqlite3.Connection, err: sqlite3.Error) -> JournalError:
+    """A one-line error naming the database file for an SQLite failure (a full disk, a damaged file)."""
+    return describe_sqlite_error(_db_name(conn), err)
 
 
 def split_statements(script: str) -> list[str]:

@@ -6,11 +6,11 @@ the record says exactly what was meant to be printed. A **plate** moves through:
 
     queued -> dispatching -> printing -> done
                    |             |-> queued (failed or lost, attempts left)  -> ... -> failed
-                   |-> queued (never reached the printer: the attempt is given back)
+                   |-> queued (not sent, attempts left) -> ... -> failed
     queued | failed -> cancelled ; failed | cancelled -> queued (retry)
 
 Each attempt is one journal job (``jobs.plate_id``), printed from a unique remote file name that embeds the
-plate id and attempt number, so a printer's own statistics tell whether that attempt printed. Claiming a
+plate id and attempt number (never reused: an attempt is never given back), so a printer's own statistics tell whether that attempt printed. Claiming a
 plate runs in ``BEGIN IMMEDIATE`` and only succeeds from ``queued``: two runners never dispatch one plate.
 Every transition is logged in ``plate_events``.
 """
@@ -334,8 +334,9 @@ class QueueStore(Database):
             return self._get(plate_id)
 
     def unclaim(self, plate_id: str, job_id: str, reason: str) -> Plate:
-        """dispatching -> queued when the attempt never reached the printer (the attempt is given back)."""
-        return self._move(plate_id, job_id, (DISPATCHING,), QUEUED, reason, refund=True)
+        """dispatching -> queued when the attempt never reached the printer. The attempt stays counted: its
+        number (and remote file name) is never reused."""
+        return self._move(plate_id, job_id, (DISPATCHING,), QUEUED, reason)
 
     def mark_printing(self, plate_id: str, job_id: str) -> Plate:
         return self._move(plate_id, job_id, (DISPATCHING,), PRINTING, None)
