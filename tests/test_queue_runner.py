@@ -8,7 +8,6 @@ a unique file name, and OctoPrint counts successful prints per file.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_print_support import AcceptingChecks, write_fleet
+from test_print_support import TEST_META, trusted_test_key, write_fleet
 
 from hospfab.catalog import Catalog
 from hospfab.fleet import Fleet
@@ -38,20 +37,15 @@ def lot_catalog(tmp_path_factory) -> Path:
     from meshes import box, write_binary
     from octoprint_fixtures import make_gcode
 
-    from hospfab.catalog.signing import generate_key_pair
-
     base = tmp_path_factory.mktemp("lot-catalog")
     root, work = base / "catalog", base / "work"
     work.mkdir()
-    private, public, _ = generate_key_pair("lot-validator", work / "keys")
-    (root / "keys").mkdir(parents=True)
-    shutil.copy(public, root / "keys" / public.name)
-    catalog = Catalog(root, checks=AcceptingChecks())
-    catalog.new(REF, "test lot part", write_binary(work / "part.stl", box((10.0, 10.0, 2.0))))
+    private, catalog = trusted_test_key(root, work, "lot-validator")
+    catalog.new(REF, "test lot part", write_binary(work / "part.stl", box((10.0, 10.0, 2.0))), meta=TEST_META)
     gcode = make_gcode(work / "lot.gcode", moves=60, dwell_s=2)
     catalog.add_recipe(f"{REF}@1", gcode, printer="virtual-test", material="pla", process="standard", copies=2,
                        estimates={"print_time_s": 3})  # fmt: skip
-    catalog.validate(f"{REF}@1", by="Test Validator", role="biomedical engineer", key_file=private)
+    catalog.validate(f"{REF}@1", key_file=private)
     return root
 
 
@@ -63,6 +57,7 @@ def farm(octoprint_server_factory, lot_catalog, tmp_path, monkeypatch):
         servers = octoprint_server_factory(count)
         fleet = write_fleet(tmp_path / "fleet.yaml", servers, monkeypatch, **kwargs)
         monkeypatch.setenv("HOSPFAB_CATALOG", str(lot_catalog))
+        monkeypatch.setenv("HOSPFAB_TRUST_STORE", str(lot_catalog.parent / "trust.yaml"))
         monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
         return servers, fleet
 

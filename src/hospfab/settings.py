@@ -6,6 +6,8 @@ Resolution order for each location (first hit wins):
 - profiles: ``--profiles`` option, ``HOSPFAB_PROFILES``, the ``profiles/`` folder of this checkout,
   the profiles bundled in the package (``hospfab/_shipped/profiles`` when installed from a wheel)
 - fleet:    ``--fleet`` option, ``HOSPFAB_FLEET``, ``<config>/fleet.yaml``
+- trust store: ``HOSPFAB_TRUST_STORE``, ``<config>/trust/trust.yaml`` (the site's pinned validator keys; never
+  inside the catalog)
 - config and data: ``HOSPFAB_HOME`` overrides both (tests set it so they never touch the user's home);
   otherwise the platform's user config and data directories (platformdirs).
 
@@ -48,10 +50,16 @@ class Settings:
     catalog_dir: Path
     profiles_dir: Path
     fleet_path: Path
+    trust_store: Path | None = None  # None: <config>/trust/trust.yaml
 
     @property
     def journal_path(self) -> Path:
         return self.data_dir / "journal.sqlite3"
+
+    @property
+    def trust_store_path(self) -> Path:
+        """The site's trust store: which validator keys are pinned, for whom, with which roles."""
+        return self.trust_store or self.config_dir / "trust" / "trust.yaml"
 
     @classmethod
     def resolve(
@@ -75,6 +83,7 @@ class Settings:
             catalog_dir=catalog or _env_path("HOSPFAB_CATALOG") or _shipped_or(data_dir, "catalog"),
             profiles_dir=profiles or _env_path("HOSPFAB_PROFILES") or _shipped("profiles"),
             fleet_path=fleet or _env_path("HOSPFAB_FLEET") or config_dir / "fleet.yaml",
+            trust_store=_env_path("HOSPFAB_TRUST_STORE"),
         )
 
 

@@ -56,6 +56,10 @@ class PrinterConfig(BaseModel):
     bed_clearing: Literal["manual", "automatic"] = Field(
         "manual", description="manual: a person must confirm the bed is clear before the next job."
     )
+    test_printer: bool = Field(
+        False, description="A test rig (e.g. OctoPrint's Virtual Printer): the only kind that may print a "
+        "recipe made for a test-only printer profile."
+    )
 
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -225,7 +229,8 @@ class Fleet(BaseModel):
         doc = {
             "version": FLEET_FILE_VERSION,
             "printers": [
-                p.model_dump(exclude_none=True, exclude={"tags"} if not p.tags else set()) for p in self.printers
+                p.model_dump(exclude_none=True, exclude=({"tags"} if not p.tags else set())
+                             | ({"test_printer"} if not p.test_printer else set())) for p in self.printers
             ],
         }
         text = "# hospfab fleet file (API keys are never stored here: only where to find them)\n"
