@@ -376,13 +376,15 @@ class Catalog:
         signatures are checked by :meth:`verify_revision`)."""
         from hospfab.errors import HospfabError
 
-        signers = []
+        signers, untrusted = [], []
         for record in signatures:
             try:
                 signers.append(self.trust.signer(record.key_id))
-            except HospfabError:
-                continue
-        return self.trust.policy.missing(signers)
+            except HospfabError as err:
+                state = {"revoked_key": "is revoked", "expired_key": "has expired"}.get(err.code, "is not trusted")
+                untrusted.append(f"key {record.key_id} ({record.signer}) {state}")
+        missing = self.trust.policy.missing(signers)
+        return missing + ([f"not counted: {', '.join(untrusted)} at this site"] if missing and untrusted else [])
 
     # ---- integrity -----------------------------------------------------------------------------------
 
