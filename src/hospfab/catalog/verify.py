@@ -128,7 +128,10 @@ def verify_revision(catalog: Any, revision: Any, *, unsigned_ok: bool = False,
         signers.append(check_record(catalog, revision, record, where, manifest_sha))
     if revision.signatures and not any(r.meaning == "validated" for r in revision.signatures):
         raise IntegrityError(f"{shown(folder / mf.SIGNATURES_DIR)}: co-signatures without a validation")
-    part = catalog.get(revision.ref).meta
+    from hospfab.catalog.files import load_model
+    from hospfab.catalog.model import PartMeta
+
+    part = load_model(catalog.part_dir(revision.ref) / "part.yaml", PartMeta)  # this file only, not every revision
     signed_part, now_part = manifest.get("part") or {}, part_snapshot(part)
     changed = sorted(k for k in set(signed_part) | set(now_part) if signed_part.get(k) != now_part.get(k))
     if changed:
