@@ -31,8 +31,7 @@ pytestmark = pytest.mark.octoprint
 REF = "TEST-LOT"
 
 
-@pytest.fixture(scope="session")
-def lot_catalog(tmp_path_factory) -> Path:
+def _build_lot_catalog(tmp_path_factory) -> Path:
     """TEST-LOT@1: a validated, signed revision whose virtual-test/pla recipe is a ~2.5 s job, 2 per plate."""
     from meshes import box, write_binary
     from octoprint_fixtures import make_gcode
@@ -49,6 +48,18 @@ def lot_catalog(tmp_path_factory) -> Path:
     return root
 
 
+_BUILT: dict[str, Path] = {}  # built once per session (the fixture is imported by name elsewhere)
+
+
+@pytest.fixture
+def lot_catalog(tmp_path_factory, monkeypatch) -> Path:
+    """TEST-LOT@1, its validator pinned in this test's trust store (HOSPFAB_TRUST_STORE)."""
+    if "root" not in _BUILT:
+        _BUILT["root"] = _build_lot_catalog(tmp_path_factory)
+    monkeypatch.setenv("HOSPFAB_TRUST_STORE", str(_BUILT["root"].parent / "trust.yaml"))
+    return _BUILT["root"]
+
+
 @pytest.fixture
 def farm(octoprint_server_factory, lot_catalog, tmp_path, monkeypatch):
     """Factory: farm(n, bed_clearing=...) -> (servers, fleet path); catalog and fleet set in the environment."""
@@ -57,7 +68,6 @@ def farm(octoprint_server_factory, lot_catalog, tmp_path, monkeypatch):
         servers = octoprint_server_factory(count)
         fleet = write_fleet(tmp_path / "fleet.yaml", servers, monkeypatch, **kwargs)
         monkeypatch.setenv("HOSPFAB_CATALOG", str(lot_catalog))
-        monkeypatch.setenv("HOSPFAB_TRUST_STORE", str(lot_catalog.parent / "trust.yaml"))
         monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
         return servers, fleet
 

@@ -26,10 +26,19 @@ def passphrase_source(key_file: Path):
         value = os.environ.get(PASSPHRASE_ENV)
         if value:
             return value
-        return typer.prompt(f"Passphrase for {key_file}", hide_input=True, err=True, default="",
-                            show_default=False)
+        return _prompt(f"Passphrase for {key_file}", confirm=False)
 
     return ask
+
+
+def _prompt(text: str, *, confirm: bool) -> str:
+    from hospfab.errors import InputError
+
+    try:
+        return typer.prompt(text, hide_input=True, confirmation_prompt=confirm, err=True)
+    except (typer.Abort, EOFError):
+        raise InputError(f"no passphrase given ({text.lower()}): type it at the prompt or set "
+                         f"{PASSPHRASE_ENV}") from None
 
 
 def _new_passphrase() -> str:
@@ -38,8 +47,7 @@ def _new_passphrase() -> str:
     value = os.environ.get(PASSPHRASE_ENV)
     if value:
         return value
-    return typer.prompt("Passphrase for the new private key (8 characters or more)", hide_input=True,
-                        confirmation_prompt=True, err=True)
+    return _prompt("Passphrase for the new private key (8 characters or more)", confirm=True)
 
 
 def _store(ctx: typer.Context):
