@@ -173,7 +173,7 @@ def verify_catalog(catalog: Any, ref: str | None = None) -> list[dict[str, Any]]
     try:
         index = trusted_index(catalog)
     except HospfabError as err:
-        return [_failure(ref or "*", None, "index", err)]
+        return [_failure(ref or ix.INDEX_NAME, None, "refused", err)]
     refs = [ref] if ref else catalog.refs()
     on_disk: set[str] = set()
     for name in refs:

@@ -350,7 +350,8 @@ def verify_command(
                 extra = f"signed by {o['signed_by']}" if o.get("signed_by") else o.get("skipped", "")
                 if o.get("pending"):
                     extra += f"; pending: needs {'; '.join(o['pending'])}"
-                console.print(f"{mark} {o['ref']}@{o['rev']} {o['status']} ", markup=True, end="")
+                label = o["ref"] if o["rev"] is None else f"{o['ref']}@{o['rev']}"
+                console.print(f"{mark} {label} {o['status']} ", markup=True, end="")
                 console.print(extra, markup=False)
             console.print(f"{verified} revision(s) verified, {len(failed)} failed", markup=False)
 
