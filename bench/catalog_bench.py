@@ -4,8 +4,8 @@
 store, the approval policy and the signed index (with the journal's highest version seen). The baseline
 measured in the same run is the floor of that work: hashing every file of the catalog once. Before the trust
 model (format 1: manifest + one signature, keys from the catalog, 6 revisions and 16 G-code files), the old
-code on the old seed catalog took 0.33-0.46 s on this machine while this one took 0.58-0.91 s (same minutes,
-machine shared): the extra is YAML parsing of the signature records and part.yaml, the trust store and one
+code on the old seed catalog took 0.15-0.27 s on this machine (quiet) and this one 0.20-0.34 s (0.33-0.46 s
+against 0.58-0.91 s when the machine was busy): the extra is YAML parsing of the signature records and part.yaml, the trust store and one
 SQLite transaction for the index version seen; Ed25519 checks cost well under 1 ms each.
 
 Run: .venv/bin/python bench/catalog_bench.py   (uses a temporary HOSPFAB_HOME pinning the demo key)
