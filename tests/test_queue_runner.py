@@ -8,7 +8,6 @@ a unique file name, and OctoPrint counts successful prints per file.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_print_support import AcceptingChecks, write_fleet
+from test_print_support import TEST_META, trusted_test_key, write_fleet
 
 from hospfab.catalog import Catalog
 from hospfab.fleet import Fleet
@@ -32,27 +31,33 @@ pytestmark = pytest.mark.octoprint
 REF = "TEST-LOT"
 
 
-@pytest.fixture(scope="session")
-def lot_catalog(tmp_path_factory) -> Path:
+def _build_lot_catalog(tmp_path_factory) -> Path:
     """TEST-LOT@1: a validated, signed revision whose virtual-test/pla recipe is a ~2.5 s job, 2 per plate."""
     from meshes import box, write_binary
     from octoprint_fixtures import make_gcode
 
-    from hospfab.catalog.signing import generate_key_pair
-
     base = tmp_path_factory.mktemp("lot-catalog")
     root, work = base / "catalog", base / "work"
     work.mkdir()
-    private, public, _ = generate_key_pair("lot-validator", work / "keys")
-    (root / "keys").mkdir(parents=True)
-    shutil.copy(public, root / "keys" / public.name)
-    catalog = Catalog(root, checks=AcceptingChecks())
-    catalog.new(REF, "test lot part", write_binary(work / "part.stl", box((10.0, 10.0, 2.0))))
+    private, catalog = trusted_test_key(root, work, "lot-validator")
+    catalog.new(REF, "test lot part", write_binary(work / "part.stl", box((10.0, 10.0, 2.0))), meta=TEST_META)
     gcode = make_gcode(work / "lot.gcode", moves=60, dwell_s=2)
     catalog.add_recipe(f"{REF}@1", gcode, printer="virtual-test", material="pla", process="standard", copies=2,
                        estimates={"print_time_s": 3})  # fmt: skip
-    catalog.validate(f"{REF}@1", by="Test Validator", role="biomedical engineer", key_file=private)
+    catalog.validate(f"{REF}@1", key_file=private)
     return root
+
+
+_BUILT: dict[str, Path] = {}  # built once per session (the fixture is imported by name elsewhere)
+
+
+@pytest.fixture
+def lot_catalog(tmp_path_factory, monkeypatch) -> Path:
+    """TEST-LOT@1, its validator pinned in this test's trust store (HOSPFAB_TRUST_STORE)."""
+    if "root" not in _BUILT:
+        _BUILT["root"] = _build_lot_catalog(tmp_path_factory)
+    monkeypatch.setenv("HOSPFAB_TRUST_STORE", str(_BUILT["root"].parent / "trust.yaml"))
+    return _BUILT["root"]
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ the default. ``hospfab config show`` prints the result and where each value came
   ``HOSPFAB_SITE_PROFILES``) extend and override them.
 - fleet:    ``--fleet``, ``HOSPFAB_FLEET``, ``fleet:``, ``<config>/fleet.yaml``.
 - database: ``--database``, ``HOSPFAB_DATABASE``, ``database:``; default: SQLite ``<data>/journal.sqlite3``.
-- trust store: ``HOSPFAB_TRUST_STORE``, ``trust_store:``; default: none (the catalog's own ``keys/``).
+- trust store: ``HOSPFAB_TRUST_STORE``, ``trust_store:``; default: ``<config>/trust/trust.yaml`` (the site's pinned
+  validator keys; never inside the catalog).
 - site:     ``HOSPFAB_SITE``, ``site:``.
 - config and data folders: ``HOSPFAB_HOME`` overrides both (tests set it so they never touch the user's home);
   otherwise the platform's user config and data directories (platformdirs).
@@ -65,7 +66,7 @@ class Settings:
     fleet_path: Path
     site_profiles_dir: Path | None = None
     database_url: str | None = None
-    trust_store_path: Path | None = None
+    trust_store: Path | None = None  # None: <config>/trust/trust.yaml
     site: str | None = None
     alerts: dict[str, Any] | None = None
     config_file: Path | None = None
@@ -82,6 +83,11 @@ class Settings:
     @property
     def journal_path(self) -> Path:
         return self.data_dir / "journal.sqlite3"
+
+    @property
+    def trust_store_path(self) -> Path:
+        """The site's trust store: which validator keys are pinned, for whom, with which roles."""
+        return self.trust_store or self.config_dir / "trust" / "trust.yaml"
 
     @property
     def cache_dir(self) -> Path:
@@ -144,7 +150,7 @@ class Settings:
             fleet_path=path(pick("fleet", fleet, "--fleet", "HOSPFAB_FLEET", config_dir / "fleet.yaml")),
             site_profiles_dir=path(pick("site_profiles", None, None, "HOSPFAB_SITE_PROFILES")),
             database_url=pick("database", database, "--database", "HOSPFAB_DATABASE"),
-            trust_store_path=path(pick("trust_store", None, None, "HOSPFAB_TRUST_STORE")),
+            trust_store=path(pick("trust_store", None, None, "HOSPFAB_TRUST_STORE")),
             site=pick("site", None, None, "HOSPFAB_SITE"),
             alerts=conf.get("alerts"),
             config_file=config_file,

@@ -1,7 +1,7 @@
 """The catalog's bridge to the other hospfab engines: mesh check, slicing, G-code check.
 
 :class:`RealChecks` calls ``hospfab.mesh``, ``hospfab.slicing``, ``hospfab.gcode`` and ``hospfab.profiles``.
-A catalog can be given another object with the same three methods (e.g. in a unit test that only exercises
+A catalog can be given another object with the same methods (e.g. in a unit test that only exercises
 the lifecycle), but validation of the shipped catalog always goes through the real engines.
 """
 
@@ -44,6 +44,10 @@ class RealChecks:
 
             return Settings.resolve().profile_store()
         return ProfileStore(self.profiles_dir)
+
+    def profile_test_only(self, printer: str) -> bool:
+        """Whether the printer profile is for test rigs only (``test_only: true``): never validated."""
+        return bool(self._store().printer(printer).test_only)
 
     def mesh(self, stl: Path) -> tuple[bool, dict[str, Any]]:
         from hospfab.mesh import check_file

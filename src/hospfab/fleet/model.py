@@ -73,6 +73,10 @@ class PrinterConfig(BaseModel):
         description="Seconds to wait for an answer (uploads get 3x); choosing a printer, listing and watching jobs "
         "wait at most 3 s.",
     )
+    test_printer: bool = Field(
+        False, description="A test rig (e.g. OctoPrint's Virtual Printer): the only kind that may print a "
+        "recipe made for a test-only printer profile."
+    )
 
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -182,6 +186,8 @@ class PrinterConfig(BaseModel):
 
 def _defaults_left_out(printer: PrinterConfig) -> set[str]:
     out = set() if printer.tags else {"tags"}
+    if not printer.test_printer:
+        out.add("test_printer")
     if printer.timeout_s == PrinterConfig.model_fields["timeout_s"].default:
         out.add("timeout_s")
     return out

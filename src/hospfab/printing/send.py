@@ -93,14 +93,10 @@ def resolve_for_print(catalog: Any, spec: str, *, allow_draft: bool) -> tuple[An
     overrides: dict[str, Any] = {}
     if revision.status != "validated":
         if not allow_draft:
-            why = f" ({revision.retirement.reason})" if revision.retirement is not None else ""
-            raise SafetyError(
-                f"{revision.spec} is {revision.status}{why}: refused (use --allow-draft to override, recorded)",
-                code=f"revision_{revision.status}",
-            )
+            raise catalog.refusal(revision)  # names the current validated revision first
         overrides = {"allow_draft": True, "status": revision.status}
-    if revision.validation is not None:
-        catalog.verify_revision(revision)
+    # files, part metadata, signatures (site trust store), approval policy, signed index (no rollback)
+    catalog.verify_revision(revision, unsigned_ok=bool(overrides))
     return revision, overrides
 
 

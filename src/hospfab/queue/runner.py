@@ -134,6 +134,16 @@ class LotBuilds:
             self.cache[key] = stage_build_file(source, folder)
         return self.cache[key]
 
+    def verify_queued(self, store: Any) -> None:
+        """Resolve and verify the revision of every lot with plates still to print, before any printer is
+        contacted: a tampered, rolled-back or unsigned catalog stops the run (IntegrityError/SafetyError)."""
+        from hospfab.printing.send import resolve_for_print
+
+        if self.catalog is None:
+            return
+        for lot_id in sorted({p.lot_id for p in store.plates(states=PENDING)}):
+            resolve_for_print(self.catalog, store.lot(lot_id).spec, allow_draft=False)
+
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -194,6 +204,7 @@ class QueueRunner:
     # ---- the loop ---------------------------------------------------------------------------------------
 
     def run(self, *, max_rounds: int | None = None) -> RunSummary:
+        self.builds.verify_queued(self.store)
         rounds = 0
         while True:
             self.step()
