@@ -117,6 +117,7 @@ def test_no_catalog_configured(cli, tmp_path):
 def test_damaged_and_unreadable_catalog(cli, seed_catalog, tmp_path):
     damaged = tmp_path / "damaged"
     shutil.copytree(seed_catalog, damaged)
+    _pin_demo_key(cli, damaged)
     build = damaged / "KNOB-D6-30" / "rev-1" / "build"
     victim = sorted(build.glob("*.gcode"))[0]
     victim.write_bytes(victim.read_bytes()[:-10])
@@ -129,12 +130,20 @@ def test_damaged_and_unreadable_catalog(cli, seed_catalog, tmp_path):
     assert result["status"] == "fail" and "catalog verify" in result["fix"]
 
 
-def test_catalog_without_trusted_keys(cli, seed_catalog, tmp_path):
-    bare = tmp_path / "bare"
-    shutil.copytree(seed_catalog, bare)
-    shutil.rmtree(bare / "keys")
-    results = _results(cli("--catalog", bare, "doctor", "--only", "catalog", "--json"))
-    assert results["trust"]["status"] == "fail"
+def test_catalog_without_trusted_keys(cli, seed_catalog, hospfab_home):
+    # the catalog ships the demo public key, but nothing is trusted until the site pins it
+    results = _results(cli("--catalog", seed_catalog, "doctor", "--only", "catalog", "--json"))
+    assert results["trust"]["status"] == "fail" and "keys trust" in results["trust"]["fix"]
+    _pin_demo_key(cli, seed_catalog)
+    results = _results(cli("--catalog", seed_catalog, "doctor", "--only", "catalog", "--json"))
+    assert results["trust"]["status"] == "ok", results["trust"]
+    assert results["catalog"]["status"] == "ok", results["catalog"]
+
+
+def _pin_demo_key(cli, catalog: Path) -> None:
+    out = cli("keys", "trust", catalog / "keys" / "demo-validator.pub", "--name", "Demo Validator",
+              "--role", "biomedical engineer")
+    assert out.exit_code == 0, out.stderr
 
 
 def test_journal_from_a_newer_hospfab(cli, hospfab_home):
@@ -164,6 +173,7 @@ def test_a_ready_workstation_passes(cli, hospfab_home, seed_catalog, octoprint_s
     key = _key(hospfab_home, "vt-0", octoprint_server.api_key)
     fleet = _fleet(hospfab_home, [_printer("vt-0", octoprint_server.url, key)])
     assert cli("init", "--catalog", seed_catalog, "--fleet", fleet, "--site", "lab").exit_code == 0
+    _pin_demo_key(cli, seed_catalog)
     out = cli("doctor", "--json")
     results = _results(out)
     assert out.exit_code == 0, [r for r in results.values() if r["status"] == "fail"]

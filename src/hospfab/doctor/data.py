@@ -40,7 +40,7 @@ def catalog(context: Context) -> list[Result]:
 
     try:
         root = context.settings.catalog_dir
-        cat = Catalog(root)
+        cat = Catalog(root, trust=context.settings.trust_store_path, seen=context.settings.journal_path)
         outcomes = cat.verify()
     except HospfabError as err:
         return [Result("catalog", Status.FAIL, err.message,
@@ -61,14 +61,19 @@ def catalog(context: Context) -> list[Result]:
 
 
 def trust(context: Context, cat) -> list[Result]:
-    """Where signatures are checked against. Extend here when a separate trust store is configured."""
-    store = getattr(context.settings, "trust_store_path", None)
-    if store is not None and not store.is_dir():
-        return [Result("trust", Status.FAIL, f"{store}: trust store not found",
-                       "fix `trust_store:` in the site configuration or HOSPFAB_TRUST_STORE")]
-    keys_dir = store or getattr(cat, "keys_dir", cat.root / "keys")
-    keys = sorted(keys_dir.glob("*.pub")) if keys_dir.is_dir() else []
-    if not keys:
-        return [Result("trust", Status.FAIL, f"{keys_dir}: no trusted validator key",
-                       "add the validators' public keys (`hospfab keys list`)")]
-    return [Result("trust", Status.OK, f"{len(keys)} trusted key(s) in {keys_dir}")]
+    """The site's trust store (pinned validator keys, never the catalog's own ``keys/``) and its policy."""
+    from hospfab.trust import TrustStore
+    from hospfab.trust.store import now_utc
+
+    path = context.settings.trust_store_path
+    try:
+        store = TrustStore.load(path)
+    except HospfabError as err:
+        return [Result("trust", Status.FAIL, err.message, "fix the trust store file (`hospfab keys list`)")]
+    now = now_utc()
+    trusted = [e for e in store.entries if e.state(now) == "trusted"]
+    if not trusted:
+        return [Result("trust", Status.FAIL, f"{path}: no trusted validator key",
+                       "pin the validators' public keys: `hospfab keys trust KEY.pub --name NAME --role ROLE`")]
+    return [Result("trust", Status.OK, f"{len(trusted)} trusted key(s) in {path}; policy: "
+                   f"{store.policy.describe()}")]
