@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hospfab.errors import InputError
 from hospfab.gcode.machine import Limits, Machine
-from hospfab.gcode.tokenize import tokenize_fast, tokenize_slow
+from hospfab.gcode.tokenize import as_lines, tokenize_fast, tokenize_slow
 from hospfab.profiles import MaterialProfile, PrinterProfile
 
 CHUNK_BYTES = 1024 * 1024  # large enough to amortise numpy's per-call cost; ~20 MB of temporaries per chunk
@@ -112,7 +114,8 @@ def _chunks(path: Path):
                         yield rest + b"\n"
                     return
                 block = rest + block
-                cut = block.rfind(b"\n")
+                # the last line end: LF, or a bare CR (one the next block cannot turn into CR LF)
+                cut = max(block.rfind(b"\n"), block.rfind(b"\r", 0, len(block) - 1))
                 if cut < 0:
                     rest = block
                     continue
@@ -160,31 +163,24 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such G-code file")
-    x, y, z = printer.build_volume_mm
-    limits = Limits(
-        bed_x_mm=x, bed_y_mm=y, max_z_mm=z,
-        nozzle_min_c=material.nozzle_temp_min_c, nozzle_max_c=material.nozzle_temp_max_c,
-        bed_min_c=material.bed_temp_min_c, bed_max_c=material.bed_temp_max_c,
-        printer_nozzle_max_c=printer.max_nozzle_temp_c, printer_bed_max_c=printer.max_bed_temp_c,
-    )
-    machine = Machine(limits)
+    machine = Machine(Limits.of(printer, material))
     _keep_freed_memory()
     comments: dict[str, Any] = {}
     line_base, fast_chunks, slow_chunks, size, layer_changes = 0, 0, 0, 0, 0
-    for chunk in _chunks(path):
-        size += len(chunk)
-        if b"\r" in chunk:  # CRLF files: same lines, same line numbers
-            chunk = chunk.replace(b"\r\n", b"\n")
-        tokens = tokenize_fast(chunk)
-        if tokens is None:
-            tokens = tokenize_slow(chunk)
-            slow_chunks += 1
-        else:
-            fast_chunks += 1
-        machine.run(tokens, line_base + 1)
-        line_base += tokens.lines
-        layer_changes += chunk.count(b"\n;LAYER_CHANGE\n") + chunk.startswith(b";LAYER_CHANGE\n")
-        _scan_comments(tokens.notes, comments)
+    with np.errstate(all="ignore"):  # huge numbers (inf) are refused as out of bounds, not warned about
+        for chunk in _chunks(path):
+            size += len(chunk)
+            chunk = as_lines(chunk)  # a bare CR ends a line, as the firmware reads it; CR LF is one line end
+            tokens = tokenize_fast(chunk)
+            if tokens is None:
+                tokens = tokenize_slow(chunk)
+                slow_chunks += 1
+            else:
+                fast_chunks += 1
+            machine.run(tokens, line_base + 1)
+            line_base += tokens.lines
+            layer_changes += chunk.count(b"\n;LAYER_CHANGE\n") + chunk.startswith(b";LAYER_CHANGE\n")
+            _scan_comments(tokens.notes, comments)
     if size == 0:
         raise InputError(f"{path}: empty G-code file")
     if not any(_GCODE_WORD.match(c) for c in machine.commands_seen):
