@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 import numpy as np
+import numpy.typing as npt
 
 from hospfab.gcode.rules import MAX_REPORTED, Issue, Limits, Rules
 from hospfab.gcode.tokenize import HEAT_COMMANDS, STATE_COMMANDS, ChunkTokens, FloatArray, IntArray, Special
@@ -126,16 +127,35 @@ class Machine(Rules):
         n_print = int(np.count_nonzero(extruding))
         if n_print:
             self.printing_moves += n_print
+            # The part's extents and layers: extruding moves in X or Y (a purge or an unretract standing still,
+            # e.g. above the bed, lays no part).
+            laying = extruding & (~np.isnan(cols[0]) | ~np.isnan(cols[1]))
+            if is_arc is not None:
+                laying |= extruding & is_arc
+            if self._travel_beyond_bed:  # a purge line beside the bed is not part of the part
+                laying &= self._on_bed(filled, 0) & self._on_bed(filled, 1)
             for axis in range(3):
-                _minmax(filled[axis][1:][extruding], self.print_lo, self.print_hi, axis)
-                _minmax(filled[axis][:-1][extruding], self.print_lo, self.print_hi, axis)
-            zs = filled[2][1:][extruding]
+                _minmax(filled[axis][1:][laying], self.print_lo, self.print_hi, axis)
+                _minmax(filled[axis][:-1][laying], self.print_lo, self.print_hi, axis)
+            zs = filled[2][1:][laying]
             self.layer_z.update(np.unique(np.round(zs[~np.isnan(zs)], 3)).tolist())
             if self.temps_pending:
                 self.check_temps_in_use(int(lines[int(np.argmax(extruding))]))
         if arcs is not None and is_arc is not None and is_arc.any():
             end_points, lines = self._arc_boxes(filled, arcs, np.flatnonzero(is_arc), lines)
         self._check_bounds(end_points, lines)
+
+    @property
+    def _travel_beyond_bed(self) -> bool:
+        lim = self.limits
+        return lim.travel_x_mm != (0.0, lim.bed_x_mm) or lim.travel_y_mm != (0.0, lim.bed_y_mm)
+
+    def _on_bed(self, filled: list[FloatArray], axis: int) -> npt.NDArray[np.bool_]:
+        """Per move: start and end inside the bed on ``axis`` (0: X, 1: Y)."""
+        size = self.limits.bed_x_mm if axis == 0 else self.limits.bed_y_mm
+        seq = filled[axis]
+        inside = (seq >= -TOLERANCE_MM) & (seq <= size + TOLERANCE_MM)
+        return inside[1:] & inside[:-1]
 
     def _unknown(self, axis: int, lines: IntArray) -> None:
         a = "XYZ"[axis]

@@ -1,0 +1,281 @@
+"""Each G-code safety check pinned by a test that fails when the check is removed or loosened: position
+knowledge, every face of the allowed box (Z < 0 included), the travel area, cold extrusion, the bed minimum,
+every heating command, repeated words, firmware-changing commands, bare CR line ends, no numpy warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import hospfab.gcode.check as check_mod
+from hospfab.gcode import check_gcode
+from hospfab.profiles import MaterialProfile, PrinterProfile, ProfileStore
+
+from tests.test_profiles import SHIPPED
+
+STORE = ProfileStore(SHIPPED)
+MK4, MK3S, PLA = STORE.printer("prusa-mk4"), STORE.printer("prusa-mk3s"), STORE.material("pla")
+# MK4: bed 250 x 210 x 220, nozzle <= 290, bed <= 120, cold-extrusion limit 170; PLA 190-230 / 40-70 °C.
+HOT = "M104 S215\nM140 S60\n"
+START = "G90\nM83\n" + HOT + "G28\nG92 E0\n"
+
+
+def printer(**extra) -> PrinterProfile:
+    base = dict(name="p", build_volume_mm=(200, 200, 200), max_nozzle_temp_c=280, max_bed_temp_c=110)
+    return PrinterProfile(**(base | extra))
+
+
+def material(**extra) -> MaterialProfile:
+    base = dict(name="m", density_g_cm3=1.24, nozzle_temp_min_c=160, nozzle_temp_max_c=230, nozzle_temp_c=200,
+                bed_temp_min_c=0, bed_temp_max_c=70, bed_temp_c=60)
+    return MaterialProfile(**(base | extra))
+
+
+BOX = printer(build_volume_mm=(250, 210, 220), max_nozzle_temp_c=290, max_bed_temp_c=120)  # MK4's, no travel area
+
+
+def check(tmp_path, text: str | bytes, p=MK4, m=PLA):
+    path = tmp_path / "t.gcode"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return check_gcode(path, p, m)
+
+
+def only(report, code: str) -> str:
+    """The report fails with exactly ``code``; returns its first message."""
+    assert report.codes == [code], report.errors
+    return report.issues[0].message
+
+
+# -- position knowledge ----------------------------------------------------------------------------------
+def test_relative_moves_before_homing_are_refused(tmp_path):
+    msg = only(check(tmp_path, "G91\nG1 X400 Y400\n"), "unknown_position")
+    assert msg.startswith("line 2: move on X before the X position is known")
+
+
+def test_absolute_moves_before_homing_are_refused(tmp_path):
+    r = check(tmp_path, "G90\nG1 X10 Y10 Z5\n")
+    assert only(r, "unknown_position").startswith("line 2:")
+    assert r.stats["issue_counts"]["unknown_position"] == 3  # X, Y and Z, each unprovable
+
+
+def test_homing_one_axis_leaves_the_others_unknown(tmp_path):
+    assert check(tmp_path, "G28 X\nG1 X10\n").ok
+    assert "move on Y" in only(check(tmp_path, "G28 X\nG1 Y10\n"), "unknown_position")
+    assert "move on Z" in only(check(tmp_path, "G28 X Y\nG1 Z10\n"), "unknown_position")
+    assert check(tmp_path, "G28 W\nG1 X10 Y10 Z10\n").ok  # Prusa's "home all without mesh bed level"
+    assert check(tmp_path, "N5 G28*12\nG1 X10 Y10 Z10\n").ok
+
+
+def test_g92_declares_an_unknown_position(tmp_path):
+    assert check(tmp_path, "G92 X10 Y10 Z5\nG1 X20 Y20 Z6\n").ok
+    # declared at X10, 400 mm further right is X410: off the bed
+    r = check(tmp_path, "G92 X10 Y10 Z5\nG91\nG1 X400\n")
+    assert "X410.000" in only(r, "out_of_bounds")
+
+
+def test_bare_g92_makes_positions_unknown(tmp_path):
+    # "G92" alone is "all zero" to some firmwares and nothing to Marlin: the position cannot be proven
+    only(check(tmp_path, "G28\nG1 X100 Y100\nG92\nG1 X10\n"), "unknown_position")
+
+
+def test_an_arc_moves_x_and_y_even_when_it_names_neither(tmp_path):
+    only(check(tmp_path, "G28 Z\nG2 I5 J0\n"), "unknown_position")
+
+
+def test_extruder_only_moves_need_no_position(tmp_path):
+    r = check(tmp_path, HOT + "M83\nG1 E5 F100\nG1 E-1\n")
+    assert r.ok, r.errors
+
+
+# -- the allowed box -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("move", "code"), [
+    ("G1 X-0.5 Y10", "out_of_bounds"), ("G1 X250.5 Y10", "out_of_bounds"),
+    ("G1 X10 Y-0.5", "out_of_bounds"), ("G1 X10 Y210.5", "out_of_bounds"),
+    ("G1 X10 Y10 Z-0.5", "out_of_bounds"), ("G1 X10 Y10 Z220.5", "exceeds_max_height"),
+])
+def test_every_face_of_the_box(tmp_path, move, code):
+    msg = only(check(tmp_path, START + move + "\n", BOX), code)
+    assert msg.startswith("line 7: move to ")
+
+
+@pytest.mark.parametrize("move", ["G1 X0 Y0 Z0", "G1 X250 Y210 Z220", "G1 X-0.009 Y210.009 Z-0.009"])
+def test_the_faces_themselves_are_inside(tmp_path, move):
+    r = check(tmp_path, START + move + "\n", BOX)
+    assert r.ok, r.errors
+
+
+def test_z_below_the_bed_is_refused_even_in_relative_mode(tmp_path):
+    msg = only(check(tmp_path, START + "G1 Z0.2\nG91\nG1 Z-0.3\n"), "out_of_bounds")
+    assert "Z-0.100" in msg
+
+
+def test_travel_area_beside_the_bed_from_the_profile(tmp_path):
+    purge = START + "G1 Z0.2\nG1 Y-3\nG1 X60 E9\n"
+    assert MK3S.travel_area_mm == ((0.0, 250.0), (-4.0, 210.0))
+    r = check(tmp_path, purge + "G1 X100 Y100\nG1 X120 Y100 E1\n", MK3S)
+    assert r.ok, r.errors
+    # the purge line in front of the bed is allowed travel, not part of the part's extents
+    assert r.stats["extents_mm"] == {"x": [100.0, 120.0], "y": [100.0, 100.0], "z": [0.2, 0.2]}
+    assert r.stats["travel_extents_mm"]["y"] == [-3.0, 100.0]
+    assert "Y -4..210" in only(check(tmp_path, START + "G1 Y-5\n", MK3S), "out_of_bounds")
+    only(check(tmp_path, START + "G1 X-1\n", MK3S), "out_of_bounds")  # only Y is widened
+    only(check(tmp_path, purge, BOX), "out_of_bounds")  # the same purge on a plain bed
+    wide = printer(travel_x_mm=(-10, 210))
+    assert check(tmp_path, START + "G1 X-10 Y0\nG1 X210\n", wide).ok
+    only(check(tmp_path, START + "G1 X211\n", wide), "out_of_bounds")
+
+
+def test_arc_with_radius_is_boxed(tmp_path):
+    # R form: the centre is within R of the start, so the circle lies within 2R of it (X240 + 12 > 250)
+    only(check(tmp_path, START + "G1 X240 Y100\nG2 X240 Y100 R6\n"), "out_of_bounds")
+    assert check(tmp_path, START + "G1 X100 Y100\nG2 X110 Y100 R6\n").ok
+
+
+# -- temperatures ----------------------------------------------------------------------------------------
+def test_extrusion_without_a_nozzle_temperature_is_refused(tmp_path):
+    msg = only(check(tmp_path, "M140 S60\nG28\nM83\nG1 X10 Y10 E1\n"), "cold_extrusion")
+    assert msg == "line 4: extrusion with the nozzle not set, below the printer's cold-extrusion limit 170 °C"
+
+
+@pytest.mark.parametrize(("nozzle", "code"), [(0, "cold_extrusion"), (169, "cold_extrusion"),
+                                                (170, None), (159, "cold_extrusion")])
+def test_cold_extrusion_limit_of_the_printer(tmp_path, nozzle, code):
+    # material minimum 150: only the printer's limit (170) applies
+    m = material(nozzle_temp_min_c=150, nozzle_temp_c=200)
+    r = check(tmp_path, f"M104 S{nozzle}\nG28\nM83\nG1 X10 Y10 E1\n", printer(), m)
+    assert r.codes == ([code] if code else []), r.errors
+
+
+def test_material_minimum_above_the_cold_limit(tmp_path):
+    r = check(tmp_path, "M104 S189\nM140 S60\nG28\nM83\nG1 X10 Y10 E1\n")
+    assert "below the material's minimum 190 °C" in only(r, "temperature_out_of_range")
+    assert check(tmp_path, "M104 S190\nM140 S60\nG28\nM83\nG1 X10 Y10 E1\n").ok
+
+
+def test_retraction_while_cold_is_not_extrusion(tmp_path):
+    assert check(tmp_path, "M140 S60\nG28\nM83\nG1 E-2\nG1 X10 Y10\n").ok
+
+
+def test_cold_extrusion_in_absolute_e_mode(tmp_path):
+    only(check(tmp_path, "M140 S60\nG28\nM82\nG92 E0\nG1 X10 Y10 E1\n"), "cold_extrusion")
+
+
+def test_temperature_dropped_mid_print_is_caught(tmp_path):
+    r = check(tmp_path, START + "G1 X10 Y10 E1\nM104 S0\nG1 X20 E1\n")
+    assert "line 9: extrusion with the nozzle at 0 °C" in only(r, "cold_extrusion")
+
+
+@pytest.mark.parametrize(("bed", "state"), [("M140 S39\n", "at 39 °C"), ("", "not set")])
+def test_bed_below_the_material_minimum(tmp_path, bed, state):
+    r = check(tmp_path, "M104 S215\n" + bed + "G28\nM83\nG1 X10 Y10 E1\n")
+    msg = only(r, "temperature_out_of_range")
+    assert msg == f"line {4 + bool(bed)}: printing with the bed {state}, below the material's minimum bed " \
+                  "temperature 40 °C"
+
+
+def test_bed_at_the_material_minimum_passes(tmp_path):
+    assert check(tmp_path, "M104 S215\nM140 S40\nG28\nM83\nG1 X10 Y10 E1\n").ok
+
+
+def test_material_with_no_bed_minimum_needs_no_bed(tmp_path):
+    assert check(tmp_path, "M104 S200\nG28\nM83\nG1 X10 Y10 E1\n", printer(), material()).ok
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("M104 S291", "nozzle set to 291 °C, above the printer's limit 290"),
+    ("M109 R291", "nozzle set to 291 °C, above the printer's limit 290"),
+    ("M104 S231", "nozzle set to 231 °C, above the material's maximum 230"),
+    ("M104 S-5", "nozzle set to -5 °C"),
+    ("M140 S121", "bed set to 121 °C, above the printer's limit 120"),
+    ("M190 S71", "bed set to 71 °C, above the material's maximum 70"),
+    ("M190 R-1", "bed set to -1 °C"),
+    ("M303 E0 S400", "nozzle autotune (M303) to 400 °C, above the printer's limit 290"),
+    ("M303 S231", "nozzle autotune (M303) to 231 °C, above the material's maximum 230"),
+    ("M303 E-1 S130", "bed autotune (M303) to 130 °C, above the printer's limit 120"),
+    ("M303 E-2 S40", "chamber autotune (M303) to 40 °C, above the printer's no heated chamber"),
+    ("M141 S40", "chamber set to 40 °C, above the printer's no heated chamber"),
+    ("M191 R1", "chamber set to 1 °C, above the printer's no heated chamber"),
+])
+def test_every_heating_command_is_held_to_the_limits(tmp_path, line, words):
+    msg = only(check(tmp_path, START + line + "\n"), "temperature_out_of_range")
+    assert msg == f"line 7: {words}" + (" °C" if "limit" in words or "maximum" in words else "")
+
+
+@pytest.mark.parametrize("line", ["M104 S290", "M104 S230", "M140 S70", "M303 E0 S230", "M303 E-1 S70",
+                                  "M303", "M303 E-1", "M141 S0", "M104", "M109 T0 S215"])
+def test_heating_within_the_limits_passes(tmp_path, line):
+    r = check(tmp_path, START + line + "\n", m=material(nozzle_temp_max_c=290) if "290" in line else PLA)
+    assert r.ok, r.errors
+
+
+def test_heated_chamber_limit_from_the_profile(tmp_path):
+    p = printer(max_chamber_temp_c=60)
+    assert check(tmp_path, START + "M141 S60\nM191 S60\n", p, material()).ok
+    only(check(tmp_path, START + "M191 S61\n", p, material()), "temperature_out_of_range")
+
+
+# -- firmware reading ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("line", ["G1 X500 X10", "G1 X10 X500", "G0 Y5 Z1 Y6", "G1 E1 E2", "G2 X10 I5 I6"])
+@pytest.mark.parametrize("chunk", [1 << 20, 16])
+def test_a_repeated_axis_word_is_ambiguous(tmp_path, monkeypatch, line, chunk):
+    monkeypatch.setattr(check_mod, "CHUNK_BYTES", chunk)
+    r = check(tmp_path, START + "G1 X10 Y10\n" + line + "\n")
+    assert "ambiguous_word" in r.codes, r.errors
+    assert [i.line for i in r.issues if i.code == "ambiguous_word"] == [8]
+
+
+def test_an_ambiguous_axis_becomes_unknown(tmp_path):
+    r = check(tmp_path, START + "G1 X500 X10\nG1 X20\n")
+    assert r.codes == ["ambiguous_word", "unknown_position"], r.errors
+    assert check(tmp_path, START + "G1 X500 X10\nG28 X\nG1 X20\n").codes == ["ambiguous_word"]
+
+
+def test_a_repeated_temperature_word_is_ambiguous(tmp_path):
+    only(check(tmp_path, START + "M104 S200 S400\n"), "ambiguous_word")
+
+
+@pytest.mark.parametrize("line", ["M211 S0", "M500", "M502", "M997", "M302 P1", "M302 S0", "M92 X10",
+                                  "M206 X5", "M428", "M851 Z-2", "N3 m500*7"])
+def test_firmware_changing_commands_are_refused(tmp_path, line):
+    command = line.split()[0] if not line.startswith("N") else "M500"
+    msg = only(check(tmp_path, START + line + "\n"), "firmware_command")
+    assert msg.startswith(f"line 7: {command} ") and "allowed_firmware_commands" in msg
+
+
+@pytest.mark.parametrize("line", ["M211", "M211 S1", "M302", "M92", "M206", "M851", "M503", "M501"])
+def test_firmware_commands_that_only_report_pass(tmp_path, line):
+    assert check(tmp_path, START + line + "\n").ok
+
+
+def test_the_profile_may_allow_firmware_commands(tmp_path):
+    p = printer(allowed_firmware_commands=("M500", "M211"))
+    assert check(tmp_path, START + "M500\nM211 S0\n", p, material()).ok
+    only(check(tmp_path, START + "M997\n", p, material()), "firmware_command")
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 8, 9, 10, 11])
+def test_a_bare_cr_ends_a_line(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(check_mod, "CHUNK_BYTES", chunk)
+    r = check(tmp_path, (START + "G1 X10 Y10 ; parked\rG1 Z400\n").encode())
+    assert "line 8: move to X10.000 Y10.000 Z400.000" in only(r, "exceeds_max_height")
+    r = check(tmp_path, (START + "M117 hello\rM104 S400\r\nG1 X10\r\n").encode())
+    assert "line 8: nozzle set to 400" in only(r, "temperature_out_of_range")
+    assert r.stats["lines"] == 9
+
+
+def test_a_cr_only_file_reads_line_by_line(tmp_path):
+    r = check(tmp_path, START.replace("\n", "\r") + "G1 X10 Y10\rG1 Z-1\r")
+    assert "line 8:" in only(r, "out_of_bounds")
+
+
+# -- no warnings leak ------------------------------------------------------------------------------------
+def test_no_numpy_warning_on_unknown_positions_or_huge_numbers(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = check(tmp_path, "G91\nG1 X400 Y400\nG90\nG1 X10\n")
+        assert r.codes == ["unknown_position"]
+        r = check(tmp_path, START + "G1 X" + "9" * 400 + "\nG91\nG1 X-" + "9" * 400 + "\nG1 Y1\n")
+        assert r.codes == ["out_of_bounds"]
+        r = check(tmp_path, START + "G2 X10 Y10 I" + "9" * 400 + "\n")
+        assert "out_of_bounds" in r.codes
