@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import yaml
-from octoprint_fixtures import octoprint_executable
+from octoprint_fixtures import octoprint_executable, skip_or_fail
 from test_print_support import print_catalog  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.octoprint
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.octoprint
 def test_demo_prints_to_done_and_stops_the_server(cli, print_catalog, monkeypatch):  # noqa: F811
     executable = octoprint_executable()
     if executable is None:
-        pytest.skip("OctoPrint not installed: run `make octoprint`")
+        skip_or_fail("OctoPrint not installed: run `make octoprint`")
     monkeypatch.setenv("HOSPFAB_CATALOG", str(print_catalog))
     out = cli("demo", "--ref", "TEST-BOX", "--octoprint", str(executable), "--json")
     assert out.exit_code == 0, out.stdout + out.stderr
