@@ -279,3 +279,23 @@ def test_no_numpy_warning_on_unknown_positions_or_huge_numbers(tmp_path):
         assert r.codes == ["out_of_bounds"]
         r = check(tmp_path, START + "G2 X10 Y10 I" + "9" * 400 + "\n")
         assert "out_of_bounds" in r.codes
+
+
+# -- the command ---------------------------------------------------------------------------------------------
+def test_help_says_what_is_proven_and_what_is_not(cli):
+    out = cli("gcode", "check", "--help")
+    assert out.exit_code == 0
+    text = " ".join(out.stdout.split())
+    for words in ("Proven, reading each line as Marlin does", "no move on an axis before G28 homes it",
+                  "cold-extrusion limit", "M303", "M211 S0", "Not proven: that the nozzle reached its target"):
+        assert words in text
+
+
+def test_cli_refuses_relative_moves_before_homing(cli, tmp_path):
+    path = tmp_path / "j.gcode"
+    path.write_text("G91\nG1 X400 Y400\n")
+    out = cli("gcode", "check", path, "--printer", "prusa-mk4", "--material", "pla", "--json")
+    assert out.exit_code == 1
+    doc = out.json()
+    assert doc["data"]["codes"] == ["unknown_position"]
+    assert doc["errors"][0]["message"].startswith(f"{path}: line 2: move on X before")
