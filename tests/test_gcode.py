@@ -157,7 +157,7 @@ def test_fast_tokenizer_matches_reference(lines):
 def assert_same_tokens(fast, slow):
     """Same moves (every column, bit for bit up to float rounding), same lines, same special commands."""
     np.testing.assert_array_equal(fast.move_lines, slow.move_lines)
-    for axis in "xyzeij":
+    for axis in "xyzeijr":
         np.testing.assert_allclose(getattr(fast, axis), getattr(slow, axis), atol=1e-9, rtol=0)
     assert fast.lines == slow.lines
     state = {"G90", "G91", "M82", "M83", "G20", "G21", "G28", "G92", "M104", "M109", "M140", "M190"}

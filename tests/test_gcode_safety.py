@@ -44,6 +44,8 @@ def check(tmp_path, text: str | bytes, p=MK4, m=PLA):
 def only(report, code: str) -> str:
     """The report fails with exactly ``code``; returns its first message."""
     assert report.codes == [code], report.errors
+    for issue in report.issues:  # each issue carries the line its message names
+        assert issue.message.startswith(f"line {issue.line}:"), (issue.line, issue.message)
     return report.issues[0].message
 
 
@@ -299,3 +301,35 @@ def test_cli_refuses_relative_moves_before_homing(cli, tmp_path):
     doc = out.json()
     assert doc["data"]["codes"] == ["unknown_position"]
     assert doc["errors"][0]["message"].startswith(f"{path}: line 2: move on X before")
+
+
+# -- reporting limits and boundaries found by mutation testing --------------------------------------------
+def test_unknown_moves_are_all_counted_and_five_reported(tmp_path):
+    r = check(tmp_path, "G1 X1\nG1 X2\nG1 X3\nM117 a\nG1 X4\nG1 X5\nG1 X6\nG1 X7\n")
+    assert r.stats["issue_counts"]["unknown_position"] == 7
+    assert [i.line for i in r.issues] == [1, 2, 3, 5, 6]
+
+
+def test_one_cold_extrusion_is_reported_once(tmp_path):
+    r = check(tmp_path, "M140 S60\nG28\nM83\nG1 X10 E1\nM117 a\nG1 X20 E1\nM117 b\nG1 X30 E1\n")
+    assert r.stats["issue_counts"] == {"cold_extrusion": 1}
+
+
+@pytest.mark.parametrize(("nozzle", "code"), [("S0", "cold_extrusion"), ("S0.5", "temperature_out_of_range"),
+                                              ("S-1", "cold_extrusion")])
+def test_a_heater_off_is_cold_even_without_a_cold_limit(tmp_path, nozzle, code):
+    r = check(tmp_path, f"M104 {nozzle}\nG28\nM83\nG1 X10 Y10 E1\n", printer(min_extrude_temp_c=0), material())
+    assert code in r.codes, r.errors
+
+
+def test_a_bed_minimum_of_one_degree_still_needs_a_bed(tmp_path):
+    m = material(bed_temp_min_c=1, bed_temp_c=60)
+    assert "printing with the bed not set" in only(check(tmp_path, "M104 S200\nG28\nM83\nG1 X10 E1\n",
+                                                         printer(), m), "temperature_out_of_range")
+
+
+@pytest.mark.parametrize("top", [60, 1])
+def test_a_heated_chamber_names_its_limit(tmp_path, top):
+    msg = only(check(tmp_path, START + f"M141 S{top + 1}\n", printer(max_chamber_temp_c=top), material()),
+               "temperature_out_of_range")
+    assert msg.endswith(f"above the printer's limit {top} °C")

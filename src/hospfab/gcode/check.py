@@ -6,6 +6,7 @@ import ctypes
 import math
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from hospfab.errors import InputError
-from hospfab.gcode.machine import Limits, Machine
+from hospfab.gcode.machine import Issue, Limits, Machine
 from hospfab.gcode.tokenize import as_lines, tokenize_fast, tokenize_slow
 from hospfab.profiles import MaterialProfile, PrinterProfile
 
@@ -26,8 +27,8 @@ class GcodeReport:
     path: Path
     printer: str
     material: str
-    issues: list = field(default_factory=list)
-    warning_issues: list = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    warning_issues: list[Issue] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,7 +104,7 @@ def _read_comment(name: str, value: str, found: dict[str, Any]) -> None:
             pass
 
 
-def _chunks(path: Path):
+def _chunks(path: Path) -> Iterator[bytes]:
     try:
         with path.open("rb") as fh:
             rest = b""

@@ -216,13 +216,8 @@ class Machine(Rules):
     def special(self, sp: Special, line: int) -> None:
         cmd, w = sp.command, sp.words
         self.commands_seen.add(cmd)
-        if sp.repeated:
+        if sp.repeated:  # moves only come here when ambiguous: the others are applied in runs
             self._ambiguous(sp, line)
-        elif cmd in ("G0", "G1", "G2", "G3"):
-            cols = (np.array([w.get("X", np.nan)]), np.array([w.get("Y", np.nan)]), np.array([w.get("Z", np.nan)]))
-            arc = cmd in ("G2", "G3")
-            i, j, r = (np.array([w.get(a, np.nan) if arc else np.nan]) for a in "IJR")
-            self.apply_moves(cols, np.array([w.get("E", np.nan)]), np.array([line]), (i, j, r))
         elif cmd in ("G90", "G91"):
             self.relative_xyz = cmd == "G91"
         elif cmd in ("M82", "M83"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +69,12 @@ class ChunkTokens:
     lines: int
     commands: set[str] = field(default_factory=set)  # commands seen that need no special handling
     notes: list[bytes] = field(default_factory=list)  # comment lines that may carry slicer estimates
+
+
+def _chunk_tokens(cols: list[FloatArray], **rest: Any) -> ChunkTokens:
+    """ChunkTokens from the columns in :data:`COLUMNS` order."""
+    x, y, z, e, i, j, r = cols
+    return ChunkTokens(x, y, z, e, i, j, r, **rest)
 
 
 # Comment lines worth reading for estimates: "; estimated printing time...", "; filament used...",
@@ -156,7 +163,7 @@ def tokenize_slow(buf: bytes) -> ChunkTokens:
         else:
             specials.append(Special(index, len(moves), command, words, text, repeated))
     cols = [np.array(c, dtype=np.float64) for c in _move_columns(moves)]
-    return ChunkTokens(*cols, move_lines=np.array([m[0] for m in moves], dtype=np.int64),
+    return _chunk_tokens(cols, move_lines=np.array([m[0] for m in moves], dtype=np.int64),
                        specials=specials, lines=len(lines), notes=notes)
 
 
@@ -230,11 +237,12 @@ def _code_ends(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndar
     while True:
         trail = (ends > begin) & (b[np.maximum(ends - 1, 0)] == _SP)
         if not trail.any():
-            return ends
+            return cast(np.ndarray, ends)
         ends[trail] -= 1
 
 
-def _move_text(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndarray, ends: np.ndarray):
+def _move_text(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndarray,
+               ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The code of ``lines`` (each cut at ``ends``), one per line, in a buffer padded with ``_PAD`` bytes of
     ``"0"`` each side. Returns (padded, row of each of ``lines`` in it).
 
@@ -340,7 +348,7 @@ def _repeats_a_column(tline: IntArray, col: npt.NDArray[np.int8], nlines: int) -
     total = np.bincount(tline, weights=np.left_shift(1, col.astype(np.int64)) + 1024, minlength=nlines)
     total = total.astype(np.int64)
     words, bits = total >> 10, total & 1023
-    return (words > 7) | (bits > 127) | (_POPCOUNT7[np.minimum(bits, 127)] != words)
+    return cast(npt.NDArray[np.bool_], (words > 7) | (bits > 127) | (_POPCOUNT7[np.minimum(bits, 127)] != words))
 
 
 def tokenize_fast(buf: bytes) -> ChunkTokens | None:
@@ -403,5 +411,5 @@ def tokenize_fast(buf: bytes) -> ChunkTokens | None:
         first3 = head[comment] & np.uint64(0xFFFFFF)
         for i in comment[np.isin(first3, _NOTE_CODES)].tolist():
             notes.append(buf[starts[i] : nl[i]])
-    return ChunkTokens(*values, move_lines=move_idx, specials=specials, lines=nlines, commands=commands,
+    return _chunk_tokens(list(values), move_lines=move_idx, specials=specials, lines=nlines, commands=commands,
                        notes=notes)

@@ -7,10 +7,11 @@ child's (mappings merged key by key, everything else replaced), chains are follo
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hospfab.errors import ConfigError, HospfabError, NotFoundError
 from hospfab.fileio import describe_validation_error, read_yaml_mapping
@@ -20,6 +21,7 @@ from hospfab.profiles.models import (
     MaterialProfile,
     PrinterProfile,
     ProcessProfile,
+    _Profile,
 )
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -57,7 +59,7 @@ class ProfileCheck:
         return {"kind": self.kind, "name": self.name, "path": str(self.path), "ok": self.ok, "error": self.error}
 
 
-def _merge(parent: dict, child: dict) -> dict:
+def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     out = dict(parent)
     for key, value in child.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -72,7 +74,7 @@ class ProfileStore:
 
     def __init__(self, profiles_dir: Path | str) -> None:
         self.root = Path(profiles_dir)
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: dict[tuple[str, str], _Profile] = {}
 
     # -- discovery ---------------------------------------------------------------------------------------
     def path_of(self, kind: str, name: str) -> Path:
@@ -92,7 +94,7 @@ class ProfileStore:
             )
 
     # -- loading -----------------------------------------------------------------------------------------
-    def _read_yaml(self, kind: str, name: str) -> dict:
+    def _read_yaml(self, kind: str, name: str) -> dict[str, Any]:
         path = self.path_of(kind, name)
         if not NAME_RE.match(name) or not path.is_file():
             available = ", ".join(self.names(kind)) or "none"
@@ -106,12 +108,12 @@ class ProfileStore:
                 raise ConfigError(f"{path}: key '{key}' is not allowed (it comes from the file's location)")
         return data
 
-    def resolved_data(self, kind: str, name: str) -> dict:
+    def resolved_data(self, kind: str, name: str) -> dict[str, Any]:
         """The raw YAML mapping with every ``inherits:`` ancestor merged in (child wins)."""
         self._check_kind(kind)
         chain: list[str] = []
         current: str | None = name
-        layers: list[dict] = []
+        layers: list[dict[str, Any]] = []
         while current is not None:
             if current in chain:
                 raise ConfigError(
@@ -133,13 +135,13 @@ class ProfileStore:
             chain.append(current)
             layers.append(data)
             current = parent
-        merged: dict = {}
+        merged: dict[str, Any] = {}
         for layer in reversed(layers):
             merged = _merge(merged, layer)
         merged["inherits"] = layers[0].get("inherits")
         return merged
 
-    def get(self, kind: str, name: str):
+    def get(self, kind: str, name: str) -> _Profile:
         """The validated profile ``kind/name``; ConfigError when invalid, NotFoundError when absent."""
         from pydantic import ValidationError
 
@@ -158,15 +160,15 @@ class ProfileStore:
         return self._cache[key]
 
     def printer(self, name: str) -> PrinterProfile:
-        return self.get("printer", name)
+        return cast(PrinterProfile, self.get("printer", name))
 
     def material(self, name: str) -> MaterialProfile:
-        return self.get("material", name)
+        return cast(MaterialProfile, self.get("material", name))
 
     def process(self, name: str) -> ProcessProfile:
-        return self.get("process", name)
+        return cast(ProcessProfile, self.get("process", name))
 
-    def get_ref(self, ref: str):
+    def get_ref(self, ref: str) -> _Profile:
         """``printer/prusa-mk4`` (or ``printers/prusa-mk4``) -> the profile."""
         kind, sep, name = ref.partition("/")
         plural = {v: k for k, v in KIND_DIRS.items()}
@@ -189,7 +191,7 @@ class ProfileStore:
                 out.append(ProfileEntry(k, name, self.path_of(k, name), desc, parent))
         return out
 
-    def check_all(self) -> list[ProfileCheck]:
+    def check_all(self) -> builtins.list[ProfileCheck]:
         """Load and validate every profile; one result per file (errors collected, not raised)."""
         results = []
         for k in PROFILE_MODELS:
