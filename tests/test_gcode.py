@@ -173,3 +173,27 @@ def assert_same_tokens(fast, slow):
     kept = [(s.line, s.moves_before, s.command, s.words) for s in slow.specials if s.command in state]
     assert [(s.line, s.moves_before, s.command, s.words) for s in fast.specials if s.command in state] == kept
     assert {s.command for s in fast.specials} | fast.commands == {s.command for s in slow.specials}
+
+
+@pytest.mark.parametrize(("comment", "key", "value"), [
+    (";TIME:123.5", "print_time_s", 123.5),
+    (";TIME:6000", "print_time_s", 6000.0),
+    ("; estimated printing time (normal mode) = 2m 3s", "print_time_s", 123.0),
+    ("; filament used [mm] = 1.5, 2.5", "filament_mm", 4.0),
+    (";Filament used: 1.5m", "filament_mm", 1500.0),
+    ("; filament used [g] = 3.25", "filament_g", 3.25),
+])
+def test_slicer_estimates_are_read(tmp_path, comment, key, value):
+    r = run(tmp_path, "G1 Z0.2\nG1 X10 Y10 E1\n" + comment + "\n")
+    assert r.stats["estimates"][key] == pytest.approx(value)
+
+
+def test_printer_named_by_the_slicer_is_compared(tmp_path):
+    r = run(tmp_path, "; hospfab printer = prusa-mini\nG1 Z0.2\nG1 X10 Y10 E1\n")
+    assert r.ok and r.warnings == ["printer_mismatch: G-code was sliced for printer prusa-mini, not prusa-mk4"]
+    assert run(tmp_path, "; hospfab printer = prusa-mk4\nG1 Z0.2\nG1 X10 Y10 E1\n").warnings == []
+
+
+def test_parse_duration_without_units():
+    assert parse_duration("soon") is None and parse_duration("") is None
+    assert parse_duration("0s") == 0.0

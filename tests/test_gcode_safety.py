@@ -333,3 +333,94 @@ def test_a_heated_chamber_names_its_limit(tmp_path, top):
     msg = only(check(tmp_path, START + f"M141 S{top + 1}\n", printer(max_chamber_temp_c=top), material()),
                "temperature_out_of_range")
     assert msg.endswith(f"above the printer's limit {top} °C")
+
+
+def test_unknown_moves_keep_to_five_reports_across_runs(tmp_path):
+    r = check(tmp_path, "G1 X1\nG1 X2\nG1 X3\nM117 a\nG1 X4\nG1 X5\nG1 X6\nG1 X7\nM117 b\nG1 X8\n")
+    assert r.stats["issue_counts"]["unknown_position"] == 8
+    assert [i.line for i in r.issues] == [1, 2, 3, 5, 6]
+
+
+def test_a_single_unknown_move_leaves_the_axis_unknown(tmp_path):
+    r = check(tmp_path, "G91\nG1 X10\nM117 a\nG1 X10\nM117 b\nG1 X10\n")
+    assert r.stats["issue_counts"]["unknown_position"] == 3
+
+
+def test_an_arc_leaves_an_unknown_z_alone(tmp_path):
+    assert check(tmp_path, HOT + "G28 X Y\nG1 X50 Y50\nG2 X60 Y50 I5 J0\n").ok
+
+
+@pytest.mark.parametrize(("arc", "ok"), [
+    ("G1 X3 Y100\nG2 X3 Y100 I-2 J0", False),     # circle reaches X -1
+    ("G1 X100 Y3\nG2 X100 Y3 I0 J-2", False),     # Y -1
+    ("G1 X100 Y205\nG2 X100 Y205 J3", False),     # Y 211, J alone makes it an arc
+    ("G1 X100 Y100\nG2 X110 Y100 I5 J0", True),
+    ("G1 X100 Y100\nG3 X100 Y110 I0 J5", True),
+    ("G1 X235 Y100\nG2 X236 Y100 R6", True),      # R form: within 2R = 12 of the start, X 247
+    ("G20\nG1 X9 Y4\nG2 X9 Y4 I0.6 J0", False),   # inches: centre X 243.84 mm, radius 15.24 mm
+    ("G20\nG1 X4 Y7.9\nG2 X4 Y7.9 I0 J0.3", False),  # Y 200.66 + 7.62 + 7.62
+    ("G20\nG1 X9 Y4\nG2 X9.1 Y4 R0.5", False),    # 228.6 + 25.4
+])
+def test_arc_boxes(tmp_path, arc, ok):
+    r = check(tmp_path, START + arc + "\n", BOX)
+    assert r.ok is ok, r.errors
+    if not ok:
+        assert r.codes == ["out_of_bounds"]
+
+
+def test_arc_problems_are_reported_in_file_order(tmp_path):
+    body = "G1 X240 Y100\nG2 X240 Y100 I6\nG2 X240 Y100 I7\nG1 X260\nG2 X240 Y100 I8\n"
+    r = check(tmp_path, START + body, BOX)
+    lines = [i.line for i in r.issues]
+    assert lines == sorted(lines) and lines[0] == 8 and r.stats["issue_counts"]["out_of_bounds"] >= 4
+
+
+def test_relative_moves_in_inches(tmp_path):
+    r = check(tmp_path, START + "G20\nG91\nG1 X10\n", BOX)  # 254 mm from X0
+    assert "X254.000" in only(r, "out_of_bounds")
+    assert check(tmp_path, START + "G20\nG91\nG1 X9.8\n", BOX).ok
+
+
+def test_the_smallest_extrusion_counts(tmp_path):
+    cold = "M140 S60\nG28\n"
+    assert check(tmp_path, cold + "M83\nG1 X10 E0.000000001\n").ok  # 1e-9 mm: not an extrusion
+    only(check(tmp_path, cold + "M83\nG1 X10 E0.0000001\n"), "cold_extrusion")
+    assert check(tmp_path, cold + "M82\nG92 E0\nG1 X10 E0.000000001\n").ok
+    assert check(tmp_path, cold + "M82\nG92 E5\nG1 X10 E5\n").ok  # absolute E unchanged: no extrusion
+
+
+def test_moves_are_counted_across_runs(tmp_path):
+    r = check(tmp_path, START + "G1 X1\nG1 X2\nM117 a\nG1 X3\nG1 X4\nG1 X5\n")
+    assert r.stats["moves"] == 5
+
+
+@pytest.mark.parametrize(("part", "x"), [("G1 X240 Y100\nG1 X245 Y100 E1", [240.0, 245.0]),
+                                         ("G1 X-0.01 Y100\nG1 X10 Y100 E1", [-0.01, 10.0]),
+                                         ("G1 X240 Y100\nG1 X250.01 Y100 E1", [240.0, 250.01])])
+def test_part_extents_on_a_printer_with_a_purge_area(tmp_path, part, x):
+    # MK3S: bed 250 x 210, travel Y from -4; the part near the bed's right edge and its tolerance
+    r = check(tmp_path, START + "G1 Z0.2\nG1 Y-3\nM117 purge\nG1 X60 E9\nG1 X100 Y5 E1\n" + part + "\n", MK3S)
+    assert r.ok, r.errors
+    assert r.stats["extents_mm"]["x"] == x and r.stats["extents_mm"]["y"] == [100.0, 100.0]
+
+
+def test_report_dict_is_the_json_contract(tmp_path):
+    r = check(tmp_path, START + "G1 X-5\n", BOX)
+    doc = r.to_dict()
+    assert set(doc) == {"path", "printer", "material", "ok", "codes", "errors", "warnings", "stats"}
+    assert doc["path"] == str(tmp_path / "t.gcode") and doc["printer"] == "p" and doc["material"] == "pla"
+    assert doc["ok"] is False and doc["codes"] == ["out_of_bounds"]
+    assert doc["warnings"] == [{"code": "no_extrusion", "message": "no printing move found", "line": None}]
+    assert doc["errors"][0] == {"code": "out_of_bounds", "message": r.issues[0].message, "line": 7}
+    assert doc["stats"]["lines"] == 7
+
+
+@pytest.mark.parametrize("move", ["G0 X1 X2", "G1 X1 X2", "G2 X1 X2 I1", "G3 X1 X2 J1", "G92 X1 X2"])
+def test_an_ambiguous_line_makes_its_axes_unknown(tmp_path, move):
+    r = check(tmp_path, START + move + "\nG1 X20\n")
+    assert r.codes == ["ambiguous_word", "unknown_position"], r.errors
+
+
+def test_the_ambiguous_message_names_every_repeated_letter(tmp_path):
+    msg = check(tmp_path, START + "G1 X1 X2 Y1 Y2\n").issues[0].message
+    assert msg == "line 7: G1 gives X, Y more than once; the firmware may use either value"

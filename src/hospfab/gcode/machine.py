@@ -85,21 +85,19 @@ class Machine(Rules):
         self.apply_moves(cols, t.e[i0:i1], t.move_lines[i0:i1] + first_line, arcs)
 
     def apply_moves(self, cols: tuple[FloatArray, FloatArray, FloatArray], e: FloatArray, lines: IntArray,
-                    arcs: tuple[FloatArray, FloatArray, FloatArray] | None = None) -> None:
+                    arcs: tuple[FloatArray, FloatArray, FloatArray]) -> None:
         """A run of G0-G3 moves with constant modes. ``lines``: file line number of each move; ``arcs``:
         the I and J offsets of the arc centres and the R radius (NaN for straight moves)."""
         n = e.size
         self.moves += n
-        is_arc = None
-        if arcs is not None:
-            is_arc = ~(np.isnan(arcs[0]) & np.isnan(arcs[1]) & np.isnan(arcs[2]))
+        is_arc = ~(np.isnan(arcs[0]) & np.isnan(arcs[1]) & np.isnan(arcs[2]))
         filled = []
         for axis, col in enumerate(cols):
             seq = np.empty(n + 1)
             seq[0] = self.pos[axis]
             if np.isnan(seq[0]):
                 named = ~np.isnan(col)
-                if is_arc is not None and axis < 2:
+                if axis < 2:
                     named |= is_arc  # an arc moves X and Y whatever words it names
                 if named.any():
                     self._unknown(axis, lines[named])
@@ -129,9 +127,7 @@ class Machine(Rules):
             self.printing_moves += n_print
             # The part's extents and layers: extruding moves in X or Y (a purge or an unretract standing still,
             # e.g. above the bed, lays no part).
-            laying = extruding & (~np.isnan(cols[0]) | ~np.isnan(cols[1]))
-            if is_arc is not None:
-                laying |= extruding & is_arc
+            laying = extruding & (~np.isnan(cols[0]) | ~np.isnan(cols[1]) | is_arc)
             if self._travel_beyond_bed:  # a purge line beside the bed is not part of the part
                 laying &= self._on_bed(filled, 0) & self._on_bed(filled, 1)
             for axis in range(3):
@@ -141,7 +137,7 @@ class Machine(Rules):
             self.layer_z.update(np.unique(np.round(zs[~np.isnan(zs)], 3)).tolist())
             if self.temps_pending:
                 self.check_temps_in_use(int(lines[int(np.argmax(extruding))]))
-        if arcs is not None and is_arc is not None and is_arc.any():
+        if is_arc.any():
             end_points, lines = self._arc_boxes(filled, arcs, np.flatnonzero(is_arc), lines)
         self._check_bounds(end_points, lines)
 
