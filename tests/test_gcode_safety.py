@@ -424,3 +424,50 @@ def test_an_ambiguous_line_makes_its_axes_unknown(tmp_path, move):
 def test_the_ambiguous_message_names_every_repeated_letter(tmp_path):
     msg = check(tmp_path, START + "G1 X1 X2 Y1 Y2\n").issues[0].message
     assert msg == "line 7: G1 gives X, Y more than once; the firmware may use either value"
+
+
+# -- reading the file ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("chunk", range(6, 40))
+def test_crlf_and_bare_cr_line_numbers_hold_at_every_chunk_size(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(check_mod, "CHUNK_BYTES", chunk)
+    text = START.replace("\n", "\r\n") + "G1 X1\rG1 X2\r\nM117 a\r\rG1 Z-1\r\nG1 X3\r\n"
+    r = check(tmp_path, text.encode())
+    assert r.stats["lines"] == 12
+    assert [i.line for i in r.issues] == [11, 12] and r.codes == ["out_of_bounds"]  # Z stays below 0
+
+
+def test_a_last_line_without_newline(tmp_path):
+    r = check(tmp_path, START + "G1 X10\nG1 Z400")
+    assert r.stats["lines"] == 8 and "line 8:" in only(r, "exceeds_max_height")
+
+
+def test_an_unreadable_file_is_an_input_error(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from hospfab.errors import InputError
+
+    path = tmp_path / "t.gcode"
+    path.write_text(START)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InputError) as err:
+        check_gcode(path, MK4, PLA)
+    assert err.value.message == f"{path}: cannot read G-code: Permission denied"
+
+
+def test_extents_keep_three_decimals(tmp_path):
+    r = check(tmp_path, START + "G1 X10.12345 Y20.98765\nG1 X30.55555 Y20.98765 E1\n")
+    assert r.stats["extents_mm"]["x"] == [10.123, 30.556] and r.stats["travel_extents_mm"]["y"] == [20.988, 20.988]
+
+
+def test_issue_counts_add_up(tmp_path):
+    r = check(tmp_path, START + "M104 S300\nM104 S301\nM104 S302\n")
+    assert r.stats["issue_counts"] == {"temperature_out_of_range": 3, "no_extrusion": 1}
+
+
+def test_a_comment_that_is_not_utf8_is_read(tmp_path):
+    r = check(tmp_path, (START + "; hospfab printer = caf\xe9\nG1 X10 E1\n").encode("latin-1"))
+    assert r.ok and r.warnings == ["printer_mismatch: G-code was sliced for printer caf\ufffd, not prusa-mk4"]
