@@ -305,13 +305,13 @@ def test_cli_refuses_relative_moves_before_homing(cli, tmp_path):
 
 # -- reporting limits and boundaries found by mutation testing --------------------------------------------
 def test_unknown_moves_are_all_counted_and_five_reported(tmp_path):
-    r = check(tmp_path, "G1 X1\nG1 X2\nG1 X3\nM117 a\nG1 X4\nG1 X5\nG1 X6\nG1 X7\n")
+    r = check(tmp_path, "G1 X1\nG1 X2\nG1 X3\nG90\nG1 X4\nG1 X5\nG1 X6\nG1 X7\n")  # G90 splits the runs
     assert r.stats["issue_counts"]["unknown_position"] == 7
     assert [i.line for i in r.issues] == [1, 2, 3, 5, 6]
 
 
 def test_one_cold_extrusion_is_reported_once(tmp_path):
-    r = check(tmp_path, "M140 S60\nG28\nM83\nG1 X10 E1\nM117 a\nG1 X20 E1\nM117 b\nG1 X30 E1\n")
+    r = check(tmp_path, "M140 S60\nG28\nM83\nG1 X10 E1\nG90\nG1 X20 E1\nG90\nG1 X30 E1\n")
     assert r.stats["issue_counts"] == {"cold_extrusion": 1}
 
 
@@ -336,13 +336,13 @@ def test_a_heated_chamber_names_its_limit(tmp_path, top):
 
 
 def test_unknown_moves_keep_to_five_reports_across_runs(tmp_path):
-    r = check(tmp_path, "G1 X1\nG1 X2\nG1 X3\nM117 a\nG1 X4\nG1 X5\nG1 X6\nG1 X7\nM117 b\nG1 X8\n")
+    r = check(tmp_path, "G1 X1\nG1 X2\nG1 X3\nG90\nG1 X4\nG1 X5\nG1 X6\nG1 X7\nG90\nG1 X8\n")
     assert r.stats["issue_counts"]["unknown_position"] == 8
     assert [i.line for i in r.issues] == [1, 2, 3, 5, 6]
 
 
 def test_a_single_unknown_move_leaves_the_axis_unknown(tmp_path):
-    r = check(tmp_path, "G91\nG1 X10\nM117 a\nG1 X10\nM117 b\nG1 X10\n")
+    r = check(tmp_path, "G91\nG1 X10\nG91\nG1 X10\nG91\nG1 X10\n")
     assert r.stats["issue_counts"]["unknown_position"] == 3
 
 
@@ -390,8 +390,8 @@ def test_the_smallest_extrusion_counts(tmp_path):
 
 
 def test_moves_are_counted_across_runs(tmp_path):
-    r = check(tmp_path, START + "G1 X1\nG1 X2\nM117 a\nG1 X3\nG1 X4\nG1 X5\n")
-    assert r.stats["moves"] == 5
+    r = check(tmp_path, START + "G1 X1\nG1 X2 E1\nG90\nG1 X3 E1\nG1 X4\nG1 X5 E1\n")
+    assert r.stats["moves"] == 5 and r.stats["printing_moves"] == 3
 
 
 @pytest.mark.parametrize(("part", "x"), [("G1 X240 Y100\nG1 X245 Y100 E1", [240.0, 245.0]),
@@ -399,7 +399,7 @@ def test_moves_are_counted_across_runs(tmp_path):
                                          ("G1 X240 Y100\nG1 X250.01 Y100 E1", [240.0, 250.01])])
 def test_part_extents_on_a_printer_with_a_purge_area(tmp_path, part, x):
     # MK3S: bed 250 x 210, travel Y from -4; the part near the bed's right edge and its tolerance
-    r = check(tmp_path, START + "G1 Z0.2\nG1 Y-3\nM117 purge\nG1 X60 E9\nG1 X100 Y5 E1\n" + part + "\n", MK3S)
+    r = check(tmp_path, START + "G1 Z0.2\nG1 Y-3\nG90\nG1 X60 E9\nG1 X100 Y5 E1\n" + part + "\n", MK3S)
     assert r.ok, r.errors
     assert r.stats["extents_mm"]["x"] == x and r.stats["extents_mm"]["y"] == [100.0, 100.0]
 
@@ -471,3 +471,43 @@ def test_issue_counts_add_up(tmp_path):
 def test_a_comment_that_is_not_utf8_is_read(tmp_path):
     r = check(tmp_path, (START + "; hospfab printer = caf\xe9\nG1 X10 E1\n").encode("latin-1"))
     assert r.ok and r.warnings == ["printer_mismatch: G-code was sliced for printer caf\ufffd, not prusa-mk4"]
+
+
+def test_out_of_bounds_moves_keep_to_five_reports_across_runs(tmp_path):
+    r = check(tmp_path, START + "G1 X300\nG1 X301\nG90\nG1 X302\nG1 X303\nG1 X304\nG90\nG1 X305\n", BOX)
+    assert r.stats["issue_counts"]["out_of_bounds"] == 6 and len(r.issues) == 5
+
+
+def test_five_issues_of_a_kind_are_reported_then_counted(tmp_path):
+    r = check(tmp_path, START + "".join(f"M104 S{300 + k}\n" for k in range(6)))
+    assert len(r.issues) == 5 and r.stats["issue_counts"]["temperature_out_of_range"] == 6
+
+
+def test_an_ambiguous_g92_e_is_refused_in_relative_mode(tmp_path):
+    assert "ambiguous_word" in check(tmp_path, START + "G92 E1 E2\n").codes
+
+
+def test_absolute_e_carries_across_runs(tmp_path):
+    r = check(tmp_path, START + "M82\nG92 E0\nG1 X10 E1\nG1 X20 E2\nG90\nG1 X30 E2\nG1 X40 E2.5\n")
+    assert r.stats["printing_moves"] == 3
+
+
+@pytest.mark.parametrize(("body", "axis", "extent"), [
+    ("G1 X100 Y100\nG1 Y120 E1", "y", [100.0, 120.0]),               # Y alone lays a line
+    ("G1 X50 Y50 Z15\nG1 E2\nG1 X100 Y100 Z0.2\nG1 X120 E1", "z", [0.2, 0.2]),  # E alone does not
+])
+def test_what_counts_as_laying_the_part(tmp_path, body, axis, extent):
+    assert check(tmp_path, START + body + "\n", BOX).stats["extents_mm"][axis] == extent
+
+
+def test_moves_off_the_bed_in_x_or_y_are_not_the_part(tmp_path):
+    p = printer(build_volume_mm=(200, 100, 100), travel_x_mm=(-10, 200), travel_y_mm=(-4, 150))
+    r = check(tmp_path, START + "G1 X-5 Y50\nG1 X-5 Y60 E1\nG1 X50 Y120\nG1 X60 Y130 E1\nG1 X50 Y50\n"
+              "G1 X60 Y50 E1\n", p, material())
+    assert r.ok, r.errors
+    assert r.stats["extents_mm"] == {"x": [50.0, 60.0], "y": [50.0, 50.0], "z": [0.0, 0.0]}
+
+
+def test_layers_are_counted_to_the_thousandth(tmp_path):
+    r = check(tmp_path, START + "G1 Z0.2001\nG1 X10 E1\nG1 Z0.2004\nG1 X20 E1\nG1 Z0.4\nG1 X30 E1\n")
+    assert r.stats["layers"] == 2
