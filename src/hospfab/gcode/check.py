@@ -132,7 +132,7 @@ _MALLOC_TUNED = False
 _GCODE_WORD = re.compile(r"[GMT]\d{1,4}$")
 
 
-def _keep_freed_memory() -> None:
+def _keep_freed_memory() -> None:  # pragma: no mutate block (allocator tuning: speed only, no verdict)
     """Let glibc reuse freed heap memory for the per-chunk numpy temporaries (100 KB - 2 MB each).
 
     By default glibc gives blocks of that size their own mmap and returns them on free, so every chunk
