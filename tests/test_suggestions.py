@@ -37,7 +37,7 @@ def one_error_line(out) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [("print",), ("catalog", "show"),
+@pytest.mark.parametrize("command", [("print",), ("print", "--wait-for-printer"), ("catalog", "show"),
                                      ("batch", "--quantity", "4")])  # fmt: skip
 @pytest.mark.parametrize("typed", ["test-box", "TEST-BXO", "Test-Box@1"])
 def test_misspelt_reference_suggests_the_closest(cli, env, command, typed):
