@@ -83,10 +83,10 @@ def resolve_for_print(catalog: Any, spec: str, *, allow_draft: bool) -> tuple[An
     """The revision to print and the overrides used. Raises SafetyError/IntegrityError (exit 4)."""
     from hospfab.catalog.store import parse_spec
 
-    ref, rev = parse_spec(spec)
     try:
-        revision = catalog.resolve(spec)
+        revision = catalog.resolve(spec)  # an unknown reference names the closest ones ("did you mean ...?")
     except SafetyError as err:
+        ref, rev = parse_spec(spec)
         if not (allow_draft and rev is None and err.code == "not_validated"):
             raise
         revision = catalog.get(ref).latest
