@@ -106,8 +106,9 @@ class PrinterProfile(_Profile):
     @property
     def travel_area_mm(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """(X min, X max), (Y min, Y max) where the head may go: the bed unless the profile widens it."""
-        x, y, _ = self.build_volume_mm
-        return (self.travel_x_mm or (0.0, x)), (self.travel_y_mm or (0.0, y))
+        from hospfab.profiles.store import travel_area
+
+        return travel_area(self.build_volume_mm, self.travel_x_mm, self.travel_y_mm)
 
     @field_validator("allowed_firmware_commands")
     @classmethod

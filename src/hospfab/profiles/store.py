@@ -73,6 +73,16 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def travel_area(build_volume_mm: Any, travel_x_mm: Any, travel_y_mm: Any
+                ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(X min, X max), (Y min, Y max) where the head may go: the bed unless the profile widens it (shared by
+    :class:`~hospfab.profiles.models.PrinterProfile` and the cached :class:`ProfileView`)."""
+    x, y = float(build_volume_mm[0]), float(build_volume_mm[1])
+    area_x = (float(travel_x_mm[0]), float(travel_x_mm[1])) if travel_x_mm else (0.0, x)
+    area_y = (float(travel_y_mm[0]), float(travel_y_mm[1])) if travel_y_mm else (0.0, y)
+    return area_x, area_y
+
+
 class ProfileView:
     """A validated profile read back from the content cache: the same attributes as the pydantic model
     (``printer.build_volume_mm``, ``material.nozzle_temp_min_c``, ``ref``...) without importing pydantic.
@@ -100,6 +110,11 @@ class ProfileView:
     def first_layer_temp_c(self) -> float:
         first = self._data.get("first_layer_nozzle_temp_c")
         return float(first if first is not None else self._data["nozzle_temp_c"])
+
+    @property
+    def travel_area_mm(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return travel_area(self._data["build_volume_mm"], self._data.get("travel_x_mm"),
+                           self._data.get("travel_y_mm"))
 
     def model_dump(self, **_: Any) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self._data.items()}
