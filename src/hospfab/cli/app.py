@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "queue": ("batch",),
     "lots": ("batch",),
     "demo": ("demo",),
+    "db": ("db",),
 }
 
 
@@ -85,13 +86,22 @@ def root(
     fleet: Annotated[
         Path | None, typer.Option("--fleet", envvar="HOSPFAB_FLEET", help="Fleet YAML file.", show_default=False)
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Shared database: postgresql://user@host/db (password from ~/.pgpass or HOSPFAB_DATABASE), "
+            "or an SQLite file. Default: HOSPFAB_DATABASE, else the SQLite journal in the data directory.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """hospfab: check, slice, catalog and print hospital spare parts.
 
     Exit codes: 0 ok, 1 check or validation failed, 2 usage error or unreadable input,
-    3 printer unavailable, 4 refused for safety (integrity or validation).
+    3 printer unavailable, 4 refused for safety (integrity or validation), 5 database unreachable or busy.
     """
-    ctx.obj = Settings.resolve(catalog=catalog, profiles=profiles, fleet=fleet)
+    ctx.obj = Settings.resolve(catalog=catalog, profiles=profiles, fleet=fleet, database=database)
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ def batch(
                           deadline_s=proposal.lot_plan.deadline_s)  # fmt: skip
             data["chart"] = str(chart)
         if not plan_only:
-            with QueueStore(config.journal_path) as store:
+            with QueueStore(config.database_target) as store:
                 lot = create_lot(store, proposal, revision.meta.sampling, operator=_operator(operator),
                                  priority=priority, max_attempts=max_attempts)  # fmt: skip
             data["lot_id"] = lot.id
@@ -184,7 +184,7 @@ def queue_run(
         options = RunnerOptions(poll_s=poll, stagger_s=stagger, lost_after_s=lost_after, until_empty=until_empty,
                                 until=parse_deadline(until), operator=_operator(operator))  # fmt: skip
         log = (lambda m: None) if json_ else _printer_log()
-        with QueueRunner(config.journal_path, load_printers(config), catalog=Catalog(config.catalog_dir),
+        with QueueRunner(config.database_target, load_printers(config), catalog=Catalog(config.catalog_dir),
                          options=options, log=log) as runner:  # fmt: skip
             summary = runner.run()
         data = summary.as_dict()
@@ -215,7 +215,7 @@ def queue_status(ctx: typer.Context, json_: JsonOpt = False) -> None:
     def work() -> CommandResult:
         from hospfab.queue.store import ACTIVE, QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             plates = store.plates()
             open_lots = [lot.summary() for lot in store.lots() if lot.state == "open" and not lot.finished]
         counts: dict[str, int] = {}
@@ -252,7 +252,7 @@ def queue_list(
     def work() -> CommandResult:
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             lot_id = store.lot(lot).id if lot else None
             plates = store.plates(lot_id=lot_id, states=tuple(state) if state else None)
         rows = [p.as_dict() for p in plates]
@@ -271,7 +271,7 @@ def _change(config: Any, command: str, action: Any) -> Any:
         from hospfab.errors import InputError
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             changed = action(store)
         if not changed:
             raise InputError(f"{command}: nothing to change (see `hospfab queue list`)")
@@ -324,7 +324,7 @@ def lots_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     def work() -> CommandResult:
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             lots = [lot.summary() for lot in store.lots()]
         return CommandResult(data={"lots": lots}, render=lambda c: _table(
             c, f"{len(lots)} lots", ["lot", "reference", "status", "units made", "quantity", "plates done"],
@@ -349,7 +349,7 @@ def lots_show(ctx: typer.Context, lot_id: Annotated[str, typer.Argument(help="Lo
 
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store, Journal(config.journal_path) as journal:
+        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal:
             record = device_history(store, journal, lot_id)
         per_printer: dict[str, dict[str, int]] = {}
         for plate in record["plates"]:
@@ -399,7 +399,7 @@ def lots_release(
     def work() -> CommandResult:
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             lot = store.release(lot_id, by=by, inspection=inspection, note=note)
         data = lot.summary() | {"released_by": lot.released_by, "released_at": lot.released_at,
                                 "inspection": lot.inspection}  # fmt: skip
@@ -427,7 +427,7 @@ def lots_export(
         from hospfab.queue.record import device_history, export
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store, Journal(config.journal_path) as journal:
+        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal:
             path = export(device_history(store, journal, lot_id), output)
         return CommandResult(data={"path": str(path)}, render=lambda c: c.print(f"Wrote {path}"))
 

@@ -146,7 +146,7 @@ def print_command(
         config = settings(ctx)
         printers = load_printers(config)
         options = PrintOptions(printer, operator, material_lot, allow_draft, dry_run)
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             try:
                 result = print_reference(Catalog(config.catalog_dir), printers, journal, spec, options)
             except NoPrinterAvailable as err:

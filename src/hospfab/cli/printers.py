@@ -303,7 +303,7 @@ def load(
         printer = fleet.get(name)
         _check_profiles(config, None, material)
         before = {"material": printer.material, "material_lot": printer.material_lot}
-        with Journal(config.journal_path) as journal:  # traced first: a change is never untraced
+        with Journal(config.database_target) as journal:  # traced first: a change is never untraced
             record = journal.record_material_load(name, material, lot.strip(), who)
         printer.material, printer.material_lot = material, lot.strip()
         path = fleet.save(config.fleet_path)
@@ -333,7 +333,7 @@ def history(
     def work() -> CommandResult:
         from hospfab.journal import Journal
 
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             loads = [item.as_dict() for item in journal.material_loads(name)]
         data = {"printer": name, "material_loads": loads}
 
