@@ -21,20 +21,9 @@ _counter = itertools.count(1)
 
 
 def _migrate_all(target) -> None:
-    from hospfab.journal import Journal
-    from hospfab.queue.store import QueueStore
+    from hospfab.journal.admin import upgrade
 
-    for component in (Journal, QueueStore, *_extra_components()):
-        component(target).close()
-
-
-def _extra_components() -> tuple:
-    try:
-        from hospfab.fleet.state import PrinterStates
-        from hospfab.queue.leases import RunnerLeases
-    except ImportError:
-        return ()
-    return (PrinterStates, RunnerLeases)
+    upgrade(target)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from hospfab.journal.db import Connection, connect, describe, is_url, schema_ver
 COMPONENTS = (
     "hospfab.journal.store:Journal",
     "hospfab.queue.store:QueueStore",
-    "hospfab.fleet.state:PrinterStates",
+    "hospfab.journal.printer_state:PrinterStates",
     "hospfab.queue.leases:RunnerLeases",
 )
 
