@@ -91,3 +91,18 @@ def test_url_file_must_be_readable_by_its_owner_only(cli, pg_url, tmp_path, monk
     out = cli("db", "status", "--json")  # trust authentication: the password is not checked, only hidden
     assert out.exit_code == 0, out.stderr
     assert "pw-in-file" not in out.stdout and ":***@" in out.json()["data"]["database"]
+
+
+def test_the_postgresql_driver_is_imported_only_for_a_postgresql_url(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from hospfab.journal import Journal\n"
+        "from hospfab.queue.store import QueueStore\n"
+        f"Journal({str(tmp_path / 'j.sqlite3')!r}).close(); QueueStore({str(tmp_path / 'j.sqlite3')!r}).close()\n"
+        "print('psycopg' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
