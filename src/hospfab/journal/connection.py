@@ -134,10 +134,9 @@ class Connection:
         """Roll back after ``original`` without masking it (the connection may already be gone, or the
         backend may already have rolled back)."""
         self._tx = False
-        if not self.in_transaction:
-            return
         try:
-            self._execute("ROLLBACK", ())
+            if self.in_transaction:
+                self._execute("ROLLBACK", ())
         except Exception as err:  # keep the original error; note the failed rollback on it
             original.add_note(f"(rollback also failed: {err})")
 
@@ -189,7 +188,8 @@ class Connection:
         raise NotImplementedError
 
 
-_AUTOINCREMENT = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.IGNORECASE)
+# SQLite's INTEGER PRIMARY KEY (with or without AUTOINCREMENT) numbers rows itself: an identity column in PostgreSQL
+_AUTOINCREMENT = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?\b", re.IGNORECASE)
 _REAL = re.compile(r"\bREAL\b", re.IGNORECASE)
 
 

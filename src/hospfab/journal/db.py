@@ -36,7 +36,8 @@ Rules:
 
 - Migration *n* (1-based position in the list) brings the component from version n-1 to n. Never edit or
   reorder a released migration: append a new one. A migration is an SQL script (run on both backends;
-  ``INTEGER PRIMARY KEY AUTOINCREMENT`` and ``REAL`` are translated for PostgreSQL), a callable taking the
+  ``INTEGER PRIMARY KEY [AUTOINCREMENT]`` becomes an identity column and ``REAL`` double precision on
+  PostgreSQL; avoid SQLite-only SQL such as ``PRAGMA``, ``sqlite_master`` or two-argument ``MAX``), a callable taking the
   connection (``conn.dialect`` is ``"sqlite"`` or ``"postgresql"``), or a dict ``{"sqlite": ...,
   "postgresql": ...}`` of either.
 - All pending migrations of a call, and the version bump, run in ONE transaction (DDL is transactional on
