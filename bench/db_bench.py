@@ -100,8 +100,9 @@ def measure(target, runners: int, seconds: float) -> dict:
             "p95_ms": 1000 * p95}  # fmt: skip
 
 
-def print_wall_time(targets: dict[str, str], tmp: Path) -> None:
-    """`hospfab print TEST-BOX --wait` as a process, per backend (the test catalog and a Virtual Printer)."""
+def print_wall_time(fresh_target, tmp: Path) -> None:
+    """`hospfab print VISOR-HEADBAND` (until OctoPrint says it is printing) as a process, per backend, each
+    run on a fresh database (``fresh_target(backend, k)``) and a reset Virtual Printer."""
     import os
     import subprocess
 
@@ -116,11 +117,12 @@ def print_wall_time(targets: dict[str, str], tmp: Path) -> None:
         fleet.write_text(
             "version: 1\nprinters:\n"
             f"  - name: vt-0\n    url: {server.url}\n    api_key_env: BENCH_KEY\n"
-            "    profile: virtual-test\n    material: pla\n"
+            "    profile: virtual-test\n    material: petg\n    bed_clearing: automatic\n"
         )
-        for name, target in targets.items():
+        for name in ("sqlite", "postgresql"):
             times = []
             for k in range(3):
+                target = fresh_target(name, k)
                 env = dict(os.environ, HOSPFAB_HOME=str(tmp / f"home-{name}-{k}"), HOSPFAB_DATABASE=target,
                            HOSPFAB_FLEET=str(fleet), HOSPFAB_CATALOG=catalog, BENCH_KEY=server.api_key,
                            HOSPFAB_OPERATOR="bench")  # fmt: skip
@@ -142,6 +144,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--plates", type=int, default=10_000)
     parser.add_argument("--print", action="store_true", help="also time `hospfab print` on each backend")
+    parser.add_argument("--runners", default="1,2,4", help="runner counts to measure (comma-separated; '' for none)")
     args = parser.parse_args()
 
     from hospfab.journal.pg_localserver import LocalPostgres, pg_bin_dir
@@ -156,15 +159,13 @@ def main() -> None:
         print(f"{'backend':<11} {'runners':>7} {'decisions/s':>12} {'lost races':>10} {'claim p50':>10} "
               f"{'claim p95':>10}")  # fmt: skip
         baseline = None
-        targets = {}
-        for runners in (1, 2, 4):
+        for runners in [int(n) for n in args.runners.split(",") if n]:
             for backend in ("sqlite", "postgresql"):
                 if backend == "sqlite":
                     target = str(tmp / f"bench-{runners}.sqlite3")
                 else:
                     server.admin(f"CREATE DATABASE bench{runners}")
                     target = server.url(f"bench{runners}")
-                targets[backend] = target
                 fill(target, args.plates)
                 r = measure(target, runners, args.seconds)
                 if baseline is None:
@@ -172,7 +173,18 @@ def main() -> None:
                 print(f"{backend:<11} {runners:>7} {r['rate']:>12.0f} {r['lost']:>10} {r['p50_ms']:>8.2f}ms "
                       f"{r['p95_ms']:>8.2f}ms   ({r['rate'] / baseline:.2f}x sqlite/1)")  # fmt: skip
         if args.print:
-            print_wall_time(targets, tmp)
+            def fresh_target(backend: str, k: int) -> str:
+                from hospfab.journal.admin import upgrade
+
+                if backend == "sqlite":
+                    target = str(tmp / f"print-{k}.sqlite3")
+                else:
+                    server.admin(f"CREATE DATABASE print{k}")
+                    target = server.url(f"print{k}")
+                upgrade(target)  # as in use: the schema is current
+                return target
+
+            print_wall_time(fresh_target, tmp)
     finally:
         server.remove()
 
