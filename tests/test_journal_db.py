@@ -166,3 +166,16 @@ def test_migrations_on_both_backends_apply_in_order_roll_back_whole_and_refuse_n
     by_dialect = {"sqlite": "CREATE TABLE only_here (x TEXT)", "postgresql": "CREATE TABLE only_here (x TEXT)"}
     assert migrate(conn, "other", [by_dialect, lambda c: c.execute("CREATE INDEX only_x ON only_here(x)")]) == 2
     conn.close()
+
+
+def test_total_changes_counts_written_rows_on_both_backends(empty_database):
+    conn = connect(empty_database)
+    migrate(conn, "demo", [V1])
+    before = conn.total_changes
+    with transaction(conn):
+        conn.execute("INSERT INTO things(name) VALUES ('a')")
+        conn.execute("INSERT INTO things(name) VALUES ('b')")
+    conn.execute("SELECT * FROM things").fetchall()
+    conn.execute("UPDATE things SET name='x' WHERE name='zzz'")  # no row
+    assert conn.total_changes - before == 2
+    conn.close()

@@ -112,6 +112,11 @@ class Connection:
         except Exception as err:  # driver errors only: translated once, here
             raise self.translate(err, sql) from err
 
+    @property
+    def total_changes(self) -> int:
+        """Rows inserted, updated or deleted through this connection since it was opened (as SQLite's)."""
+        raise NotImplementedError
+
     def executemany(self, sql: str, rows: Any) -> Any:
         try:
             return self._executemany(sql, rows)

@@ -90,6 +90,7 @@ class PostgreSQLConnection(Connection):
     def __init__(self, url: str, timeout: float) -> None:
         super().__init__(redact(url))
         self._url, self._timeout = url, timeout
+        self._changes = 0
         self.raw = self._open()
 
     def _open(self) -> psycopg.Connection:
@@ -125,15 +126,24 @@ class PostgreSQLConnection(Connection):
             self.raw.close()
             self.raw = self._open()
 
+    @property
+    def total_changes(self) -> int:
+        return self._changes
+
+    def _count(self, sql: str, cursor: Any) -> Any:
+        if cursor.rowcount > 0 and sql.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            self._changes += cursor.rowcount
+        return cursor
+
     def _execute(self, sql: str, params: Any) -> Any:
         self._ensure_open()
-        return self.raw.execute(to_psycopg(sql), tuple(params))
+        return self._count(sql, self.raw.execute(to_psycopg(sql), tuple(params)))
 
     def _executemany(self, sql: str, rows: Any) -> Any:
         self._ensure_open()
         cursor = self.raw.cursor()
         cursor.executemany(to_psycopg(sql), [tuple(r) for r in rows])
-        return cursor
+        return self._count(sql, cursor)
 
     def _close(self) -> None:
         self.raw.close()

@@ -28,6 +28,10 @@ class SQLiteConnection(Connection):
     def in_transaction(self) -> bool:
         return self.raw.in_transaction
 
+    @property
+    def total_changes(self) -> int:
+        return self.raw.total_changes
+
     def _execute(self, sql: str, params: Any) -> Any:
         return self.raw.execute(sql, params)
 
