@@ -384,7 +384,7 @@ class Journal(Database):
 # ---- statements shared with the queue (one transaction for a plate claim and its job) --------------------
 
 
-def claim_printer(conn: Connection, job: Job, *, require_bed_clear: bool) -> None:
+def claim_printer(conn: Connection, job: Job, *, require_bed_clear: bool, now: str | None = None) -> None:
     """Inside a transaction on ``conn``: record ``job`` as its printer's claim (``created_at``: the server's
     now). Raises :class:`PrinterError` (``printer_claimed`` or ``bed_not_clear``); the unique index
     turns a race lost to another workstation into the same error."""
@@ -398,7 +398,7 @@ def claim_printer(conn: Connection, job: Job, *, require_bed_clear: bool) -> Non
             f"(run `hospfab printers cleared {job.printer}`)",
             code="bed_not_clear",
         )
-    job.created_at = conn.now()
+    job.created_at = now or conn.now()
     try:
         insert_job(conn, job)
     except ConstraintViolation as err:

@@ -343,23 +343,23 @@ class QueueStore(Database):
         claimed (or its bed not clear), with the plate left queued."""
         with transaction(self.conn):
             now = self.conn.now()
-            row = self.conn.execute(
+            row = self.conn.execute(  # the attempt's file name is made here, from the number just taken
                 "UPDATE plates SET state=?, attempts=attempts+1, printer=?, job_id=?, runner=?, reason=NULL,"
-                " updated_at=? WHERE id=? AND state=? RETURNING attempts",
+                " remote_file='hospfab-' || id || '-a' || (attempts + 1) || '.gcode', updated_at=?"
+                " WHERE id=? AND state=? RETURNING *",
                 (DISPATCHING, printer, job_id, runner, now, plate_id, QUEUED),
             ).fetchone()
             if row is None:
                 return None
-            attempt = int(row[0])
-            remote = remote_file_name(plate_id, attempt)
-            updated = self.conn.execute("UPDATE plates SET remote_file=? WHERE id=?", (remote, plate_id)).rowcount
-            if updated != 1:
-                raise RuntimeError(f"plate {plate_id}: claimed but not updated ({updated} rows)")
-            self._event(plate_id, QUEUED, DISPATCHING, printer, job_id, f"attempt {attempt} by runner {runner}", now)
+            claimed = Plate.from_row(row)
+            if claimed.remote_file != remote_file_name(plate_id, claimed.attempts):
+                raise RuntimeError(f"plate {plate_id}: unexpected remote file name {claimed.remote_file}")
+            note = f"attempt {claimed.attempts} by runner {runner}"
+            self._event(plate_id, QUEUED, DISPATCHING, printer, job_id, note, now)
             if job is not None:
-                job.remote_file, job.plate_id, job.printer = remote, plate_id, printer
-                claim_printer(self.conn, job, require_bed_clear=require_bed_clear)
-            return self._get(plate_id)
+                job.remote_file, job.plate_id, job.printer = claimed.remote_file, plate_id, printer
+                claim_printer(self.conn, job, require_bed_clear=require_bed_clear, now=now)
+            return claimed
 
     def unclaim(self, plate_id: str, job_id: str, reason: str) -> Plate:
         """dispatching -> queued when the attempt never reached the printer. Its number and remote file name
