@@ -46,3 +46,42 @@ def test_a_lease_expires_on_the_database_clock_and_is_seen_by_others(database):
         assert other.alive("r1")
         mine.release("r1")
         assert not other.alive("r1") and not other.alive(None) and not other.alive("never")
+
+
+def test_coordination_site_printers_fresh_state_and_orphans(database):
+    from types import SimpleNamespace
+
+    from hospfab.fleet.model import PrinterConfig
+    from hospfab.journal.db import connect
+    from hospfab.queue.coordination import Backoff, Coordination
+
+    def printer(name, site):
+        return PrinterConfig(name=name, url="http://127.0.0.1:1", api_key_env="X_KEY", profile="virtual-test",
+                             material="pla", material_lot="YAML-LOT", site=site)
+
+    fleet = [printer("n1", "north"), printer("n2", "north"), printer("s1", "south")]
+    conn = connect(database)
+    north = Coordination(conn, "r-north", fleet, site="north", lease_s=0.5)
+    north.start()
+    waiting: dict[str, str] = {}
+    assert sorted(north.printers(waiting)) == ["n1", "n2"] and waiting == {}
+    with Journal(database) as other, PrinterStates(database) as states:
+        other.record_material_load("n1", "petg", "NEW", "bo")
+        states.set_enabled("n2", False, by="bo", reason="nozzle")
+    now = north.printers(waiting)
+    assert (now["n1"].material, now["n1"].material_lot) == ("petg", "NEW") and "n2" not in now
+    assert waiting == {"n2": "disabled: nozzle"}
+    south = Coordination(connect(database), "r-south", fleet, site="south", lease_s=60)
+    south.start()
+    plate = SimpleNamespace(runner="r-north")
+    assert not south.mine_to_watch(plate) and south.mine_to_watch(SimpleNamespace(runner="r-south"))
+    time.sleep(0.8)  # the north runner stops renewing (killed)
+    south.heartbeat()
+    assert south.mine_to_watch(plate) and south.any_printer("n1").material == "petg"
+    north.heartbeat()  # a paused runner takes its lease again
+    south.heartbeat()
+    assert not south.mine_to_watch(plate)
+    backoff = Backoff(1, 4)
+    assert [backoff.next() for _ in range(4)] == [1, 2, 4, 4]
+    backoff.reset()
+    assert backoff.next() == 1
