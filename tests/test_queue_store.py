@@ -79,15 +79,14 @@ def test_failed_attempts_requeue_avoiding_the_printer_then_fail(store):
     assert store.claim(plate.id, runner="r", printer="p3", job_id="J3").attempts == 3
 
 
-def test_an_attempt_given_back_keeps_its_number_but_not_its_count(store):
-    plate = make_lot(store, 1, max_attempts=1).plates[0]
-    store.claim(plate.id, runner="r", printer="p1", job_id="J1")
+def test_unclaim_never_gives_the_attempt_back(store):
+    plate = make_lot(store, 1).plates[0]
+    first = store.claim(plate.id, runner="r", printer="p1", job_id="J1")
     back = store.unclaim(plate.id, "J1", "printer busy")
-    assert back.state == QUEUED and back.attempts == 1 and back.attempts_counted == 0
+    assert back.state == QUEUED and back.attempts == 1
     assert store.unclaim(plate.id, "J1", "twice").state == QUEUED  # idempotent
     again = store.claim(plate.id, runner="r", printer="p1", job_id="J2")
-    assert again.attempts == 2 and again.remote_file == remote_file_name(plate.id, 2)  # a new file name
-    assert store.finish_attempt(plate.id, "J2", ok=False, reason="x").state == FAILED  # 1 counted attempt
+    assert again.attempts == 2 and again.remote_file != first.remote_file  # a name is never reused
 
 
 def test_a_claim_and_its_journal_job_are_one_transaction(store):

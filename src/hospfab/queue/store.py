@@ -6,12 +6,13 @@ the record says exactly what was meant to be printed. A **plate** moves through:
 
     queued -> dispatching -> printing -> done
                    |             |-> queued (failed or lost, attempts left)  -> ... -> failed
-                   |-> queued (never reached the printer: not counted against max_attempts)
+                   |-> queued (never reached the printer; the attempt stays used)
     queued | failed -> cancelled ; failed | cancelled -> queued (retry)
 
 Each attempt is one journal job (``jobs.plate_id``), printed from a unique remote file name that embeds the
 plate id and attempt number, so a printer's own statistics tell whether that attempt printed; attempt
-numbers only grow (an attempt given back still used its number and file name). Claiming a plate is a
+numbers only grow (an attempt that never reached the printer still used its number, file name and one of
+``max_attempts``: a plate that cannot be sent ends failed instead of looping). Claiming a plate is a
 conditional ``UPDATE ... WHERE state='queued' RETURNING`` and records the attempt's journal job in the same
 transaction (:meth:`QueueStore.claim` with ``job``): two runners never dispatch one plate, and no plate is
 ever dispatching without its job. Other read-then-write transitions lock the plate row first
@@ -97,12 +98,8 @@ MIGRATIONS = (
     );
     CREATE INDEX plate_events_plate ON plate_events(plate_id, id);
     """,
-    # 2: attempts given back (never reached a printer) keep their number but do not count against max_attempts;
-    # the dispatch order as an index (the top of a 10,000-plate queue without a sort)
-    """
-    ALTER TABLE plates ADD COLUMN given_back INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX plates_dispatch ON plates(state, priority DESC, lot_id, seq);
-    """,
+    # 2: the dispatch order as an index (the top of a 10,000-plate queue without a sort)
+    "CREATE INDEX plates_dispatch ON plates(state, priority DESC, lot_id, seq)",
 )
 
 
@@ -125,12 +122,6 @@ class Plate:
     runner: str | None
     reason: str | None
     updated_at: str
-    given_back: int = 0
-
-    @property
-    def attempts_counted(self) -> int:
-        """Attempts that reached a printer (those count against ``max_attempts``)."""
-        return self.attempts - self.given_back
 
     @classmethod
     def from_row(cls, row: Any) -> Plate:
@@ -362,9 +353,9 @@ class QueueStore(Database):
             return claimed
 
     def unclaim(self, plate_id: str, job_id: str, reason: str) -> Plate:
-        """dispatching -> queued when the attempt never reached the printer. Its number and remote file name
-        stay used (never sent twice under one name); it does not count against ``max_attempts``."""
-        return self._move(plate_id, job_id, (DISPATCHING,), QUEUED, reason, refund=True)
+        """dispatching -> queued when the attempt never reached the printer. The attempt stays counted: its
+        number (and remote file name) is never reused."""
+        return self._move(plate_id, job_id, (DISPATCHING,), QUEUED, reason)
 
     def mark_printing(self, plate_id: str, job_id: str) -> Plate:
         return self._move(plate_id, job_id, (DISPATCHING,), PRINTING, None)
@@ -379,7 +370,7 @@ class QueueStore(Database):
             if ok:
                 target = DONE
             else:
-                target = QUEUED if plate.attempts_counted < plate.max_attempts else FAILED
+                target = QUEUED if plate.attempts < plate.max_attempts else FAILED
                 if plate.printer and plate.printer not in plate.avoid:
                     plate.avoid.append(plate.printer)
             now = self.conn.now()
@@ -412,7 +403,7 @@ class QueueStore(Database):
             for plate in self._plates_of(ident):
                 current = self._get(plate.id, lock=True)
                 if current.state in (FAILED, CANCELLED):
-                    wanted = current.attempts_counted + extra_attempts
+                    wanted = current.attempts + extra_attempts
                     self.conn.execute(
                         "UPDATE plates SET max_attempts=CASE WHEN max_attempts > ? THEN max_attempts ELSE ? END "
                         "WHERE id=?",
@@ -448,18 +439,16 @@ class QueueStore(Database):
             raise NotFoundError(f"plate {plate_id}: not found in {self.path}")
         return Plate.from_row(row)
 
-    def _move(self, plate_id: str, job_id: str, sources: tuple[str, ...], target: str, reason: str | None,
-              *, refund: bool = False) -> Plate:
+    def _move(self, plate_id: str, job_id: str, sources: tuple[str, ...], target: str, reason: str | None) -> Plate:
         with transaction(self.conn):
             plate = self._get(plate_id, lock=True)
             if plate.job_id != job_id or plate.state not in sources:
                 return plate
-            given_back = plate.given_back + 1 if refund else plate.given_back
             runner = None if target == QUEUED else plate.runner
             now = self.conn.now()
             self.conn.execute(
-                "UPDATE plates SET state=?, given_back=?, runner=?, reason=?, updated_at=? WHERE id=?",
-                (target, given_back, runner, reason, now, plate_id),
+                "UPDATE plates SET state=?, runner=?, reason=?, updated_at=? WHERE id=?",
+                (target, runner, reason, now, plate_id),
             )
             self._event(plate_id, plate.state, target, plate.printer, job_id, reason, now)
             return self._get(plate_id)
