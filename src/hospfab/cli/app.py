@@ -25,13 +25,15 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "gcode": ("gcode",),
     "catalog": ("catalog",),
     "keys": ("keys",),
-    "printers": ("printers", "jobs"),  # jobs adds `printers cleared`
+    "printers": ("printers", "jobs", "printers_set"),  # jobs adds `printers cleared`, printers_set `printers set`
     "print": ("print_",),
     "jobs": ("jobs",),
     "history": ("jobs",),
     "batch": ("batch",),
     "queue": ("batch",),
     "lots": ("batch",),
+    "serve": ("serve",),
+    "alerts": ("alerts",),
     "demo": ("demo",),
     "db": ("db",),
 }

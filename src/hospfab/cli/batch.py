@@ -77,13 +77,18 @@ def batch(
     chart: Annotated[Path | None, typer.Option("--chart", help="Write the plan timeline as a PNG.")] = None,
     max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, help="Attempts per plate.")] = 3,
     stagger: Annotated[float, typer.Option("--stagger", min=0, help="Seconds between starts on a site.")] = 0.0,
+    staff_rounds: Annotated[float | None, typer.Option(
+        "--staff-rounds", min=1, envvar="HOSPFAB_STAFF_ROUNDS",
+        help="Minutes within which staff clear a manual printer's bed (default: nobody clears at night).")] = None,
     operator: OperatorOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Plan a lot of N units over the compatible printers and enqueue its plates.
 
     Units per plate come from the revision's recipes, plate times from their estimates, and each printer
-    starts when its current job ends. Unreachable printers are left out of the plan.
+    starts when its current job ends. Unreachable printers are left out of the plan. A manual-clearing
+    printer is planned for at most the plate it can start now, unless --staff-rounds says how soon someone
+    clears its bed; the plan says how many units are ready by the deadline under that assumption.
 
     Example: hospfab batch VISOR-HEADBAND --quantity 300 --by 07:00 --chart plan.png
     """
@@ -93,6 +98,7 @@ def batch(
         from hospfab.catalog import Catalog
         from hospfab.cli.print_ import load_printers
         from hospfab.errors import NotFoundError, PrinterError
+        from hospfab.journal import Journal
         from hospfab.printing.send import resolve_for_print
         from hospfab.queue.chart import draw_timeline
         from hospfab.queue.lots import create_lot, parse_deadline, plan_for_revision
@@ -110,11 +116,14 @@ def batch(
         compatible = [p for p in printers if revision.recipe_for(p.profile, p.material) is not None]
         busy, down = _busy_seconds(compatible)
         usable = [p for p in compatible if p.name in busy]
+        with Journal(config.database_target) as journal:
+            bed_clear = {p.name: journal.bed_clear(p.name) for p in usable}
         if compatible and not usable:
             raise PrinterError(f"no compatible printer can be reached for {revision.spec}: "
                                + "; ".join(f"{k}: {v}" for k, v in down.items()))  # fmt: skip
         proposal = plan_for_revision(revision, usable, quantity, busy_s=busy, priority=priority,
-                                     deadline=parse_deadline(by), stagger_s=stagger)  # fmt: skip
+                                     deadline=parse_deadline(by), stagger_s=stagger, bed_clear=bed_clear,
+                                     clearing_delay_s=staff_rounds * 60 if staff_rounds else None)  # fmt: skip
         data = proposal.as_dict()
         data["unavailable"] = down
         data["lot_id"] = None
@@ -134,12 +143,20 @@ def batch(
 
 
 def _render_plan(console: Console, data: dict[str, Any]) -> None:
-    rows = [[p["printer"], p["profile"], p["material"], p["free_at"][11:], p["plates"], p["units"],
+    rows = [[p["printer"], p["profile"], p["material"], _clearing(p), p["free_at"][11:], p["plates"], p["units"],
              p["finish_at"][11:] if p["plates"] else "-"] for p in data["plan"]]  # fmt: skip
     _table(console, f"{data['ref']}@{data['revision']}: {data['quantity']} units, {data['units_per_plate']} per "
-                    f"plate, {data['plates']} plates", ["printer", "profile", "material", "free at", "plates",
-                                                       "units", "done at"], rows)  # fmt: skip
-    console.print(f"All done at {data['finish_at']} ({data['units']} units).")
+                    f"plate, {data['plates']} plates", ["printer", "profile", "material", "bed", "free at",
+                                                       "plates", "units", "done at"], rows)  # fmt: skip
+    clearing = data.get("bed_clearing") or {}
+    if clearing.get("manual_printers"):
+        console.print(f"Bed clearing: {clearing['assumption']}.")
+    if data.get("plates_unscheduled"):
+        console.print(f"[bold yellow]{data['units_scheduled']} units scheduled[/] by {data['finish_at']}; "
+                      f"{data['plates_unscheduled']} plates wait for someone to clear a bed "
+                      "(--staff-rounds MIN to plan with staff rounds).")  # fmt: skip
+    else:
+        console.print(f"All done at {data['finish_at']} ({data['units']} units).")
     if data["deadline"] is not None:
         if data["deadline_met"]:
             console.print(f"[green]Deadline {data['deadline'][11:16]} met.[/]")
@@ -152,6 +169,12 @@ def _render_plan(console: Console, data: dict[str, Any]) -> None:
         console.print(f"Lot [bold]{data['lot_id']}[/] queued: run `hospfab queue run`.")
     else:
         console.print("Plan only: no lot created.")
+
+
+def _clearing(printer: dict[str, Any]) -> str:
+    if printer.get("bed_clearing") != "manual":
+        return "auto"
+    return "manual" if printer.get("bed_clear_now", True) else "manual, waits"
 
 
 @queue_app.command("run")
@@ -181,12 +204,24 @@ def queue_run(
         from hospfab.queue.lots import parse_deadline
         from hospfab.queue.runner import QueueRunner, RunnerOptions
 
-        options = RunnerOptions(poll_s=poll, stagger_s=stagger, lost_after_s=lost_after, until_empty=until_empty,
-                                until=parse_deadline(until), operator=_operator(operator))  # fmt: skip
+        from hospfab.alerts.deliver import AlertHook, runner_stopped
+
         log = (lambda m: None) if json_ else _printer_log()
-        with QueueRunner(config.database_target, load_printers(config), catalog=Catalog(config.catalog_dir),
+        printers = load_printers(config)
+        alerts = AlertHook(config.database_target, config.config_dir, printers, log=log)
+        options = RunnerOptions(poll_s=poll, stagger_s=stagger, lost_after_s=lost_after, until_empty=until_empty,
+                                until=parse_deadline(until), operator=_operator(operator),
+                                on_round=alerts)  # fmt: skip
+        with QueueRunner(config.database_target, printers, catalog=Catalog(config.catalog_dir),
                          options=options, log=log) as runner:  # fmt: skip
-            summary = runner.run()
+            try:
+                summary = runner.run()
+            except KeyboardInterrupt:
+                runner.summary.stopped = "interrupted"
+                raise
+            finally:
+                runner_stopped(config.database_target, config.config_dir, runner.id, runner.summary)
+                alerts.join(timeout=15.0)
         data = summary.as_dict()
         return CommandResult(data=data, render=lambda c: c.print(
             f"Stopped ({data['stopped']}): {data['dispatched']} plates started, {data['done']} done, "
@@ -310,7 +345,30 @@ def queue_prioritize(ctx: typer.Context, ident: Annotated[str, typer.Argument(he
 
     Example: hospfab queue prioritize L20250611-031502-3f9a 10
     """
-    emit("queue prioritize", json_, _change(settings(ctx), "queue prioritize", lambda s: s.prioritize(ident, priority)))
+    config = settings(ctx)
+
+    def work() -> CommandResult:
+        from hospfab.errors import InputError
+        from hospfab.queue.store import QueueStore
+
+        with QueueStore(config.database_target) as store:
+            changed = store.prioritize(ident, priority)
+            ahead = [p for p in store.plates(states=("queued",)) if p.priority > priority]
+        if not changed:
+            raise InputError(f"queue prioritize: nothing to change (see `hospfab queue list`)")
+        counts: dict[str, int] = {}
+        for plate in changed:
+            counts[plate.state] = counts.get(plate.state, 0) + 1
+        data = {"ident": ident, "priority": priority, "plates": len(changed), "by_state": counts,
+                "queued_ahead": len(ahead), "changed": [p.as_dict() for p in changed]}  # fmt: skip
+        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        return CommandResult(data=data, render=lambda c: c.print(
+            f"{ident}: {len(changed)} plates now priority {priority} ({states}); {len(ahead)} queued plates of "
+            "higher priority go first." if ahead else
+            f"{ident}: {len(changed)} plates now priority {priority} ({states}); next to print.", markup=False,
+            soft_wrap=True))
+
+    emit("queue prioritize", json_, work)
 
 
 @lots_app.command("list")

@@ -137,13 +137,18 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
             elif not item.ok:
                 message = f"printer {item.name}: {item.state_text or 'error'}"
                 errors.append({"code": "printer_error", "message": message + (f": {item.error}" if item.error else "")})
+        from hospfab.web.status import bed_waits
+
+        waits = bed_waits(config.database_target, fleet.printers) if fleet.printers else {}
         data = {
             "fleet": str(fleet.path),
             "hint": fleet.hint,
-            "printers": [item.as_dict() for item in statuses],
+            "printers": [item.as_dict() | {"waiting_for_clearing_since": waits.get(item.name)} for item in statuses],
         }
 
         def render(console: Console) -> None:
+            from datetime import datetime
+
             from rich import box
             from rich.table import Table
 
@@ -171,6 +176,10 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
                     _duration(item.print_time_left_s),
                 )
             console.print(table)
+            for name, since in waits.items():
+                local = datetime.fromisoformat(since).astimezone()
+                console.print(f"[yellow]{name}: waiting for bed clear since {local:%H:%M}[/] "
+                              f"(`hospfab printers cleared {name}`)")
 
         exit_code = ExitCode.PRINTER if errors else ExitCode.OK
         return CommandResult(data=data, exit_code=exit_code, errors=errors, render=render)

@@ -62,6 +62,7 @@ class LotProposal:
                 "printer": printer.name, "profile": printer.profile, "material": printer.material,
                 "site": printer.site, "free_at": self._at(printer.busy_s), "plates": len(slots),
                 "units": sum(s.units for s in slots), "finish_at": self._at(plan.finish_s[printer.name]),
+                "bed_clearing": printer.bed_clearing, "bed_clear_now": printer.bed_clear_now,
             })  # fmt: skip
         units_per_plate = sorted({s.units for s in plan.slots})
         return {
@@ -70,7 +71,13 @@ class LotProposal:
             "plates": self.lot_plan.plates, "units": self.lot_plan.units,
             "finish_at": self._at(plan.makespan_s), "deadline": self.deadline.isoformat() if self.deadline else None,
             "deadline_met": self.lot_plan.deadline_met, "units_by_deadline": self.lot_plan.units_by_deadline,
-            "plan": per,
+            "plan": per, "units_scheduled": self.lot_plan.units_scheduled,
+            "plates_unscheduled": len(self.lot_plan.unscheduled),
+            "bed_clearing": {
+                "assumption": self.lot_plan.assumption,
+                "clearing_delay_s": self.lot_plan.clearing_delay_s,
+                "manual_printers": [p.name for p in self.printers if p.manual],
+            },
         }  # fmt: skip
 
     def _at(self, seconds: float) -> str:
@@ -87,16 +94,23 @@ def plan_for_revision(
     deadline: datetime | None = None,
     stagger_s: float = 0.0,
     now: datetime | None = None,
+    bed_clear: dict[str, bool] | None = None,
+    clearing_delay_s: float | None = None,
 ) -> LotProposal:
-    """Plan ``quantity`` units of ``revision`` over the compatible ``printers`` (fleet printer configs)."""
+    """Plan ``quantity`` units of ``revision`` over the compatible ``printers`` (fleet printer configs).
+
+    ``bed_clear``: per manual-clearing printer, whether its bed is confirmed clear now (default True);
+    ``clearing_delay_s``: staff rounds (None: nobody clears a bed, see :mod:`hospfab.queue.planner`)."""
     if quantity < 1:
         raise InputError(f"quantity must be at least 1, not {quantity}")
     now = now or datetime.now().astimezone()
     recipes = lot_recipes(revision)
     options = [PlateOption(r["printer"], r["material"], r["print_time_s"], r["copies"]) for r in recipes]
     busy_s = busy_s or {}
+    bed_clear = bed_clear or {}
     compatible = [
-        PlanPrinter(p.name, p.profile, p.material, getattr(p, "site", None), float(busy_s.get(p.name, 0.0)))
+        PlanPrinter(p.name, p.profile, p.material, getattr(p, "site", None), float(busy_s.get(p.name, 0.0)),
+                    getattr(p, "bed_clearing", "automatic"), bed_clear.get(p.name, True))
         for p in printers
         if any(o.profile == p.profile and o.material == p.material for o in options)
     ]
@@ -108,7 +122,7 @@ def plan_for_revision(
         )
     deadline_s = (deadline - now).total_seconds() if deadline else None
     lot_plan = plan_lot(compatible, revision.ref, options, quantity, priority=priority, deadline_s=deadline_s,
-                        stagger_s=stagger_s)  # fmt: skip
+                        stagger_s=stagger_s, clearing_delay_s=clearing_delay_s)  # fmt: skip
     return LotProposal(f"{revision.ref}@{revision.rev}", revision.ref, revision.rev, recipes, lot_plan, compatible,
                        now, deadline)  # fmt: skip
 
@@ -121,12 +135,14 @@ def create_lot(store: QueueStore, proposal: LotProposal, sampling: Any, *, opera
     lot_size = int(getattr(sampling, "lot_size", 100))
     sample_size = int(getattr(sampling, "sample_size", 1))
     drawn = draw_sample(proposal.lot_plan.quantity, lot_size, sample_size)
+    per_plate = [s.units for s in slots] + list(proposal.lot_plan.unscheduled)
     sample = {"lot_size": lot_size, "sample_size": sample_size,
               "method": str(getattr(sampling, "method", "random draw")), "units": drawn,
-              "plates": _plates_of_units(drawn, [s.units for s in slots])}  # fmt: skip
+              "plates": _plates_of_units(drawn, per_plate)}  # fmt: skip
     return store.create_lot(
         ref=proposal.ref, revision=proposal.revision, quantity=proposal.lot_plan.quantity,
-        recipes=proposal.recipes, plates=[(s.printer, s.units) for s in slots], operator=operator,
+        recipes=proposal.recipes, operator=operator,
+        plates=[(s.printer, s.units) for s in slots] + [(None, u) for u in proposal.lot_plan.unscheduled],
         priority=priority, deadline=proposal.deadline.isoformat() if proposal.deadline else None,
         max_attempts=max_attempts, plan=proposal.as_dict(), sampling=sample,
     )  # fmt: skip

@@ -14,6 +14,13 @@ machines with release times (R|r_i|Cmax).
   where it would finish earliest, which is optimal for identical plates on uniform printers).
 - :func:`lower_bound` is a linear-programming bound on the makespan, to judge plan quality.
 - :func:`choose_plate` is the runner's dispatch decision for one free printer (greedy plan, no search).
+
+Manual bed clearing: a printer with ``bed_clearing="manual"`` needs a person between two plates. Plans take a
+``clearing_delay_s``: None (the default) assumes nobody clears a bed (at night), so such a printer gets at most
+the one plate it can start now (idle, bed confirmed clear), and nothing if it is printing or waiting for a
+clearing; a number models staff rounds: each plate on such a printer starts that long after the previous one
+ended (or after its current job ends, or from now if its bed waits for clearing). Plates no printer can take
+under that assumption are left unscheduled (``Plan.unassigned``): they wait for a person, not for a printer.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import heapq
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,26 @@ class PlanPrinter:
     material: str | None = None
     site: str | None = None
     busy_s: float = 0.0  # seconds until the printer is free (rest of its current job)
+    bed_clearing: str = "automatic"  # or "manual": a person must clear the bed between two plates
+    bed_clear_now: bool = True  # manual printers: bed confirmed clear since its last job
+
+    @property
+    def manual(self) -> bool:
+        return self.bed_clearing == "manual"
+
+    def first_start_s(self, clearing_delay_s: float | None) -> float | None:
+        """When this printer can start its first planned plate (None: not before someone clears its bed)."""
+        if not self.manual:
+            return self.busy_s
+        if self.busy_s <= 0 and self.bed_clear_now:
+            return 0.0
+        return None if clearing_delay_s is None else self.busy_s + clearing_delay_s
+
+    def next_start_s(self, end_s: float, clearing_delay_s: float | None) -> float | None:
+        """When the plate after one ending at ``end_s`` can start (None: never, nobody clears the bed)."""
+        if not self.manual:
+            return end_s
+        return None if clearing_delay_s is None else end_s + clearing_delay_s
 
 
 @dataclass(frozen=True)
@@ -105,7 +132,7 @@ def staggered(printers: list[PlanPrinter], gap_s: float) -> list[PlanPrinter]:
     for p in sorted(printers, key=lambda p: (p.busy_s, p.name)):
         k = seen[p.site]
         seen[p.site] += 1
-        out.append(PlanPrinter(p.name, p.profile, p.material, p.site, max(p.busy_s, k * gap_s)))
+        out.append(replace(p, busy_s=max(p.busy_s, k * gap_s)))
     return out
 
 
@@ -148,11 +175,18 @@ class _Index:
         return 0
 
 
-def _greedy(ix: _Index) -> tuple[list[int], list[float], list[int]]:
-    """Priority classes, LPT within a class, each plate to the printer where it finishes earliest."""
+def _greedy(ix: _Index, delay_s: float | None = None) -> tuple[list[int], list[float], list[int]]:
+    """Priority classes, LPT within a class, each plate to the printer where it finishes earliest.
+
+    Each group's heap holds (next possible start, name, printer); a manual-clearing printer leaves its heap
+    when nobody will clear its bed again (``delay_s`` None)."""
     heaps: dict[tuple[str, str | None], list[tuple[float, str, int]]] = {}
     for key, members in ix.groups.items():
-        h = [(ix.printers[i].busy_s, ix.printers[i].name, i) for i in members]
+        h = []
+        for i in members:
+            first = ix.printers[i].first_start_s(delay_s)
+            if first is not None:
+                h.append((first, ix.printers[i].name, i))
         heapq.heapify(h)
         heaps[key] = h
     order = sorted(
@@ -164,15 +198,21 @@ def _greedy(ix: _Index) -> tuple[list[int], list[float], list[int]]:
     for j in order:
         best = None
         for key, d, _u in ix.choices[j]:
-            load, name, i = heaps[key][0]
-            cand = (load + d, name, key, i)
+            if not heaps[key]:
+                continue
+            start, name, i = heaps[key][0]
+            cand = (start + d, name, key, i)
             if best is None or cand < best:
                 best = cand
         if best is None:
             unassigned.append(j)
             continue
         end, name, key, i = best
-        heapq.heapreplace(heaps[key], (end, name, i))
+        following = ix.printers[i].next_start_s(end, delay_s)
+        if following is None:
+            heapq.heappop(heaps[key])
+        else:
+            heapq.heapreplace(heaps[key], (following, name, i))
         assign[j] = i
     loads = [p.busy_s for p in ix.printers]
     for j, i in enumerate(assign):
@@ -182,8 +222,14 @@ def _greedy(ix: _Index) -> tuple[list[int], list[float], list[int]]:
 
 
 def _improve(ix: _Index, assign: list[int], loads: list[float], budget_s: float) -> None:
-    """Moves and swaps that lower the most loaded printer without raising another to its level."""
+    """Moves and swaps that lower the most loaded printer without raising another to its level.
+
+    Only printers that clear their own beds take part: a manual printer's plate count is bounded by the
+    clearing assumption, which a move could break."""
     deadline = time.perf_counter() + budget_s
+    automatic = [i for i, p in enumerate(ix.printers) if not p.manual]
+    if not automatic:
+        return
     on: list[set[int]] = [set() for _ in ix.printers]
     for j, i in enumerate(assign):
         if i >= 0:
@@ -192,11 +238,11 @@ def _improve(ix: _Index, assign: list[int], loads: list[float], budget_s: float)
     for j in range(len(ix.plates)):
         row = []
         for key, d, _u in ix.choices[j]:
-            row.extend((i, d) for i in ix.groups[key])
+            row.extend((i, d) for i in ix.groups[key] if not ix.printers[i].manual)
         compat.append(row)
     dur = [dict(row) for row in compat]
     while time.perf_counter() < deadline:
-        m = max(range(len(loads)), key=loads.__getitem__)
+        m = max(automatic, key=loads.__getitem__)
         top = loads[m]
         best_gain, best_move = 1e-6, None
         for j in on[m]:
@@ -229,7 +275,7 @@ def _improve(ix: _Index, assign: list[int], loads: list[float], budget_s: float)
             assign[k] = m
 
 
-def _build(ix: _Index, assign: list[int], unassigned: list[int]) -> Plan:
+def _build(ix: _Index, assign: list[int], unassigned: list[int], delay_s: float | None = None) -> Plan:
     per: dict[int, list[int]] = defaultdict(list)
     for j, i in enumerate(assign):
         if i >= 0:
@@ -238,9 +284,11 @@ def _build(ix: _Index, assign: list[int], unassigned: list[int]) -> Plan:
     finish = {p.name: p.busy_s for p in ix.printers}
     for i, plates in per.items():
         printer = ix.printers[i]
-        t = printer.busy_s
+        t = printer.first_start_s(delay_s)
         plates.sort(key=lambda j: (-ix.plates[j].priority, -ix.duration(j, i), ix.plates[j].key))  # type: ignore
-        for j in plates:
+        for n, j in enumerate(plates):
+            if n:
+                t = printer.next_start_s(t, delay_s)
             d = ix.duration(j, i)
             plate = ix.plates[j]
             slots.append(Slot(plate.key, plate.reference, printer.name, t, t + d, ix.units(j, i), plate.priority))
@@ -251,29 +299,45 @@ def _build(ix: _Index, assign: list[int], unassigned: list[int]) -> Plan:
 
 
 def plan_plates(
-    printers: list[PlanPrinter], plates: list[PlanPlate], *, improve_s: float = 0.5, stagger_s: float = 0.0
+    printers: list[PlanPrinter],
+    plates: list[PlanPlate],
+    *,
+    improve_s: float = 0.5,
+    stagger_s: float = 0.0,
+    clearing_delay_s: float | None = None,
 ) -> Plan:
-    """Assign ``plates`` to ``printers`` minimising the time the last one finishes."""
+    """Assign ``plates`` to ``printers`` minimising the time the last one finishes.
+
+    ``clearing_delay_s``: how long a manual-clearing printer's bed waits for a person (None: nobody comes)."""
     ix = _Index(staggered(printers, stagger_s), plates)
-    assign, loads, unassigned = _greedy(ix)
+    assign, loads, unassigned = _greedy(ix, clearing_delay_s)
     if improve_s > 0 and ix.printers:
         _improve(ix, assign, loads, improve_s)
-    return _build(ix, assign, unassigned)
+    return _build(ix, assign, unassigned, clearing_delay_s)
 
 
 @dataclass
 class LotPlan:
+    """A lot's plates: scheduled ones in ``plan``, and ``unscheduled`` ones (units per plate) that no printer
+    can start under the bed-clearing assumption (they wait for someone to clear a bed)."""
+
     plan: Plan
     quantity: int
     deadline_s: float | None = None
+    unscheduled: list[int] = field(default_factory=list)
+    clearing_delay_s: float | None = None
 
     @property
     def units(self) -> int:
+        return self.plan.units + sum(self.unscheduled)
+
+    @property
+    def units_scheduled(self) -> int:
         return self.plan.units
 
     @property
     def plates(self) -> int:
-        return len(self.plan.slots)
+        return len(self.plan.slots) + len(self.unscheduled)
 
     @property
     def units_by_deadline(self) -> int | None:
@@ -285,6 +349,18 @@ class LotPlan:
             return None
         return self.plan.units_by(self.deadline_s) >= self.quantity
 
+    @property
+    def assumption(self) -> str:
+        """The bed-clearing assumption the plan was made under, in words."""
+        return clearing_assumption(self.clearing_delay_s)
+
+
+def clearing_assumption(clearing_delay_s: float | None) -> str:
+    """A bed-clearing assumption in words (for plans, the page and the alerts)."""
+    if clearing_delay_s is None:
+        return "nobody clears a bed: a manual-clearing printer prints at most the plate it can start now"
+    return f"staff clear each bed within {clearing_delay_s / 60:g} min of a plate ending"
+
 
 def plan_lot(
     printers: list[PlanPrinter],
@@ -295,15 +371,24 @@ def plan_lot(
     priority: int = 0,
     deadline_s: float | None = None,
     stagger_s: float = 0.0,
+    clearing_delay_s: float | None = None,
 ) -> LotPlan:
-    """Plates for ``quantity`` units of ``reference``: each next plate where it finishes earliest."""
+    """Plates for ``quantity`` units of ``reference``: each next plate where it finishes earliest.
+
+    Manual-clearing printers follow ``clearing_delay_s`` (see the module docstring); units no printer can
+    start under it go to unscheduled plates of the largest plate size among the compatible printers."""
     plate = PlanPlate("probe", reference, tuple(options), priority)
     ready = staggered(printers, stagger_s)
     heap = []
+    sizes = []
     for i, p in enumerate(ready):
         opt = option_for(p, plate)
-        if opt is not None and opt.units > 0 and opt.duration_s >= 0:
-            heap.append((p.busy_s + opt.duration_s, -opt.units, p.name, i, opt))
+        if opt is None or opt.units <= 0 or opt.duration_s < 0:
+            continue
+        sizes.append(opt.units)
+        first = p.first_start_s(clearing_delay_s)
+        if first is not None:
+            heap.append((first + opt.duration_s, -opt.units, p.name, i, opt))
     heapq.heapify(heap)
     slots: list[Slot] = []
     finish = {p.name: p.busy_s for p in ready}
@@ -314,9 +399,18 @@ def plan_lot(
         slots.append(Slot(f"{n}", reference, name, end - opt.duration_s, end, opt.units, priority))
         made += opt.units
         finish[name] = end
-        heapq.heappush(heap, (end + opt.duration_s, neg_units, name, i, opt))
+        following = ready[i].next_start_s(end, clearing_delay_s)
+        if following is not None:
+            heapq.heappush(heap, (following + opt.duration_s, neg_units, name, i, opt))
     slots.sort(key=lambda s: (s.start_s, s.printer))
-    return LotPlan(Plan(slots, finish), quantity, deadline_s)
+    unscheduled: list[int] = []
+    if sizes:
+        per_plate = max(sizes)
+        while made < quantity:
+            unscheduled.append(per_plate)
+            made += per_plate
+    plan = Plan(slots, finish, [f"{n + k + 1}" for k in range(len(unscheduled))])
+    return LotPlan(plan, quantity, deadline_s, unscheduled, clearing_delay_s)
 
 
 def lower_bound(printers: list[PlanPrinter], plates: list[PlanPlate], *, tolerance_s: float = 1.0) -> float:

@@ -50,6 +50,7 @@ class RunnerOptions:
     until_empty: bool = False  # stop when no plate is queued or printing
     until: datetime | None = None  # stop dispatching after this time, stop when the running plates end
     operator: str = "queue"
+    on_round: Callable[[], None] | None = None  # called after each round (alerts: must return at once)
 
 
 @dataclass
@@ -165,6 +166,8 @@ class QueueRunner:
         self._clients: dict[str, Any] = {}
         self._unreachable_since: dict[str, float] = {}
         self._lots: dict[str, Lot] = {}
+        self._rounds = 0
+        self._waits_logged: dict[str, str] = {}
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -208,14 +211,28 @@ class QueueRunner:
 
     def step(self) -> None:
         self._lots.clear()
-        for plate in self.store.plates(states=ACTIVE):
+        first, self._rounds = self._rounds == 0, self._rounds + 1
+        active = self.store.plates(states=ACTIVE)
+        if first:
+            self.log(f"on start: {len(active)} plates were being sent or printed; reconciling with the printers"
+                     if active else "on start: no plate was being sent or printed")
+        for plate in active:
             try:
                 self.observe(plate)
             except HospfabError as err:
                 self.log(f"plate {plate.id}: {err.message}")
+            if first:
+                now = self.store.plate(plate.id)
+                self.log(f"on start: plate {plate.id} on {plate.printer or '-'}: {plate.state} -> {now.state}")
         dispatching_over = self.options.until is not None and datetime.now().astimezone() >= self.options.until
         if not dispatching_over:
             self.dispatch()
+        for name, why in self.summary.waiting.items():
+            if self._waits_logged.get(name) != why.split(" (")[0]:
+                self.log(f"{name} waits: {why}")
+        self._waits_logged = {name: why.split(" (")[0] for name, why in self.summary.waiting.items()}
+        if self.options.on_round is not None:
+            self.options.on_round()
 
     # ---- observing plates on printers ---------------------------------------------------------------------
 
@@ -281,15 +298,22 @@ class QueueRunner:
             return
         if job.active:
             return
+        # Several runners may settle the same attempt: only the one whose transaction changed the plate counts
+        # it (the store's connection counts its own writes), so the summaries of several runners add up.
+        changes = self.store.conn.total_changes
         if job.outcome == DONE:
             lot = self._lot(plate.lot_id)
             recipe = recipe_for(lot, job.printer_profile or "", job.material) or {"copies": plate.planned_units}
             self.store.finish_attempt(plate.id, job.id, ok=True, units=int(recipe["copies"]))
+            if self.store.conn.total_changes == changes:
+                return  # another runner settled it first
             self.summary.done += 1
             self.log(f"plate {plate.id}: done on {job.printer} ({recipe['copies']} units)")
             return
         reason = f"{job.outcome} on {job.printer}: {job.reason or 'no reason given'}"
         after = self.store.finish_attempt(plate.id, job.id, ok=False, reason=reason)
+        if self.store.conn.total_changes == changes:
+            return
         if after.state == QUEUED:
             self.summary.requeued += 1
             self.log(f"plate {plate.id}: attempt {after.attempts} {reason}; queued again")
