@@ -21,11 +21,14 @@ def test_print_records_the_job_in_the_configured_backend(cli, database, print_ca
     monkeypatch.setenv("HOSPFAB_CATALOG", str(print_catalog))
     fleet = write_fleet(tmp_path / "fleet.yaml", [octoprint_server], monkeypatch)
     monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
+    with Journal(database) as other_workstation:  # a spool change recorded elsewhere: the fleet file says LOT-0
+        other_workstation.record_material_load("vt-0", "pla", "LOT-DB", "bo")
     out = cli("print", "TEST-BOX", "--wait", "--operator", "ana", "--json")
     assert out.exit_code == 0, out.stdout + out.stderr
     job_id = out.json()["data"]["job_id"]
     with Journal(database) as journal:
-        assert journal.get(job_id).outcome == "done" and journal.get(job_id).operator == "ana"
+        job = journal.get(job_id)
+        assert job.outcome == "done" and job.operator == "ana" and job.material_lot == "LOT-DB"
     listed = cli("jobs", "list", "--json").json()["data"]["jobs"]
     assert [j["id"] for j in listed] == [job_id]
 

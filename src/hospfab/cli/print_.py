@@ -21,7 +21,8 @@ INTERRUPTED = 130
 
 
 def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
-    """The printers of the fleet file. With ``required=False`` a missing or broken fleet gives []."""
+    """The printers of the fleet file, with the material and lot the database says are loaded now (the newest
+    spool change, from any workstation). With ``required=False`` a missing or broken fleet gives []."""
     from hospfab.errors import ConfigError, HospfabError
     from hospfab.fleet import Fleet
 
@@ -33,7 +34,13 @@ def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
         return []
     if required and not fleet.printers:
         raise ConfigError(fleet.hint or f"{config.fleet_path}: no printers")
-    return list(fleet.printers)
+    if not fleet.printers:
+        return []
+    from hospfab.journal.printer_state import PrinterStates, with_shared_state
+
+    with PrinterStates(config.database_target) as states:  # the spool loaded now, whoever recorded it
+        now = states.current([p.name for p in fleet.printers])
+    return [with_shared_state(p, now.get(p.name)) for p in fleet.printers]
 
 
 def printer_named(printers: list[Any], name: str | None) -> Any:
