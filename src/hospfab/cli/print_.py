@@ -34,13 +34,19 @@ def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
         return []
     if required and not fleet.printers:
         raise ConfigError(fleet.hint or f"{config.fleet_path}: no printers")
-    if not fleet.printers:
+    return shared_printers(config, fleet.printers)
+
+
+def shared_printers(config: Settings, printers: list[Any]) -> list[Any]:
+    """``printers`` with the material and lot the database says are loaded now (whoever recorded the spool
+    change, on whichever workstation)."""
+    if not printers:
         return []
     from hospfab.journal.printer_state import PrinterStates, with_shared_state
 
-    with PrinterStates(config.database_target) as states:  # the spool loaded now, whoever recorded it
-        now = states.current([p.name for p in fleet.printers])
-    return [with_shared_state(p, now.get(p.name)) for p in fleet.printers]
+    with PrinterStates(config.database_target) as states:
+        now = states.current([p.name for p in printers])
+    return [with_shared_state(p, now.get(p.name)) for p in printers]
 
 
 def printer_named(printers: list[Any], name: str | None) -> Any:

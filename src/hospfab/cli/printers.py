@@ -128,8 +128,11 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
     def work() -> CommandResult:
         from hospfab.fleet import Fleet
 
+        from hospfab.cli.print_ import shared_printers
+        from hospfab.fleet.status import status_all
+
         fleet = Fleet.load(config.fleet_path)
-        statuses = fleet.status_all(timeout=timeout)
+        statuses = status_all(shared_printers(config, fleet.printers), timeout=timeout)  # spool from the database
         errors = []
         for item in statuses:
             if not item.reachable:
