@@ -85,3 +85,17 @@ def test_coordination_site_printers_fresh_state_and_orphans(database):
     assert [backoff.next() for _ in range(4)] == [1, 2, 4, 4]
     backoff.reset()
     assert backoff.next() == 1
+
+
+def test_printers_disable_and_enable_from_the_cli(cli, database, tmp_path, monkeypatch):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("printers:\n  - {name: p1, url: 'http://127.0.0.1:1', api_key_env: X_KEY, profile: virtual-test,"
+                     " material: pla}\n")
+    monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
+    assert cli("printers", "disable", "p1", "--operator", "ana").exit_code == 2  # a reason is required
+    out = cli("printers", "disable", "p1", "--reason", "nozzle clogged", "--operator", "ana", "--json")
+    assert out.exit_code == 0, out.stdout + out.stderr
+    with PrinterStates(database) as states:
+        assert states.current(["p1"])["p1"] == SharedState("p1", None, None, False, "nozzle clogged")
+    assert cli("printers", "enable", "p1", "--json").json()["data"]["enabled"] is True
+    assert cli("printers", "disable", "nope", "--reason", "x").exit_code == 2

@@ -25,7 +25,8 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "gcode": ("gcode",),
     "catalog": ("catalog",),
     "keys": ("keys",),
-    "printers": ("printers", "jobs", "printers_set"),  # jobs adds `printers cleared`, printers_set `printers set`
+    # jobs adds `printers cleared`, printers_set `printers set`, printers_enable `printers disable|enable`
+    "printers": ("printers", "jobs", "printers_set", "printers_enable"),
     "print": ("print_",),
     "jobs": ("jobs",),
     "history": ("jobs",),
