@@ -42,10 +42,9 @@ def shared_printers(config: Settings, printers: list[Any]) -> list[Any]:
     change, on whichever workstation)."""
     if not printers:
         return []
-    from hospfab.journal.printer_state import PrinterStates, with_shared_state
+    from hospfab.journal.printer_state import read_shared_states, with_shared_state
 
-    with PrinterStates(config.database_target) as states:
-        now = states.current([p.name for p in printers])
+    now = read_shared_states(config.database_target, [p.name for p in printers])  # read only: nothing migrated
     return [with_shared_state(p, now.get(p.name)) for p in printers]
 
 

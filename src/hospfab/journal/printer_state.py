@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hospfab.journal.db import Database, migrate, transaction
+from hospfab.journal.db import Connection, Database, connect, migrate, transaction
 from hospfab.journal.store import COMPONENT as JOURNAL_COMPONENT
 from hospfab.journal.store import MIGRATIONS as JOURNAL_MIGRATIONS
 
@@ -67,22 +67,32 @@ class PrinterStates(Database):
 
     def current(self, printers: list[str] | None = None) -> dict[str, SharedState]:
         """The state of ``printers`` (every printer the database knows when None), one query per table."""
+        return current_states(self.conn, printers)
+
+
+def current_states(conn: Connection, printers: list[str] | None = None) -> dict[str, SharedState]:
+    """The shared state of ``printers`` read from ``conn`` without migrating anything (a table not created yet
+    means nothing recorded): read-only commands never write to the database."""
+    loads = {}
+    if conn.table_exists("material_loads"):
         loads = {
             row["printer"]: (row["material"], row["lot"])
-            for row in self.conn.execute(
+            for row in conn.execute(
                 "SELECT m.printer, m.material, m.lot FROM material_loads m JOIN "
                 "(SELECT printer, MAX(id) AS id FROM material_loads GROUP BY printer) newest ON newest.id = m.id"
             )
         }
+    flags = {}
+    if conn.table_exists("printer_state"):
         flags = {row["printer"]: (bool(row["enabled"]), row["reason"])
-                 for row in self.conn.execute("SELECT printer, enabled, reason FROM printer_state")}  # fmt: skip
-        names = printers if printers is not None else sorted(set(loads) | set(flags))
-        out = {}
-        for name in names:
-            material, lot = loads.get(name, (None, None))
-            enabled, reason = flags.get(name, (True, None))
-            out[name] = SharedState(name, material, lot, enabled, reason)
-        return out
+                 for row in conn.execute("SELECT printer, enabled, reason FROM printer_state")}  # fmt: skip
+    names = printers if printers is not None else sorted(set(loads) | set(flags))
+    out = {}
+    for name in names:
+        material, lot = loads.get(name, (None, None))
+        enabled, reason = flags.get(name, (True, None))
+        out[name] = SharedState(name, material, lot, enabled, reason)
+    return out
 
 
 def with_shared_state(printer: Any, state: SharedState | None) -> Any:
@@ -94,3 +104,12 @@ def with_shared_state(printer: Any, state: SharedState | None) -> Any:
     from dataclasses import replace
 
     return replace(printer, material=state.material, material_lot=state.material_lot)
+
+
+def read_shared_states(target: Any, printers: list[str]) -> dict[str, SharedState]:
+    """:func:`current_states` of the database ``target`` (path or URL), opened only to read."""
+    conn = connect(target)
+    try:
+        return current_states(conn, printers)
+    finally:
+        conn.close()
