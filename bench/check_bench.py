@@ -11,7 +11,12 @@ Targets: hospfab check within 3x admesh's wall time at ~1.3M facets, peak RSS un
 the interpreter (the RSS of checking a 12-facet file; judged from 1M facets up, below that the budget is
 mostly interpreter noise), and `--version` within 1.5x of importing typer.
 
-Run: .venv/bin/python bench/check_bench.py [--sizes 100000,1310000,2000000] [--runs 3]
+The surface checks (self-intersections always; thin walls with `--printer`) are measured apart: the whole
+`hospfab check --printer prusa-mk4` of a 1.31M-facet icosphere against `admesh -e` (target: within 5x), the
+49k-facet corpus part (makair-blower-propeller-v14) against a 1 s interactive budget, and what each stage
+costs in-process (``stats.timings_s``: topology, bodies, self_intersections, thin_walls).
+
+Run: .venv/bin/python bench/check_bench.py [--sizes 100000,1310000,2000000] [--runs 3] [--surface-only]
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def interleaved(cmds: dict[str, list[str]], runs: int) -> dict[str, tuple[float,
 def tiled_corpus_part(tmp: Path) -> Path | None:
     """A real CAD part tiled 29 times (1,307,958 facets, 29 bodies): admesh's hash table is at its best
     here, and hospfab must check 29 separate bodies."""
-    real = ROOT.parent / "shared" / "corpus" / "cpap-valve-7mm.stl"
+    real = Path(os.environ.get("HOSPFAB_CORPUS", ROOT.parent / "shared" / "corpus")) / "cpap-valve-7mm.stl"
     if not real.is_file():
         return None
     import numpy as np
@@ -81,7 +86,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1310000,2000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-trimesh", action="store_true", help="skip the slow trimesh baseline")
+    parser.add_argument("--surface-only", action="store_true", help="only the surface-check figures")
     args = parser.parse_args()
+    if args.surface_only:
+        surface_checks(args.runs)
+        return
     admesh = shutil.which("admesh")
     print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}; "
           f"best of {args.runs} interleaved runs")
@@ -142,6 +151,67 @@ def main() -> None:
               f"{h_mb:.0f} MB vs {budget:.0f} MB ({h_mb / budget:.0%})")
     print(f"  {verdict(v_wall <= 1.5 * t_wall)}  hospfab --version within 1.5x of importing typer: "
           f"{v_wall:.3f} s vs {t_wall:.3f} s = {v_wall / t_wall:.2f}x")
+
+
+def stage_costs(path: Path, min_wall_mm: float | None) -> dict[str, float]:
+    """In-process seconds of each stage of one check (read included), best of two."""
+    from hospfab.mesh import read_stl
+    from hospfab.mesh.report import check_triangles
+
+    best: dict[str, float] = {}
+    for _ in range(2):
+        start = time.perf_counter()
+        tri = read_stl(path)
+        read = time.perf_counter() - start
+        stats = check_triangles(tri, str(path), min_wall_mm=min_wall_mm).stats
+        laps = {"read": read, **stats["timings_s"], "total": time.perf_counter() - start}
+        best = {k: min(v, best.get(k, v)) for k, v in laps.items()}
+    return best
+
+
+def surface_checks(runs: int) -> None:
+    """The 1.31M-facet sphere with --printer vs admesh -e, the 49k-facet part, each stage's cost."""
+    import trimesh
+
+    admesh = shutil.which("admesh")
+    print(f"surface checks; load average {os.getloadavg()[0]:.2f}; best of {runs} interleaved runs")
+    verdicts = []
+    with tempfile.TemporaryDirectory(prefix="hospfab-bench-") as tmp:
+        sphere = meshes.write_binary(Path(tmp) / "sphere.stl",
+                                     trimesh.creation.icosphere(subdivisions=8, radius=30.0).triangles)
+        cmds = {"check --printer": [*HOSPFAB, "check", str(sphere), "--printer", "prusa-mk4", "--json"],
+                "check": [*HOSPFAB, "check", str(sphere), "--json"]}
+        if admesh:
+            cmds["admesh -e"] = [admesh, "-e", str(sphere)]
+        res = interleaved(cmds, runs)
+        base = res.get("admesh -e", (float("nan"),))[0]
+        for name, (wall, mb, rc) in res.items():
+            print(f"  sphere 1,310,720 facets  {name:>16}: {wall:6.2f} s {mb:5.0f} MB exit {rc}  "
+                  f"({wall / base:.2f}x admesh)")
+        ratio = res["check --printer"][0] / base
+        verdicts.append((ratio <= 5, f"check --printer of the 1.31M-facet sphere within 5x admesh -e: "
+                                     f"{res['check --printer'][0]:.2f} s vs {base:.2f} s = {ratio:.2f}x (limit 5x)"))
+        costs = {"sphere 1.31M, --min-wall 0.4": stage_costs(sphere, 0.4)}
+        corpus = Path(os.environ.get("HOSPFAB_CORPUS", ROOT.parent / "shared" / "corpus"))
+        part = corpus / "makair-blower-propeller-v14.stl"
+        if part.is_file():
+            cmds = {"check --printer": [*HOSPFAB, "check", str(part), "--printer", "prusa-mk4", "--json"]}
+            if admesh:
+                cmds["admesh -e"] = [admesh, "-e", str(part)]
+            res = interleaved(cmds, runs)
+            for name, (wall, mb, rc) in res.items():
+                print(f"  {part.name} 49,316 facets  {name:>16}: {wall:6.2f} s {mb:5.0f} MB exit {rc}")
+            wall = res["check --printer"][0]
+            verdicts.append((wall <= 1.0, f"check --printer of the 49k-facet part under 1 s: {wall:.2f} s"))
+            costs["49k part, --min-wall 0.4"] = stage_costs(part, 0.4)
+    print("\n  in-process cost of each stage (s):")
+    names = ["read", "topology", "bodies", "self_intersections", "thin_walls", "total"]
+    print("  " + f"{'':>30}" + "".join(f"{n:>19}" for n in names))
+    for label, laps in costs.items():
+        print("  " + f"{label:>30}" + "".join(f"{laps.get(n, float('nan')):>19.3f}" for n in names))
+    print("\ntargets:")
+    for ok, text in verdicts:
+        print(f"  {'PASS' if ok else 'MISS'}  {text}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,19 @@ class CliOutcome:
         return json.loads(self.stdout)
 
 
+#: Test secrets registered by tests (key values, key-file contents): no output of any CLI call may contain one.
+TEST_SECRETS: set[str] = set()
+
+
+def assert_no_secret(text: str, what: str) -> None:
+    """Every CLI output of the run is searched for the API keys of the test fleets (the values of the
+    ``HOSPFAB_TEST_KEY_*`` variables the fleet files point to) and for the registered test secrets."""
+    keys = {v.strip() for k, v in os.environ.items() if k.startswith("HOSPFAB_TEST_KEY_")} | TEST_SECRETS
+    for key in keys:
+        if len(key) >= 8:
+            assert key not in text, f"{what}: a test API key or secret appeared in its output"
+
+
 @pytest.fixture
 def cli():
     """Run hospfab in-process: cli("check", "a.stl", "--json") -> CliOutcome."""
@@ -46,6 +59,7 @@ def cli():
 
     def run(*args: str, input: str | None = None, env: dict | None = None) -> CliOutcome:
         result = runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+        assert_no_secret(result.stdout + result.stderr, f"hospfab {' '.join(map(str, args))}")
         return CliOutcome(result.exit_code, result.stdout, result.stderr)
 
     return run

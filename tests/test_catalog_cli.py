@@ -13,16 +13,21 @@ pytestmark = pytest.mark.slicer
 
 
 @pytest.fixture
-def workspace(tmp_path, cli):
+def workspace(tmp_path, cli, monkeypatch):
     catalog = tmp_path / "catalog"
-    out = cli("--catalog", catalog, "keys", "new", "qa-lead", "--dir", tmp_path / "private", "--trust", "--json")
+    monkeypatch.setenv("HOSPFAB_KEY_PASSPHRASE", "correct horse battery")
+    out = cli("--catalog", catalog, "keys", "new", "qa-lead", "--dir", tmp_path / "private", "--json")
     assert out.exit_code == 0, out.stderr
     key = out.json()["data"]
-    assert stat.S_IMODE(os.stat(key["private_key"]).st_mode) == 0o600
-    assert key["trusted_as"] == str(catalog / "keys" / "qa-lead.pub")
+    assert stat.S_IMODE(os.stat(key["private_key"]).st_mode) == 0o600 and key["encrypted"]
+    out = cli("keys", "trust", key["public_key"], "--name", "J. Martin", "--role", "biomedical engineer")
+    assert out.exit_code == 0 and "trusted" in out.stdout, out.stderr
     meta = tmp_path / "meta.yaml"
-    meta.write_text("category: PPE\nintended_users: [nurses]\ncleaning: Wipe with 70 % alcohol.\n"
-                    "acceptance:\n  fit_test: Clips on\n")
+    meta.write_text("category: PPE\nintended_use: Holds a visor.\nintended_users: [nurses]\nlicence: CC0-1.0\n"
+                    "cleaning: Wipe with 70 % alcohol.\n"
+                    "acceptance:\n  fit_test: Clips on\n  surface_tolerance_mm: 0.4\n  dimensions:\n"
+                    "  - {name: width, nominal_mm: 30, tolerance_mm: 0.5}\n"
+                    "sampling: {lot_size: 20, sample_size: 1, method: random draw}\n")
     return catalog, tmp_path / "private" / "qa-lead.key", write_box(tmp_path / "clip.stl"), meta
 
 
@@ -39,10 +44,9 @@ def test_catalog_commands_end_to_end(workspace, cli, tmp_path):
     recipe = out.json()["data"]["recipe"]
     assert recipe["copies"] == 2 and recipe["estimates"]["print_time_s"] > 0
 
-    out = cli(*c, "catalog", "validate", "TEST-CLIP@1", "--by", "J. Martin", "--role", "biomedical engineer",
-              "--key", key, "--inspection", "dimensions within tolerance")
+    out = cli(*c, "catalog", "validate", "TEST-CLIP@1", "--key", key, "--inspection", "dimensions within tolerance")
     assert out.exit_code == 0, out.stderr
-    assert "validated by J. Martin" in out.stdout
+    assert "validated by J. Martin (biomedical engineer)" in out.stdout
 
     out = cli(*c, "catalog", "list", "--json")
     parts = out.json()["data"]["parts"]
@@ -77,7 +81,7 @@ def test_catalog_commands_end_to_end(workspace, cli, tmp_path):
     out = cli(*c, "catalog", "verify")
     assert out.exit_code == 4 and "Error:" in out.stderr and "prusa-mk4_petg_draft.gcode" in out.stderr
 
-    out = cli(*c, "catalog", "retire", "TEST-CLIP@1", "--reason", "tampered", "--json")
+    out = cli(*c, "catalog", "retire", "TEST-CLIP@1", "--reason", "tampered", "--key", key, "--json")
     assert out.json()["data"]["status"] == "retired"
 
 
@@ -85,13 +89,12 @@ def test_cli_refusals_are_one_line_errors(workspace, cli, tmp_path):
     catalog, key, stl, _meta = workspace
     c = ("--catalog", catalog)
     cli(*c, "catalog", "new", "TEST-CLIP", "--title", "Test clip", "--model", stl)
-    out = cli(*c, "catalog", "validate", "TEST-CLIP@1", "--by", "A", "--role", "B", "--key", key)
+    out = cli(*c, "catalog", "validate", "TEST-CLIP@1", "--key", key)
     assert out.exit_code == 1 and "no recipe" in out.stderr
-    out = cli(*c, "keys", "new", "stranger", "--dir", tmp_path / "other")
+    out = cli(*c, "keys", "new", "stranger", "--dir", tmp_path / "other", "--no-passphrase")
     assert out.exit_code == 0
     cli(*c, "catalog", "build", "TEST-CLIP@1", "--printer", "prusa-mk4", "--material", "petg", "--process", "draft")
-    out = cli(*c, "catalog", "validate", "TEST-CLIP@1", "--by", "A", "--role", "B", "--key",
-              tmp_path / "other" / "stranger.key")
+    out = cli(*c, "catalog", "validate", "TEST-CLIP@1", "--key", tmp_path / "other" / "stranger.key")
     assert out.exit_code == 4 and "not trusted" in out.stderr
     out = cli(*c, "keys", "new", "inside", "--dir", catalog / "keys")
     assert out.exit_code == 4 and "inside the catalog" in out.stderr
@@ -101,4 +104,4 @@ def test_cli_refusals_are_one_line_errors(workspace, cli, tmp_path):
     assert out.stderr.count("\n") == 1 and "broken YAML" in out.stderr and "Traceback" not in out.stderr
     out = cli(*c, "catalog", "show", "NOPE")
     assert out.exit_code == 2 and "not found" in out.stderr
-    assert cli(*c, "keys", "list", "--json").json()["data"]["keys"][0]["name"] == "qa-lead"
+    assert cli(*c, "keys", "list", "--json").json()["data"]["keys"][0]["name"] == "J. Martin"

@@ -49,13 +49,38 @@ def write_box(path: Path, size=(30.0, 20.0, 4.0)) -> Path:
     return path
 
 
+META = {
+    "category": "test", "cleaning": "wipe", "intended_use": "Holds things in tests.", "intended_users": ["nurses"],
+    "licence": "CC0-1.0", "contraindications": ["Do not autoclave"],
+    "acceptance": {"surface_tolerance_mm": 0.3, "dimensions": [{"name": "length", "nominal_mm": 30,
+                                                                  "tolerance_mm": 0.5}]},
+    "sampling": {"lot_size": 50, "sample_size": 2, "method": "random draw"},
+}
+
+
+def pin(tmp_path: Path, public: Path, name: str = "A. Tester", roles=("biomedical engineer",), **kwargs) -> Path:
+    """Pin ``public`` in the test site's trust store (``tmp_path/trust.yaml``)."""
+    from hospfab.trust import TrustStore
+
+    store = TrustStore.load(tmp_path / "trust.yaml")
+    store.trust(public, name=name, roles=list(roles), **kwargs)
+    return store.save()
+
+
+def open_catalog(tmp_path: Path, root: Path | None = None) -> Catalog:
+    """A fresh Catalog object on the test site's trust store and journal."""
+    return Catalog(root or tmp_path / "catalog", checks=RealChecks(PROFILES), trust=tmp_path / "trust.yaml",
+                   seen=tmp_path / "journal.sqlite3")
+
+
 def make_env(tmp_path: Path):
-    """A catalog with one trusted key, a private key outside it, a box STL and a hand-made G-code."""
+    """A catalog, a site trust store pinning one key (private key outside the catalog), a box STL and a
+    hand-made G-code."""
     root = tmp_path / "catalog"
     private, public, _ = generate_key_pair("tester", tmp_path / "private")
-    (root / "keys").mkdir(parents=True)
-    shutil.copyfile(public, root / "keys" / "tester.pub")
-    cat = Catalog(root, checks=RealChecks(PROFILES))
+    pin(tmp_path, public)
+    root.mkdir(parents=True)
+    cat = open_catalog(tmp_path)
     stl = write_box(tmp_path / "box.stl")
     gcode = tmp_path / "hand.gcode"
     gcode.write_text(HAND_GCODE)
@@ -64,9 +89,9 @@ def make_env(tmp_path: Path):
 
 def validated(tmp_path: Path):
     cat, key, stl, gcode = make_env(tmp_path)
-    cat.new("TEST-BOX", "Test box", stl, meta={"category": "test", "cleaning": "wipe"})
+    cat.new("TEST-BOX", "Test box", stl, meta=META)
     cat.add_recipe("TEST-BOX@1", gcode, printer="prusa-mk4", material="petg", process="standard")
-    rev = cat.validate("TEST-BOX@1", by="A. Tester", role="biomedical engineer", key_file=key)
+    rev = cat.validate("TEST-BOX@1", key_file=key)
     return cat, key, stl, gcode, rev
 
 
@@ -99,7 +124,9 @@ def test_new_refuses_bad_refs_and_missing_models(tmp_path):
 
 def test_full_lifecycle_validate_revise_retire(tmp_path):
     cat, key, stl, gcode, rev = validated(tmp_path)
-    assert rev.status == "validated" and rev.validation.by == "A. Tester"
+    assert rev.status == "validated" and rev.validation.signer == "A. Tester"
+    assert rev.acceptance_criteria.surface_tolerance_mm == 0.3
+    assert [(d.name, d.nominal_mm, d.tolerance_mm) for d in rev.acceptance_criteria.dimensions] == [("length", 30, 0.5)]
     assert cat.resolve("TEST-BOX").rev == 1
     recipe = rev.recipes[0]
     assert recipe.build_file.is_file() and recipe.build_file.is_absolute()
@@ -110,7 +137,7 @@ def test_full_lifecycle_validate_revise_retire(tmp_path):
     with pytest.raises(SafetyError, match="immutable"):
         cat.add_recipe("TEST-BOX@1", gcode, printer="prusa-mk3s", material="petg", process="standard")
     with pytest.raises(SafetyError, match="immutable"):
-        cat.validate("TEST-BOX@1", by="x", role="y", key_file=key)
+        cat.validate("TEST-BOX@1", key_file=key)
 
     bigger = write_box(tmp_path / "bigger.stl", (40.0, 20.0, 4.0))
     rev2 = cat.revise("TEST-BOX", "Longer box", bigger)
@@ -118,7 +145,7 @@ def test_full_lifecycle_validate_revise_retire(tmp_path):
     assert rev2.meta.cleaning == "wipe", "instructions carry over to the new revision"
     assert cat.resolve("TEST-BOX").rev == 1, "the draft does not replace the validated revision"
     cat.add_recipe("TEST-BOX@2", gcode, printer="prusa-mk4", material="petg", process="standard")
-    cat.validate("TEST-BOX@2", by="A. Tester", role="biomedical engineer", key_file=key)
+    cat.validate("TEST-BOX@2", key_file=key)
     assert cat.resolve("TEST-BOX").rev == 2
 
     diff = cat.diff("TEST-BOX@1", "TEST-BOX@2")
@@ -126,44 +153,45 @@ def test_full_lifecycle_validate_revise_retire(tmp_path):
     assert {"field": "changelog", "a": "First revision.", "b": "Longer box"} in diff["fields"]
     assert {"file": "model.stl", "change": "changed"} in diff["files"]
 
-    retired = cat.retire("TEST-BOX@2", "recalled", by="QA")
+    retired = cat.retire("TEST-BOX@2", "recalled", key_file=key)
     assert retired.status == "retired" and retired.retirement.reason == "recalled"
+    assert retired.retirement.signer == "A. Tester" and retired.retirement.meaning == "retired"
     assert cat.resolve("TEST-BOX").rev == 1, "a retired revision is never resolved by default"
     assert cat.verify_revision(cat.resolve("TEST-BOX@2"))["ok"], "retiring does not break the lock"
     with pytest.raises(InputError, match="already retired"):
-        cat.retire("TEST-BOX@2", "again")
+        cat.retire("TEST-BOX@2", "again", key_file=key)
     assert [p.summary()["latest_validated"] for p in cat.list()] == [1]
 
 
 def test_validate_refusals(tmp_path):
     cat, key, stl, gcode = make_env(tmp_path)
-    cat.new("TEST-BOX", "Test box", stl)
+    cat.new("TEST-BOX", "Test box", stl, meta=META)
     with pytest.raises(CheckFailed, match="no recipe"):
-        cat.validate("TEST-BOX@1", by="A", role="B", key_file=key)
+        cat.validate("TEST-BOX@1", key_file=key)
 
     # G-code that leaves the bed of the printer fails the real G-code check
     outside = tmp_path / "outside.gcode"
     outside.write_text(HAND_GCODE.replace("G1 X60 Y40 E1.5", "G1 X400 Y40 E1.5"))
     cat.add_recipe("TEST-BOX@1", outside, printer="prusa-mini", material="petg", process="standard")
     with pytest.raises(CheckFailed, match="G-code check fails"):
-        cat.validate("TEST-BOX@1", by="A", role="B", key_file=key)
+        cat.validate("TEST-BOX@1", key_file=key)
     cat.add_recipe("TEST-BOX@1", gcode, printer="prusa-mini", material="petg", process="standard")
 
-    # a key that is not trusted by the catalog
-    stranger, _pub, _id = generate_key_pair("stranger", tmp_path / "other")
-    with pytest.raises(SafetyError, match="not trusted"):
-        cat.validate("TEST-BOX@1", by="A", role="B", key_file=stranger)
+    # a key that the site does not trust (exit 4, fingerprint named)
+    stranger, _pub, stranger_id = generate_key_pair("stranger", tmp_path / "other")
+    with pytest.raises(SafetyError, match=f"key {stranger_id} is not trusted"):
+        cat.validate("TEST-BOX@1", key_file=stranger)
     # a private key kept inside the catalog
     inside = cat.root / "oops.key"
     shutil.copyfile(key, inside)
     with pytest.raises(SafetyError, match="inside the catalog"):
-        cat.validate("TEST-BOX@1", by="A", role="B", key_file=inside)
+        cat.validate("TEST-BOX@1", key_file=inside)
     inside.unlink()
     # a build file edited after it was recorded
     build = cat.revision("TEST-BOX", 1).recipes[0].build_file
     build.write_text(build.read_text() + "G1 X20\n")
-    with pytest.raises(SafetyError, match="sha256 differs"):
-        cat.validate("TEST-BOX@1", by="A", role="B", key_file=key)
+    with pytest.raises(CheckFailed, match="sha256 differs"):
+        cat.validate("TEST-BOX@1", key_file=key)
     assert cat.revision("TEST-BOX", 1).status == "draft"
 
 
@@ -176,11 +204,11 @@ def test_validate_refuses_a_failing_mesh(tmp_path):
     open_box = trimesh.Trimesh(box.vertices, np.asarray(box.faces)[:-1], process=False)  # one facet missing
     broken = tmp_path / "open.stl"
     open_box.export(broken)
-    rev = cat.new("OPEN-BOX", "Open box", broken)
+    rev = cat.new("OPEN-BOX", "Open box", broken, meta=META)
     assert rev.meta.model.mesh_ok is False
     cat.add_recipe("OPEN-BOX@1", gcode, printer="prusa-mk4", material="petg", process="standard")
     with pytest.raises(CheckFailed, match="mesh check fails"):
-        cat.validate("OPEN-BOX@1", by="A", role="B", key_file=key)
+        cat.validate("OPEN-BOX@1", key_file=key)
     with pytest.raises(CheckFailed, match="mesh check failed"):
         cat.build("OPEN-BOX@1", "prusa-mk4", "petg", "standard")
 
@@ -188,7 +216,8 @@ def test_validate_refuses_a_failing_mesh(tmp_path):
 def test_resolve_specs(tmp_path):
     cat, *_ = validated(tmp_path)
     assert cat.resolve("TEST-BOX@1").spec == "TEST-BOX@1"
-    for bad in ("TEST-BOX@0", "TEST-BOX@x", "test-box", "A@1@2", ""):
+    for bad in ("TEST-BOX@0", "TEST-BOX@x", "test-box", "A@1@2", "", "TEST-BOX@" + "9" * 5000, "TEST-BOX@١",
+                "TEST-BOX@1234567"):
         with pytest.raises(InputError):
             cat.resolve(bad)
     with pytest.raises(NotFoundError, match="no such revision"):
@@ -211,7 +240,7 @@ def test_key_pair_files_and_refusals(tmp_path):
 @pytest.mark.slicer
 def test_build_slices_into_the_draft_with_the_real_slicer(tmp_path):
     cat, key, stl, _g = make_env(tmp_path)
-    cat.new("TEST-BOX", "Test box", stl)
+    cat.new("TEST-BOX", "Test box", stl, meta=META)
     rev = cat.build("TEST-BOX@1", "prusa-mk4", "petg", "draft", copies=2)
     recipe = rev.recipe_for("prusa-mk4", "petg")
     assert recipe.copies == 2 and recipe.layers and recipe.layers > 5
@@ -219,5 +248,5 @@ def test_build_slices_into_the_draft_with_the_real_slicer(tmp_path):
     assert recipe.slicer.startswith("PrusaSlicer")
     assert rev.meta.recipes[0].gcode_check_ok is True
     assert stat.S_IMODE(os.stat(recipe.build_file).st_mode) == 0o644
-    done = cat.validate("TEST-BOX@1", by="A", role="B", key_file=key, inspection="fits")
+    done = cat.validate("TEST-BOX@1", key_file=key, inspection="fits")
     assert cat.verify_revision(done)["files"] == 5

@@ -14,6 +14,20 @@ SHIPPED = REPO / "catalog"
 REFS = sorted(p.name for p in SHIPPED.iterdir() if (p / "part.yaml").is_file()) if SHIPPED.is_dir() else []
 
 
+@pytest.fixture(autouse=True)
+def demo_key_pinned(hospfab_home, monkeypatch):
+    """The tests pin the demo validator key (by its known fingerprint) in this test's site trust store."""
+    from hospfab.cli.demo import DEMO_KEY_ID
+    from hospfab.catalog.signing import fingerprint, load_public_key
+    from hospfab.trust import TrustStore
+
+    public = SHIPPED / "keys" / "demo-validator.pub"
+    assert fingerprint(load_public_key(public)) == DEMO_KEY_ID
+    store = TrustStore.load(hospfab_home / "trust.yaml")
+    store.trust(public, name="Demo Validator", roles=["biomedical engineer (demo key)"])
+    monkeypatch.setenv("HOSPFAB_TRUST_STORE", str(store.save()))
+
+
 def test_seed_catalog_has_the_required_references():
     assert len(REFS) >= 6
     for ref in ("VISOR-HEADBAND", "EAR-SAVER", "DOOR-OPENER", "RESP-CONNECTOR-22M"):
@@ -36,9 +50,15 @@ def test_shipped_reference_loads_and_verifies(ref):
             catalog.verify_revision(revision)
     printers = {(r.printer, r.material) for r in latest.recipes}
     assert ("prusa-mk4", "petg") in printers
-    assert len({p for p, _m in printers} - {"virtual-test"}) >= 2, "PETG on prusa-mk4 and one more printer"
-    if ref in ("VISOR-HEADBAND", "EAR-SAVER"):
-        assert any(r.printer == "virtual-test" for r in latest.recipes)
+    assert len({p for p, _m in printers}) >= 2, "PETG on prusa-mk4 and one more printer"
+    from hospfab.profiles import ProfileStore
+
+    profiles = ProfileStore(REPO / "profiles")
+    assert not [r.printer for r in latest.recipes if profiles.printer(r.printer).test_only], "no test-only recipe"
+    criteria = latest.acceptance_criteria
+    assert criteria.surface_tolerance_mm and criteria.dimensions and not criteria.free_text
+    assert latest.meta.sampling is not None
+    assert [s.signer for s in latest.signatures] == ["Demo Validator"] and not latest.pending
     for recipe in latest.recipes:
         assert recipe.build_file.is_file() and recipe.estimates.get("print_time_s", 0) > 0
     assert latest.preview is not None and latest.preview.stat().st_size > 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,110 @@ def _documented_in_a_group_line(readme: str, command: str) -> bool:
     return bool(sub) and any(
         line.strip().startswith(f"hospfab {group} ") and f" {sub}" in line for line in readme.splitlines()
     )
+
+
+# -- installable-tool conventions: help at 80 columns, ids, --quiet, completion, no private typer -----------
+
+HELP_WIDTH = 80
+
+
+def _cut_early(lines: list[str]) -> list[str]:
+    """Lines broken before the terminal's width although the next line's first word would have fitted
+    (a docstring line break kept by the help formatter cuts a sentence in the middle)."""
+    bad = []
+    for line, nxt in zip(lines, lines[1:]):
+        body, next_body = line.rstrip(" │"), nxt.rstrip(" │")
+        inner = nxt.lstrip("│")
+        if not body.strip() or not next_body.strip() or "─" in nxt or "─" in line:
+            continue
+        if line.startswith("│") != nxt.startswith("│"):
+            continue
+        # a continuation: the next line starts further right than where this line's text starts
+        text_start = len(line) - len(line.lstrip("│ ").lstrip())
+        if nxt.startswith("│"):
+            cols = [i for i in range(1, len(inner)) if inner[i - 1] == " " and inner[i] != " "]
+            if not cols or inner[: cols[0]].strip():
+                continue
+            text_start = cols[0] + 1
+        next_word = next_body[text_start:].split()[0] if next_body[text_start:].split() else ""
+        limit = HELP_WIDTH - 2 if line.startswith("│") else HELP_WIDTH - 1
+        if next_word and next_body[:text_start].strip() == "" and len(body) + 1 + len(next_word) <= limit - 1:
+            bad.append(f"{line!r} / {nxt!r}")
+    return bad
+
+
+def test_help_wraps_cleanly_at_80_columns(cli):
+    problems = {}
+    for path in [[], *_command_paths()]:
+        out = cli(*path, "--help", env={"COLUMNS": str(HELP_WIDTH), "TERMINAL_WIDTH": str(HELP_WIDTH)})
+        assert out.exit_code == 0, path
+        lines = out.stdout.splitlines()
+        too_long = [line for line in lines if len(line) > HELP_WIDTH]
+        cut = _cut_early(lines)
+        if too_long or cut:
+            problems[" ".join(path) or "(root)"] = too_long + cut
+    assert problems == {}
+
+
+def test_ids_are_never_shortened_at_80_columns():
+    from rich.console import Console
+
+    from hospfab.cli.batch import _table
+    from hospfab.cli.jobs import _render_jobs
+
+    console = Console(width=HELP_WIDTH, record=True)
+    plate = "L20261204-190101-ab12-017"
+    _table(console, "plates", ["plate", "state", "priority", "attempts", "printer", "units", "reason"],
+           [[plate, "failed", 10, "3/3", "creality-cr10-s5-ward3-01", 16, "offline after error: thermal runaway"]])
+    job = {"id": "261204-1a2b3c4d", "created_at": "2026-12-04T19:01:00Z", "ref": "RESP-CONNECTOR-22M",
+           "revision": 12, "printer": "creality-cr10-s5-ward3-01", "material_lot": "LOT-2026-117-BLUE",
+           "outcome": "failed", "reason": "Printer offline after error: thermal runaway", "state": None}
+    _render_jobs(console, [job], {})
+    text = console.export_text()
+    assert plate in text and job["id"] in text
+    assert all(len(line) <= HELP_WIDTH for line in text.splitlines())
+
+
+def test_quiet_prints_nothing_on_success_but_still_errors(cli, tmp_path):
+    out = cli("--quiet", "profiles", "list")
+    assert out.exit_code == 0 and out.stdout == ""
+    assert cli("profiles", "list").stdout  # and the flag does not stick to the next command
+    out = cli("-q", "--profiles", tmp_path / "none", "profiles", "list")
+    assert out.exit_code == 2 and "Error:" in out.stderr
+    assert cli("--quiet", "profiles", "list", "--json").json()["ok"] is True
+
+
+def test_shell_completion_is_offered_and_completes_lazy_commands(cli):
+    out = cli("--help")
+    assert "--install-completion" in out.stdout and "--show-completion" in out.stdout
+    exe = Path(sys.executable).with_name("hospfab")  # the installed entry point, as a shell calls it
+    script = subprocess.run([exe, "--show-completion", "bash"], capture_output=True, text=True, check=True).stdout
+    assert "_HOSPFAB_COMPLETE=complete_bash" in script or "complete_bash" in script
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_HOSPFAB_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - 1)}
+        return subprocess.run([exe], capture_output=True, text=True, env=env, check=True).stdout.split()
+
+    assert complete("hospfab doc") == ["doctor"]
+    assert complete("hospfab catalog ve") == ["verify"]
+
+
+def test_no_private_typer_imports():
+    src = Path(__file__).resolve().parents[1] / "src"
+    offenders = [str(p) for p in src.rglob("*.py")
+                 if any(token in p.read_text() for token in ("typer._", "from typer import _"))]
+    assert offenders == []
+
+
+def test_root_options_are_accepted_after_the_command(cli, tmp_path):
+    from hospfab.cli.app import hoist_root_options
+
+    assert hoist_root_options(["catalog", "verify", "--catalog", "D", "-q"]) == [
+        "--catalog", "D", "-q", "catalog", "verify"]
+    assert hoist_root_options(["init", "--catalog", "URL", "--profiles=P"]) == ["--profiles=P", "init",
+                                                                                "--catalog", "URL"]
+    assert hoist_root_options(["check", "--", "--catalog"]) == ["check", "--", "--catalog"]
+    out = cli("catalog", "verify", "--catalog", tmp_path / "nowhere")
+    assert out.exit_code == 2 and "nowhere" in out.stderr
+    assert cli("profiles", "list", "-q").stdout == ""

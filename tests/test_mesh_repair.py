@@ -56,3 +56,27 @@ def test_repair_corpus_open_meshes(corpus, tmp_path):
         assert report.before.errors == ["open_edges"] and report.after.ok
         assert report.after.stats["volume_mm3"] == pytest.approx(report.before.stats["volume_mm3"], rel=1e-4)
         assert np.isfinite(report.after.stats["area_mm2"])
+
+
+def test_repair_removes_noise_shells_and_says_how_many(tmp_path):
+    src = m.write_binary(tmp_path / "in.stl", np.concatenate([m.box((40.0, 40.0, 2.0)), m.specks(40)]))
+    report = repair_file(src, tmp_path / "out.stl")
+    assert report.before.warnings == ["noise_shells"] and report.after.warnings == []
+    assert report.actions["noise_shells_removed"] == 40
+    assert report.after.stats["triangles"] == 12 and report.after.stats["volume_mm3"] == pytest.approx(3200)
+
+
+def test_repair_unites_crossing_shells(tmp_path):
+    src = m.write_binary(tmp_path / "in.stl", np.concatenate([m.box(), m.box(origin=(5.0, 5.0, 5.0))]))
+    report = repair_file(src, tmp_path / "out.stl")
+    assert "overlapping_bodies" in report.before.warnings
+    assert report.after.ok and report.after.warnings == [] and report.actions["shells_united"] == 2
+    assert report.after.stats["volume_mm3"] == pytest.approx(2 * 1000 - 125, rel=1e-4)
+
+
+def test_repair_says_when_a_self_intersection_is_left(tmp_path):
+    src = m.write_binary(tmp_path / "in.stl", m.pushed_cap_sphere())
+    report = repair_file(src, tmp_path / "out.stl")
+    assert report.before.errors == ["self_intersections"] and report.after.errors == ["self_intersections"]
+    assert "fix that in CAD" in report.actions["self_intersections_left"]
+    assert not report.ok

@@ -180,9 +180,11 @@ def test_manual_bed_clearing(cli, env, octoprint_server, monkeypatch):
     assert "bed not confirmed clear" in out.json()["data"]["printers"][0]["reason"]
     cleared = cli("printers", "cleared", "vt-0", "--operator", "bob", "--json")
     assert cleared.exit_code == 0 and cleared.json()["data"]["operator"] == "bob"
-    assert cli("print", "TEST-BOX", "--json").exit_code == 0
-    busy = cli("printers", "cleared", "vt-0")  # a job is on it now (or has just ended and not been cleared)
-    assert busy.exit_code in (0, ExitCode.PRINTER)
+    job_id = cli("print", "TEST-SLOW", "--json").json()["data"]["job_id"]  # a ~40 s job: surely still on it
+    busy = cli("printers", "cleared", "vt-0")
+    assert busy.exit_code == ExitCode.PRINTER and f"job {job_id} is still printing" in busy.stderr
+    assert cli("jobs", "cancel", job_id, "--operator", "bob").exit_code == 0
+    assert cli("printers", "cleared", "vt-0", "--operator", "bob").exit_code == 0  # ended: now it may be cleared
     assert cli("printers", "cleared", "nope").exit_code == ExitCode.USAGE
 
 

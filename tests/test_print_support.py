@@ -8,7 +8,6 @@ are about (they have their own tests), so the catalog is built with checks that 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -28,18 +27,35 @@ class AcceptingChecks:
     def gcode(self, gcode, printer, material):
         return True, {}
 
+    def profile_test_only(self, printer):
+        return False  # these test catalogs' virtual-test recipes stand for real ones
+
+
+# what validation requires of a part and a revision (see hospfab.catalog.gate)
+TEST_META = {"intended_use": "test part", "intended_users": ["testers"], "licence": "CC0-1.0",
+             "acceptance": {"surface_tolerance_mm": 0.5}, "sampling": {"method": "random draw"}}
+
+
+def trusted_test_key(root: Path, work: Path, name: str = "test-validator"):
+    """A validator key pinned in a trust store beside the catalog (``<root>/../trust.yaml``); returns the
+    private key and a Catalog on that trust store (tests point HOSPFAB_TRUST_STORE at it)."""
+    from hospfab.catalog import Catalog
+    from hospfab.catalog.signing import generate_key_pair
+    from hospfab.trust import TrustStore
+
+    private, public, _ = generate_key_pair(name, work / "keys")
+    store = TrustStore.load(root.parent / "trust.yaml")
+    store.trust(public, name="Test Validator", roles=["biomedical engineer"])
+    store.save()
+    root.mkdir(parents=True, exist_ok=True)
+    return private, Catalog(root, checks=AcceptingChecks(), trust=store.path, seen=root.parent / "seen.sqlite3")
+
 
 def build_catalog(root: Path, work: Path) -> Path:
     """TEST-BOX@1 (a ~1 s job), TEST-SLOW@1 (a ~40 s job), TEST-PETG@1 (petg only), validated and signed;
     TEST-DRAFT@1 a draft with a recipe."""
-    from hospfab.catalog import Catalog
-    from hospfab.catalog.signing import generate_key_pair
-
     work.mkdir(parents=True, exist_ok=True)
-    private, public, _ = generate_key_pair("test-validator", work / "keys")
-    (root / "keys").mkdir(parents=True)
-    shutil.copy(public, root / "keys" / public.name)
-    catalog = Catalog(root, checks=AcceptingChecks())
+    private, catalog = trusted_test_key(root, work)
     stl = write_binary(work / "box.stl", box((10.0, 10.0, 2.0)))
     jobs = {
         "TEST-BOX": ("pla", make_gcode(work / "box.gcode", moves=200)),
@@ -48,18 +64,25 @@ def build_catalog(root: Path, work: Path) -> Path:
         "TEST-DRAFT": ("pla", make_gcode(work / "draft.gcode", moves=50)),
     }
     for ref, (material, gcode) in jobs.items():
-        catalog.new(ref, f"test part {ref}", stl)
+        catalog.new(ref, f"test part {ref}", stl, meta=TEST_META)
         catalog.add_recipe(f"{ref}@1", gcode, printer="virtual-test", material=material, process="standard",
                            estimates={"print_time_s": 1})  # fmt: skip
         if ref != "TEST-DRAFT":
-            catalog.validate(f"{ref}@1", by="Test Validator", role="biomedical engineer", key_file=private)
+            catalog.validate(f"{ref}@1", key_file=private)
     return root
 
 
-@pytest.fixture(scope="session")
-def print_catalog(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("print-catalog")
-    return build_catalog(base / "catalog", base / "work")
+_BUILT: dict[str, Path] = {}  # the catalog is built once per test session (fixtures are imported by name)
+
+
+@pytest.fixture
+def print_catalog(tmp_path_factory, monkeypatch) -> Path:
+    """The signed test catalog, its validator pinned in this test's trust store (HOSPFAB_TRUST_STORE)."""
+    if "root" not in _BUILT:
+        base = tmp_path_factory.mktemp("print-catalog")
+        _BUILT["root"] = build_catalog(base / "catalog", base / "work")
+    monkeypatch.setenv("HOSPFAB_TRUST_STORE", str(_BUILT["root"].parent / "trust.yaml"))
+    return _BUILT["root"]
 
 
 def write_fleet(path: Path, servers, monkeypatch, *, bed_clearing: str = "automatic", **overrides) -> Path:

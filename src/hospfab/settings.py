@@ -1,14 +1,20 @@
-"""Where hospfab keeps and finds things.
+"""Where hospfab keeps and finds things: one precedence, in one place (:meth:`Settings.resolve`).
 
-Resolution order for each location (first hit wins):
+For every setting, the first that is given wins: the command-line option (``--catalog``...), the environment
+variable (``HOSPFAB_CATALOG``...), the site configuration file (``hospfab.config``, written by ``hospfab init``),
+the default. ``hospfab config show`` prints the result and where each value came from.
 
-- catalog:  ``--catalog`` option, ``HOSPFAB_CATALOG``, the ``catalog/`` folder of this checkout, ``<data>/catalog``
-- profiles: ``--profiles`` option, ``HOSPFAB_PROFILES``, the ``profiles/`` folder of this checkout,
-  the profiles bundled in the package (``hospfab/_shipped/profiles`` when installed from a wheel)
-- fleet:    ``--fleet`` option, ``HOSPFAB_FLEET``, ``<config>/fleet.yaml``
-- database: ``--database`` option, ``HOSPFAB_DATABASE`` (a ``postgresql://`` URL or an SQLite path), the URL in
-  the owner-only file named by ``HOSPFAB_DATABASE_FILE``, else the SQLite file ``<data>/journal.sqlite3``
-- config and data: ``HOSPFAB_HOME`` overrides both (tests set it so they never touch the user's home);
+- catalog:  ``--catalog``, ``HOSPFAB_CATALOG``, ``catalog:``; default: the ``catalog/`` folder of a source
+  checkout; an installed hospfab has no default catalog (commands that need one say how to configure it).
+- profiles: ``--profiles``, ``HOSPFAB_PROFILES``; default: the shipped profiles (the checkout's ``profiles/``,
+  or ``hospfab/_shipped/profiles`` inside an installed wheel). Site profiles (``site_profiles:`` in the config or
+  ``HOSPFAB_SITE_PROFILES``) extend and override them.
+- fleet:    ``--fleet``, ``HOSPFAB_FLEET``, ``fleet:``, ``<config>/fleet.yaml``.
+- database: ``--database``, ``HOSPFAB_DATABASE``, ``database:``; default: SQLite ``<data>/journal.sqlite3``.
+- trust store: ``HOSPFAB_TRUST_STORE``, ``trust_store:``; default: ``<config>/trust/trust.yaml`` (the site's pinned
+  validator keys; never inside the catalog).
+- site:     ``HOSPFAB_SITE``, ``site:``.
+- config and data folders: ``HOSPFAB_HOME`` overrides both (tests set it so they never touch the user's home);
   otherwise the platform's user config and data directories (platformdirs).
 
 A :class:`Settings` object is built once per CLI invocation and passed down explicitly: no module-level state.
@@ -17,10 +23,18 @@ A :class:`Settings` object is built once per CLI invocation and passed down expl
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from hospfab.errors import ConfigError
 
 APP_NAME = "hospfab"
+
+NO_CATALOG = (
+    "no catalog configured: run `hospfab init --catalog FOLDER_OR_GIT_URL` once on this workstation, "
+    "or pass --catalog FOLDER (or set HOSPFAB_CATALOG)"
+)
 
 
 def checkout_root() -> Path | None:
@@ -31,27 +45,41 @@ def checkout_root() -> Path | None:
     return None
 
 
-def _shipped(name: str) -> Path:
+def shipped_profiles_dir() -> Path:
+    """The profiles that come with hospfab: the checkout's ``profiles/``, else the copy inside the package."""
     root = checkout_root()
-    if root is not None and (root / name).is_dir():
-        return root / name
-    return Path(__file__).resolve().parent / "_shipped" / name
+    if root is not None and (root / "profiles").is_dir():
+        return root / "profiles"
+    return Path(__file__).resolve().parent / "_shipped" / "profiles"
 
 
-def _env_path(var: str) -> Path | None:
-    value = os.environ.get(var)
-    return Path(value).expanduser() if value else None
+def _env(var: str) -> str | None:
+    return os.environ.get(var) or None
 
 
 @dataclass(frozen=True)
 class Settings:
     config_dir: Path
     data_dir: Path
-    catalog_dir: Path
+    catalog_path: Path | None
     profiles_dir: Path
     fleet_path: Path
-    database: str | None = None  # a postgresql:// URL or an SQLite path; None: the default SQLite journal
-    database_file: Path | None = None  # HOSPFAB_DATABASE_FILE: an owner-only file holding the URL
+    site_profiles_dir: Path | None = None
+    database_url: str | None = None
+    database_file: Path | None = None  # HOSPFAB_DATABASE_FILE: an owner-only file holding the database URL
+    trust_store: Path | None = None  # None: <config>/trust/trust.yaml
+    site: str | None = None
+    alerts: dict[str, Any] | None = None
+    config_file: Path | None = None
+    #: setting name -> where its value came from: "--catalog", "HOSPFAB_CATALOG", "config", "default"
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def catalog_dir(self) -> Path:
+        """The catalog folder; ConfigError (exit 2) saying how to configure one when none is."""
+        if self.catalog_path is None:
+            raise ConfigError(NO_CATALOG, code="no_catalog")
+        return self.catalog_path
 
     @property
     def journal_path(self) -> Path:
@@ -60,14 +88,31 @@ class Settings:
 
     @property
     def database_target(self) -> Path | str:
-        """What the journal, queue and printer state open: the configured URL or path, else the SQLite file."""
-        if self.database:
-            return self.database
+        """What the journal, queue and printer state open: the configured URL (or SQLite path), the URL in
+        the owner-only ``database_file``, else the SQLite journal file."""
+        if self.database_url:
+            return self.database_url
         if self.database_file is not None:
             from hospfab.journal.db import read_url_file
 
             return read_url_file(self.database_file)
         return self.journal_path
+
+    @property
+    def trust_store_path(self) -> Path:
+        """The site's trust store: which validator keys are pinned, for whom, with which roles."""
+        return self.trust_store or self.config_dir / "trust" / "trust.yaml"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Validated profiles and configuration, keyed by content hash (``hospfab.contentcache``)."""
+        return self.data_dir / "cache"
+
+    def profile_store(self):
+        """The shipped (or ``--profiles``) profiles, extended and overridden by the site profiles."""
+        from hospfab.profiles.store import ProfileStore
+
+        return ProfileStore(self.profiles_dir, site_dir=self.site_profiles_dir, cache_dir=self.cache_dir)
 
     @classmethod
     def resolve(
@@ -78,26 +123,150 @@ class Settings:
         fleet: Path | None = None,
         database: str | None = None,
     ) -> Settings:
-        home = _env_path("HOSPFAB_HOME")
+        """Flag > environment > site configuration > default, for every setting (see the module docstring)."""
+        from hospfab import config as site_config
+
+        home = _env("HOSPFAB_HOME")
         if home is not None:
-            config_dir = data_dir = home
+            config_dir = data_dir = Path(home).expanduser()
         else:
             import platformdirs
 
             config_dir = Path(platformdirs.user_config_dir(APP_NAME))
             data_dir = Path(platformdirs.user_data_dir(APP_NAME))
-        return cls(
+        config_file, why = site_config.find_config_file(config_dir, isolated=home is not None)
+        conf = site_config.load(config_file, data_dir / "cache") if config_file else {}
+        sources: dict[str, str] = {"config_file": {"none": "default"}.get(why, why)}
+
+        def pick(name: str, flag: Any, option: str | None, env: str | None, default: Any = None) -> Any:
+            if flag is not None:
+                sources[name] = option or "argument"
+                return flag
+            if env is not None and _env(env) is not None:
+                sources[name] = env
+                return _env(env)
+            if conf.get(name) is not None:
+                sources[name] = "config"
+                return conf[name]
+            sources[name] = "default"
+            return default
+
+        def path(value: Any) -> Path | None:
+            return None if value is None else Path(value).expanduser()
+
+        root = checkout_root()
+        default_catalog = root / "catalog" if root is not None and (root / "catalog").is_dir() else None
+        settings = cls(
             config_dir=config_dir,
             data_dir=data_dir,
-            catalog_dir=catalog or _env_path("HOSPFAB_CATALOG") or _shipped_or(data_dir, "catalog"),
-            profiles_dir=profiles or _env_path("HOSPFAB_PROFILES") or _shipped("profiles"),
-            fleet_path=fleet or _env_path("HOSPFAB_FLEET") or config_dir / "fleet.yaml",
-            database=database or os.environ.get("HOSPFAB_DATABASE") or None,
-            database_file=_env_path("HOSPFAB_DATABASE_FILE"),
+            catalog_path=path(pick("catalog", catalog, "--catalog", "HOSPFAB_CATALOG", default_catalog)),
+            profiles_dir=path(pick("profiles", profiles, "--profiles", "HOSPFAB_PROFILES", shipped_profiles_dir())),
+            fleet_path=path(pick("fleet", fleet, "--fleet", "HOSPFAB_FLEET", config_dir / "fleet.yaml")),
+            site_profiles_dir=path(pick("site_profiles", None, None, "HOSPFAB_SITE_PROFILES")),
+            database_url=pick("database", database, "--database", "HOSPFAB_DATABASE"),
+            database_file=path(pick("database_file", None, None, "HOSPFAB_DATABASE_FILE")),
+            trust_store=path(pick("trust_store", None, None, "HOSPFAB_TRUST_STORE")),
+            site=pick("site", None, None, "HOSPFAB_SITE"),
+            alerts=conf.get("alerts"),
+            config_file=config_file,
+            sources=sources,
         )
+        return settings
+
+    def shown(self) -> dict[str, dict[str, Any]]:
+        """Every setting, its value (secrets masked) and where it came from: for ``hospfab config show``."""
+        values: dict[str, Any] = {
+            "site": self.site,
+            "catalog": self.catalog_path,
+            "profiles": self.profiles_dir,
+            "site_profiles": self.site_profiles_dir,
+            "fleet": self.fleet_path,
+            "database": mask_secrets(self.database_url) if self.database_url else None,
+            "trust_store": self.trust_store_path,
+        }
+        out = {
+            name: {"value": None if value is None else str(value), "source": self.sources.get(name, "default")}
+            for name, value in values.items()
+        }
+        if self.database_url is None:
+            out["database"]["value"] = f"sqlite (journal {self.journal_path})"
+        out["alerts"] = {"value": mask_secrets(self.alerts) if self.alerts else None,
+                         "source": "config" if self.alerts else "default"}
+        out["config_file"] = {"value": str(self.config_file) if self.config_file else None,
+                              "source": self.sources.get("config_file", "default")}
+        out["config_dir"] = {"value": str(self.config_dir), "source": "HOSPFAB_HOME" if _env("HOSPFAB_HOME")
+                             else "default"}
+        out["data_dir"] = {"value": str(self.data_dir), "source": out["config_dir"]["source"]}
+        return out
 
 
-def _shipped_or(data_dir: Path, name: str) -> Path:
-    shipped = _shipped(name)
-    return shipped if shipped.is_dir() else data_dir / name
+SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential", "auth")
 
+
+def mask_secrets(value: Any, key: str = "") -> Any:
+    """``value`` with secrets replaced by ``***``: a URL's password, and any value whose key looks like a
+    secret (``password``, ``token``, ``api_key``...) unless it only names where the secret is (``*_file``,
+    ``*_env``)."""
+    if isinstance(value, dict):
+        return {k: mask_secrets(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, key) for v in value]
+    lowered = key.lower()
+    if value is not None and any(w in lowered for w in SECRET_WORDS) and not lowered.endswith(("_file", "_env")):
+        return "***"
+    if isinstance(value, str) and "://" in value:
+        return _mask_url(value)
+    return value
+
+
+def _mask_url(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if parts.password is None and "password=" not in parts.query.lower():
+        return url
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        host = netloc.rpartition("@")[2]
+        netloc = f"{user}:***@{host}"
+    query = "&".join(
+        f"{k}=***" if k.lower() in ("password", "sslpassword") else f"{k}={v}"
+        for k, _, v in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` and its missing parents as 0700 folders, whatever the umask (existing ones are left)."""
+    path = Path(path)
+    missing = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask; chmod is not
+    return path
+
+
+def create_private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 if it does not exist (its folder 0700), whatever the umask."""
+    path = Path(path)
+    make_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:
+        return path
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path

@@ -1,7 +1,7 @@
 """The catalog's bridge to the other hospfab engines: mesh check, slicing, G-code check.
 
 :class:`RealChecks` calls ``hospfab.mesh``, ``hospfab.slicing``, ``hospfab.gcode`` and ``hospfab.profiles``.
-A catalog can be given another object with the same three methods (e.g. in a unit test that only exercises
+A catalog can be given another object with the same methods (e.g. in a unit test that only exercises
 the lifecycle), but validation of the shipped catalog always goes through the real engines.
 """
 
@@ -30,17 +30,24 @@ def _as_dict(report: Any) -> dict[str, Any]:
 class RealChecks:
     """The real engines. ``profiles_dir`` is needed for slicing and G-code checks."""
 
-    def __init__(self, profiles_dir: Path | None = None) -> None:
+    def __init__(self, profiles_dir: Path | None = None, *, store: Any = None) -> None:
         self.profiles_dir = profiles_dir
+        self.store = store  # a ProfileStore (with the site profiles), else one is made from profiles_dir
 
     def _store(self):
         from hospfab.profiles import ProfileStore
 
+        if self.store is not None:
+            return self.store
         if self.profiles_dir is None:
             from hospfab.settings import Settings
 
-            self.profiles_dir = Settings.resolve().profiles_dir
+            return Settings.resolve().profile_store()
         return ProfileStore(self.profiles_dir)
+
+    def profile_test_only(self, printer: str) -> bool:
+        """Whether the printer profile is for test rigs only (``test_only: true``): never validated."""
+        return bool(self._store().printer(printer).test_only)
 
     def mesh(self, stl: Path) -> tuple[bool, dict[str, Any]]:
         from hospfab.mesh import check_file

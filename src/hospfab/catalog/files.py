@@ -44,10 +44,14 @@ def load_model(path: Path, model: type[M]) -> M:
 
 
 def sha256_file(path: Path) -> str:
+    """sha256 of a regular file (a FIFO or device is refused without blocking: InputError)."""
     import hashlib
+    import os
+
+    from hospfab.fileio import open_regular
 
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

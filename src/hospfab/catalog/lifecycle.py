@@ -1,10 +1,9 @@
-"""Writing the catalog: new reference, new revision, recipes (build), validation (lock and sign), retirement.
+"""Writing the catalog: new reference, new revision, recipes (build). Signing (validate, co-sign, retire) is
+in :mod:`hospfab.catalog.signoff`, migration from the old format in :mod:`hospfab.catalog.migrate`.
 
 Safety rules enforced here: only a draft revision can change; a validated revision is never touched except
-by adding ``retirement.yaml``; validation needs a passing mesh, at least one recipe whose G-code passes the
-G-code check and matches its sha256, and a private key whose public half is trusted in ``keys/``. New
-references and revisions are assembled in a hidden staging folder and renamed into place; single files are
-written atomically.
+by adding signed records. New references and revisions are assembled in a hidden staging folder and renamed
+into place; single files are written atomically.
 """
 
 from __future__ import annotations
@@ -18,12 +17,8 @@ from typing import Any
 
 from hospfab.catalog import manifest as mf
 from hospfab.catalog.files import CATALOG_FILE_MODE, sha256_file, write_json, write_yaml
-from hospfab.catalog.model import (
-    Acceptance, ModelFile, PartMeta, RecipeMeta, RetirementRecord, RevisionMeta, Sampling, ValidationRecord,
-    check_ref,
-)
-from hospfab.catalog.paths import check_no_links, safe_path
-from hospfab.catalog.signing import fingerprint, load_private_key, sign, trusted_keys
+from hospfab.catalog.model import ModelFile, PartMeta, RecipeMeta, RevisionMeta, check_ref
+from hospfab.catalog.paths import safe_path
 from hospfab.catalog.store import PART_FILE, REVISION_FILE, Catalog, Revision, parse_spec
 from hospfab.errors import CheckFailed, ConfigError, InputError, SafetyError
 from hospfab.fileio import atomic_path
@@ -31,7 +26,7 @@ from hospfab.fileio import atomic_path
 PART_FIELDS = set(PartMeta.model_fields) - {"format", "ref", "title", "model_script"}
 REVISION_FIELDS = {"post_processing", "cleaning", "acceptance", "sampling"}
 RESERVED = {PART_FILE, REVISION_FILE, mf.MANIFEST_NAME, mf.VALIDATION_NAME, mf.RETIREMENT_NAME,
-            "model.stl", "mesh-check.json", "preview.png", "build"}
+            mf.SIGNATURES_DIR, "model.stl", "mesh-check.json", "mesh-check.png", "preview.png", "build"}
 
 
 def _now(now: datetime | None) -> datetime:
@@ -75,6 +70,10 @@ def _fill_revision(folder: Path, catalog: Catalog, *, ref: str, rev: int, model:
             raise InputError(f"{source}: the source file name {source_name!r} is reserved in a revision folder")
         shutil.copyfile(source, folder / source_name)
     render_preview(folder / "model.stl", folder / "preview.png")
+    if isinstance(report, dict) and report.get("findings"):  # what the mesh check found, in a picture
+        from hospfab.mesh.picture import picture_file
+
+        picture_file(folder / "model.stl", folder / "mesh-check.png")
     try:
         meta = RevisionMeta(
             ref=ref, rev=rev, status="draft", created_at=now, changelog=changelog, supersedes=supersedes,
@@ -192,6 +191,12 @@ def _recipe_name(printer: str, material: str, process: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name) + ".gcode"
 
 
+def _test_only(catalog: Catalog, printer: str) -> bool | None:
+    from hospfab.catalog.gate import profile_test_only
+
+    return True if profile_test_only(catalog.checks, printer) else None
+
+
 def _record_recipe(catalog: Catalog, revision: Revision, recipe: RecipeMeta) -> Revision:
     recipes = [r for r in revision.meta.recipes
                if (r.printer, r.material, r.process) != (recipe.printer, recipe.material, recipe.process)]
@@ -217,7 +222,7 @@ def add_recipe(catalog: Catalog, spec: str, gcode: Path, *, printer: str, materi
     recipe = RecipeMeta(printer=printer, material=material, process=process,
                         build_file=target.relative_to(revision.path).as_posix(), sha256=sha256_file(target),
                         copies=copies, slicer=slicer, layers=layers, estimates=estimates or {},
-                        gcode_check_ok=ok, built_at=_now(now))
+                        gcode_check_ok=ok, built_at=_now(now), test_only=_test_only(catalog, printer))
     return _record_recipe(catalog, revision, recipe)
 
 
@@ -237,71 +242,6 @@ def build(catalog: Catalog, spec: str, printer: str, material: str, process: str
     recipe = RecipeMeta(printer=printer, material=material, process=process,
                         build_file=target.relative_to(revision.path).as_posix(), sha256=sha256_file(target),
                         copies=outcome.copies, slicer=outcome.slicer, layers=outcome.layers,
-                        estimates=outcome.estimates, gcode_check_ok=ok, built_at=_now(now))
+                        estimates=outcome.estimates, gcode_check_ok=ok, built_at=_now(now),
+                        test_only=_test_only(catalog, printer))
     return _record_recipe(catalog, revision, recipe)
-
-
-def validate(catalog: Catalog, spec: str, *, by: str, role: str, key_file: Path, test_print: str = "",
-             inspection: str = "", now: datetime | None = None) -> Revision:
-    """Check, lock (manifest) and sign a draft revision."""
-    from hospfab.catalog.preview import render_preview
-
-    revision = _draft(catalog, spec)
-    if not by.strip() or not role.strip():
-        raise InputError("validation needs the validator's name (--by) and role (--role)")
-    key_path = key_file.resolve()
-    if catalog.root.resolve() in key_path.parents:
-        raise SafetyError(f"{key_file}: a private key must never live inside the catalog; move it out")
-    private_key = load_private_key(key_file)
-    key_id = fingerprint(private_key.public_key())
-    if key_id not in trusted_keys(catalog.keys_dir):
-        raise SafetyError(f"{key_file}: key {key_id} is not trusted: its .pub is not in {catalog.keys_dir}",
-                          code="untrusted_key")
-    check_no_links(revision.path)
-    if sha256_file(revision.model_file) != revision.meta.model.sha256:
-        raise SafetyError(f"{revision.model_file}: changed since the revision was made; revise instead")
-    ok, _report = catalog.checks.mesh(revision.model_file)
-    if not ok:
-        raise CheckFailed(f"{revision.model_file}: mesh check fails; {revision.spec} cannot be validated")
-    if not revision.recipes:
-        raise CheckFailed(f"{revision.spec} has no recipe; run `hospfab catalog build {revision.spec} "
-                          f"--printer P --material M` first")
-    for recipe in revision.recipes:
-        if not recipe.build_file.is_file():
-            raise CheckFailed(f"{recipe.build_file}: build file missing for {recipe.printer}/{recipe.material}")
-        if sha256_file(recipe.build_file) != recipe.sha256:
-            raise SafetyError(f"{recipe.build_file}: sha256 differs from its recipe; build it again")
-        ok, report = catalog.checks.gcode(recipe.build_file, recipe.printer, recipe.material)
-        if not ok:
-            errors = report.get("errors") or []
-            first = errors[0] if errors else "see `hospfab gcode check`"
-            first = first.get("message", first) if isinstance(first, dict) else first
-            raise CheckFailed(f"{recipe.build_file}: G-code check fails for {recipe.printer}/{recipe.material}: "
-                              f"{first}")
-    if revision.preview is not None and not revision.preview.exists():
-        render_preview(revision.model_file, revision.preview)
-    write_yaml(revision.path / REVISION_FILE, revision.meta.model_copy(update={"status": "validated"}))
-    manifest_sha = mf.write_manifest(revision.path, revision.ref, revision.rev)
-    record = ValidationRecord(ref=revision.ref, rev=revision.rev, by=by.strip(), role=role.strip(), at=_now(now),
-                              test_print=test_print, inspection=inspection, manifest_sha256=manifest_sha,
-                              key_id=key_id)
-    record = record.model_copy(update={"signature": sign(private_key, record.signed_payload())})
-    write_yaml(revision.path / mf.VALIDATION_NAME, record)  # written last: its presence means validated
-    validated = catalog.revision(revision.ref, revision.rev)
-    catalog.verify_revision(validated)
-    return validated
-
-
-def retire(catalog: Catalog, spec: str, reason: str, *, by: str = "", now: datetime | None = None) -> Revision:
-    """Mark a revision as retired (it can no longer be printed). Its locked files are left untouched."""
-    ref, rev = parse_spec(spec)
-    if rev is None:
-        raise InputError(f"{spec}: name the revision to retire explicitly (e.g. {ref}@1)")
-    revision = catalog.revision(ref, rev)
-    if revision.status == "retired":
-        raise InputError(f"{revision.spec} is already retired")
-    if not reason.strip():
-        raise InputError(f"{revision.spec}: retiring needs a reason (--reason)")
-    write_yaml(revision.path / mf.RETIREMENT_NAME,
-               RetirementRecord(ref=ref, rev=rev, reason=reason.strip(), at=_now(now), by=by))
-    return catalog.revision(ref, rev)

@@ -1,9 +1,10 @@
-"""The manifest of a revision: the sha256 of every file in the revision folder.
+"""The manifest of a revision: the sha256 of every file in the revision folder and the part's metadata.
 
-``manifest.json`` locks a validated revision: any change, addition or removal of a file is detected and
-reported naming the file. The manifest itself and the records written after it (``validation.yaml``,
-``retirement.yaml``) are not listed in it: the validation record carries the manifest's own sha256 and is
-signed, and a retirement can only make a revision less printable.
+``manifest.json`` (format 2) locks a validated revision: any change, addition or removal of a file is detected
+and reported naming the file, and any change to the part's identity and safety metadata in ``part.yaml`` is
+reported naming the field. The manifest itself and the signed records written after it (``signatures/``,
+``retirement.yaml``) are not listed in it: each signed record carries the manifest's own sha256.
+Format 1 manifests (no part metadata, keys trusted from the catalog) are only read to migrate them.
 """
 
 from __future__ import annotations
@@ -15,38 +16,49 @@ from pathlib import Path
 
 from hospfab.catalog.files import sha256_file, write_json
 from hospfab.errors import IntegrityError
+from hospfab.fileio import shown
 
 MANIFEST_NAME = "manifest.json"
-VALIDATION_NAME = "validation.yaml"
+VALIDATION_NAME = "validation.yaml"  # old format (1) only
 RETIREMENT_NAME = "retirement.yaml"
+SIGNATURES_DIR = "signatures"
 UNLISTED = frozenset({MANIFEST_NAME, VALIDATION_NAME, RETIREMENT_NAME})
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 def scan(folder: Path) -> dict[str, str]:
-    """``{relative posix path: sha256}`` of every file under ``folder`` except the unlisted records."""
+    """``{relative posix path: sha256}`` of every file under ``folder`` except the unlisted records. A link,
+    FIFO, device or socket is refused (IntegrityError) without being opened."""
+    import stat
+
     files: dict[str, str] = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
-        if path.is_symlink():
-            raise IntegrityError(f"{path}: symbolic link refused in a catalog revision")
-        if path.is_dir() or rel in UNLISTED:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            raise IntegrityError(f"{shown(path)}: symbolic link refused in a catalog revision")
+        if stat.S_ISDIR(mode) or rel in UNLISTED or rel.split("/")[0] == SIGNATURES_DIR:
             continue
+        if not stat.S_ISREG(mode):
+            raise IntegrityError(f"{shown(path)}: not a regular file (FIFO, device or socket); refused in a "
+                                 f"catalog revision")
         files[rel] = sha256_file(path)
     return files
 
 
-def build_manifest(folder: Path, ref: str, rev: int) -> dict:
-    return {"format": MANIFEST_VERSION, "ref": ref, "rev": rev, "algorithm": "sha256", "files": scan(folder)}
+def build_manifest(folder: Path, ref: str, rev: int, part: dict | None = None) -> dict:
+    return {"format": MANIFEST_VERSION, "ref": ref, "rev": rev, "algorithm": "sha256", "files": scan(folder),
+            "part": part or {}}
 
 
 def manifest_bytes(manifest: dict) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def write_manifest(folder: Path, ref: str, rev: int) -> str:
-    """Write ``manifest.json`` for ``folder``; return the sha256 of the bytes written."""
-    manifest = build_manifest(folder, ref, rev)
+def write_manifest(folder: Path, ref: str, rev: int, part: dict | None = None) -> str:
+    """Write ``manifest.json`` for ``folder`` (with the part metadata snapshot); return the sha256 of the
+    bytes written."""
+    manifest = build_manifest(folder, ref, rev, part)
     write_json(folder / MANIFEST_NAME, manifest)
     return hashlib.sha256(manifest_bytes(manifest)).hexdigest()
 
@@ -69,19 +81,26 @@ class ManifestDiff:
 
 
 def load_manifest(folder: Path) -> tuple[dict, str]:
-    """The stored manifest and the sha256 of its bytes. Raises IntegrityError when missing or corrupt."""
+    """The stored manifest and the sha256 of its bytes. IntegrityError (exit 4) when missing, unreadable (a
+    FIFO, too large), corrupt or nested too deeply."""
+    from hospfab.errors import HospfabError, NotFoundError
+    from hospfab.fileio import loads_json, read_regular_bytes
+
     path = folder / MANIFEST_NAME
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise IntegrityError(f"{path}: missing; a validated revision must carry its manifest") from None
+        raw = read_regular_bytes(path, what="manifest")
+    except NotFoundError:
+        raise IntegrityError(f"{shown(path)}: missing; a validated revision must carry its manifest") from None
+    except HospfabError as err:
+        raise IntegrityError(err.message) from None
     try:
-        manifest = json.loads(raw)
-        files = manifest["files"]
-        if not isinstance(files, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise IntegrityError(f"{path}: corrupt manifest") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise IntegrityError(f"{shown(path)}: corrupt manifest (not UTF-8)") from None
+    manifest = loads_json(text, source=shown(path), error=IntegrityError)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise IntegrityError(f"{shown(path)}: corrupt manifest ('files' is not a mapping of names to sha256)")
     return manifest, hashlib.sha256(raw).hexdigest()
 
 

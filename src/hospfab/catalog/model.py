@@ -80,12 +80,25 @@ class RecipeMeta(_Strict):
     estimates: dict[str, Any] = Field(default_factory=dict, description="print_time_s, filament_g, ...")
     gcode_check_ok: bool | None = Field(None, description="Result of `hospfab gcode check` at build time.")
     built_at: datetime | None = None
+    test_only: bool | None = Field(None, description="Made for a test-only printer profile (never validated).")
+
+
+class Dimension(_Strict):
+    """One measured dimension of an accepted part: nominal value and tolerance, in millimetres."""
+
+    name: str = Field(min_length=1, max_length=120, description="What is measured, e.g. 'pin spacing'.")
+    nominal_mm: float = Field(gt=0, le=10000, description="Nominal value (mm).")
+    tolerance_mm: float = Field(gt=0, le=100, description="Allowed deviation either way (mm).")
 
 
 class Acceptance(_Strict):
-    """How an inspector accepts a printed part."""
+    """How an inspector accepts a printed part (machine-readable for `hospfab inspect`)."""
 
-    dimensions: list[str] = Field(default_factory=list, description="Dimension checks with tolerances.")
+    surface_tolerance_mm: float | None = Field(
+        None, gt=0, le=10, description="General surface tolerance against the model (mm), for scan comparison.")
+    dimensions: list[Dimension | str] = Field(
+        default_factory=list,
+        description="Named dimensions {name, nominal_mm, tolerance_mm}; free text only in old revisions.")
     fit_test: str = Field("", description="Functional fit test.")
     visual: str = Field("No stringing, layer separation, warping or sharp edges.", description="Visual check.")
 
@@ -95,7 +108,7 @@ class Sampling(_Strict):
 
     lot_size: int = Field(100, ge=1)
     sample_size: int = Field(1, ge=1)
-    method: str = Field("random draw; the whole lot is quarantined if the sample fails")
+    method: str = Field(min_length=1, description="How the sample is drawn and what a failure means.")
 
 
 class RevisionMeta(_Strict):
@@ -114,7 +127,7 @@ class RevisionMeta(_Strict):
     post_processing: list[str] = Field(default_factory=list)
     cleaning: str = ""
     acceptance: Acceptance = Field(default_factory=Acceptance)
-    sampling: Sampling = Field(default_factory=Sampling)
+    sampling: Sampling | None = Field(None, description="Lot sampling plan (required to validate).")
 
     @field_validator("ref")
     @classmethod
@@ -123,7 +136,8 @@ class RevisionMeta(_Strict):
 
 
 class ValidationRecord(_Strict):
-    """``<REF>/rev-N/validation.yaml``: who approved the revision, on what evidence, signed."""
+    """``<REF>/rev-N/validation.yaml`` of the OLD format (1): signer name from free text, key trusted from the
+    catalog's own ``keys/``. Read only to migrate (``hospfab catalog resign``)."""
 
     format: int = Field(FORMAT_VERSION)
     ref: str
@@ -144,12 +158,60 @@ class ValidationRecord(_Strict):
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class RetirementRecord(_Strict):
-    """``<REF>/rev-N/retirement.yaml``: the revision must no longer be printed."""
+class LegacyRetirement(_Strict):
+    """``retirement.yaml`` of the old format (1), unsigned. Read only to migrate."""
 
-    format: int = Field(FORMAT_VERSION)
+    format: int = Field(1)
     ref: str
     rev: int
     reason: str = Field(min_length=1)
     at: datetime
     by: str = ""
+
+
+SIGNED_FORMAT = 2
+Meaning = Literal["validated", "approved", "retired"]
+#: What a signature means, signed with it (21 CFR 11.50: the meaning of the signature is part of the record).
+STATEMENTS: dict[str, str] = {
+    "validated": "I validated this revision: its files, part metadata, instructions and acceptance criteria "
+                 "are fit for the intended use.",
+    "approved": "I approve this validated revision for production.",
+    "retired": "I retire this revision: it must no longer be printed.",
+}
+
+
+class SignedRecord(_Strict):
+    """Fields common to every signed record: what, who (from the trust store), when, and what it means."""
+
+    format: int = Field(SIGNED_FORMAT)
+    ref: str
+    rev: int
+    meaning: Meaning
+    statement: str = Field(description="The meaning in words (fixed per meaning).")
+    key_id: str = Field(description="Fingerprint of the signing key.")
+    signer: str = Field(min_length=1, description="Signer's name from the site's trust store.")
+    roles: list[str] = Field(description="Signer's roles from the trust store.")
+    at: datetime
+    manifest_sha256: str | None = Field(description="sha256 of manifest.json (None: an unlocked draft).")
+    signature: str = Field("", description="Ed25519 signature (base64) of the other fields.")
+
+    def signed_payload(self) -> bytes:
+        import json
+
+        body = self.model_dump(mode="json", exclude={"signature"})
+        return b"hospfab-record-v2\n" + json.dumps(
+            body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class SignatureRecord(SignedRecord):
+    """``<REF>/rev-N/signatures/<key_id>.yaml``: one signer's validation or co-signature."""
+
+    test_print: str = Field("", description="Which test print was inspected (printer, date, lot).")
+    inspection: str = Field("", description="Inspection result.")
+    migrated_from: dict[str, Any] | None = Field(None, description="The old-format record this one replaces.")
+
+
+class RetirementRecord(SignedRecord):
+    """``<REF>/rev-N/retirement.yaml``: the revision must no longer be printed (signed)."""
+
+    reason: str = Field(min_length=1)

@@ -58,13 +58,16 @@ def _subdivide(view: np.ndarray, max_edge: float, rounds: int = 6) -> np.ndarray
     return view
 
 
-def render_png(triangles: np.ndarray, size: int = 480) -> bytes:
-    """PNG bytes of ``triangles`` (n, 3, 3) in mm."""
+def render_png(triangles: np.ndarray, size: int = 480, highlight=None) -> bytes:
+    """PNG bytes of ``triangles`` (n, 3, 3) in mm. ``highlight``: (label, rgb, facet indices) triples drawn
+    in colour over the part (seen through it, so hidden defects show), with a legend; the part is then grey."""
     from io import BytesIO
 
     from PIL import Image, ImageDraw
 
     extents = triangles.reshape(-1, 3).max(axis=0) - triangles.reshape(-1, 3).min(axis=0)
+    marked = [(label, rgb, triangles[np.asarray(idx, np.int64)]) for label, rgb, idx in (highlight or [])]
+    base_colour = BASE_COLOUR if not marked else np.array([150.0, 150.0, 150.0])
     if len(triangles) > MAX_TRIANGLES:
         step = int(np.ceil(len(triangles) / MAX_TRIANGLES))
         triangles = triangles[::step]
@@ -95,17 +98,36 @@ def render_png(triangles: np.ndarray, size: int = 480) -> bytes:
         screen += np.array([scale_px / 2, (scale_px - footer) / 2])
         light = LIGHT / np.linalg.norm(LIGHT)
         intensity = 0.35 + 0.65 * np.clip(normals @ light, 0, 1)
-        colours = np.clip(BASE_COLOUR[None, :] * intensity[:, None] * 1.45, 0, 255).astype(np.uint8)
+        colours = np.clip(base_colour[None, :] * intensity[:, None] * 1.45, 0, 255).astype(np.uint8)
         order = np.argsort(view[:, :, 2].mean(axis=1))  # far (small z) first
         for index in order:
             colour = tuple(int(c) for c in colours[index])
             draw.polygon([tuple(p) for p in screen[index].tolist()], fill=colour, outline=colour)
+        _draw_marked(draw, marked, lambda pts: ((pts @ _view_matrix().T)[..., :2] - centre) * factor * [1, -1]
+                     + np.array([scale_px / 2, (scale_px - footer) / 2]), footer)
     label = f"{extents[0]:.1f} x {extents[1]:.1f} x {extents[2]:.1f} mm"
     draw.text((margin, scale_px - footer), label, fill=(40, 40, 40), font_size=int(footer * 0.5))
     image = image.resize((size, size), Image.LANCZOS)
     out = BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _draw_marked(draw, marked, to_screen, footer: float) -> None:
+    """Each highlighted set's facets, filled and outlined, a dot on up to 300 of them (tiny facets stay
+    visible), and a legend line per set."""
+    for label, rgb, tris in marked:
+        screen = to_screen(tris[:20_000])
+        for poly in screen:
+            draw.polygon([tuple(p) for p in poly.tolist()], fill=rgb, outline=rgb, width=3)
+        step = max(1, len(screen) // 300)
+        for x, y in screen[::step].mean(axis=1):
+            draw.ellipse((x - 5, y - 5, x + 5, y + 5), outline=rgb, width=3)
+    for row, (label, rgb, tris) in enumerate(marked):
+        y = 12 + row * footer * 0.45
+        draw.rectangle((12, y, 12 + footer * 0.3, y + footer * 0.3), fill=rgb)
+        draw.text((20 + footer * 0.35, y - 2), f"{label} ({len(tris):,} facets)", fill=(40, 40, 40),
+                  font_size=int(footer * 0.32))
 
 
 def render_preview(stl: Path, png: Path, size: int = 480) -> Path:

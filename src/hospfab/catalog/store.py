@@ -13,15 +13,17 @@ from typing import Any
 
 from hospfab.catalog import manifest as mf
 from hospfab.catalog.files import load_model
-from hospfab.catalog.model import PartMeta, RetirementRecord, RevisionMeta, ValidationRecord, check_ref
+from hospfab.catalog.model import (
+    LegacyRetirement, PartMeta, RetirementRecord, RevisionMeta, SignatureRecord, ValidationRecord, check_ref,
+)
 from hospfab.catalog.paths import PathRefused, safe_path
-from hospfab.catalog.signing import trusted_keys, verify_signature
-from hospfab.errors import ConfigError, InputError, IntegrityError, NotFoundError, SafetyError
+from hospfab.errors import ConfigError, InputError, NotFoundError, SafetyError
 
 PART_FILE = "part.yaml"
 REVISION_FILE = "revision.yaml"
-REV_DIR = re.compile(r"^rev-([1-9][0-9]*)$")
+REV_DIR = re.compile(r"^rev-([1-9][0-9]{0,5})$")
 SPEC = re.compile(r"^(?P<ref>[^@\s]+)(?:@(?P<rev>\S+))?$")
+MAX_REV_DIGITS = 6  # revisions 1 .. 999999
 
 
 @dataclass(frozen=True)
@@ -37,27 +39,54 @@ class Recipe:
     slicer: str
     layers: int | None
     estimates: dict[str, Any]
+    test_only: bool = False  # made for a test-only printer profile: only a fleet test printer may print it
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "printer": self.printer, "material": self.material, "process": self.process,
             "build_file": str(self.build_file), "sha256": self.sha256, "copies": self.copies,
-            "slicer": self.slicer, "layers": self.layers, "estimates": self.estimates,
+            "slicer": self.slicer, "layers": self.layers, "estimates": self.estimates, "test_only": self.test_only,
         }
+
+
+@dataclass(frozen=True)
+class DimensionSpec:
+    name: str
+    nominal_mm: float
+    tolerance_mm: float
+
+
+@dataclass(frozen=True)
+class AcceptanceCriteria:
+    """The machine-readable acceptance criteria of a revision (signed with it): a general surface tolerance and
+    named dimensions, all in millimetres; ``free_text`` holds old free-text dimension lines."""
+
+    surface_tolerance_mm: float | None
+    dimensions: tuple[DimensionSpec, ...]
+    fit_test: str
+    visual: str
+    free_text: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"surface_tolerance_mm": self.surface_tolerance_mm,
+                "dimensions": [vars(d) for d in self.dimensions], "fit_test": self.fit_test,
+                "visual": self.visual, "free_text": list(self.free_text)}
 
 
 @dataclass
 class Revision:
     ref: str
     rev: int
-    status: str  # 'draft' | 'validated' | 'retired'
+    status: str  # 'draft' | 'pending' (signed, approval policy not met) | 'validated' | 'retired'
     path: Path
     meta: RevisionMeta
     recipes: list[Recipe]
     model_file: Path
     preview: Path | None
-    validation: ValidationRecord | None = None
-    retirement: RetirementRecord | None = None
+    signatures: list[SignatureRecord] = field(default_factory=list)
+    retirement: RetirementRecord | LegacyRetirement | None = None
+    legacy: ValidationRecord | None = None  # old format (1): must be migrated with `catalog resign`
+    pending: list[str] = field(default_factory=list)  # what the approval policy still lacks
 
     @property
     def spec(self) -> str:
@@ -66,6 +95,25 @@ class Revision:
     @property
     def printable(self) -> bool:
         return self.status == "validated"
+
+    @property
+    def signed(self) -> bool:
+        """Carries any signed record (or an old-format one)."""
+        return bool(self.signatures) or self.legacy is not None or isinstance(self.retirement, RetirementRecord)
+
+    @property
+    def validation(self) -> SignatureRecord | ValidationRecord | None:
+        """The record of the validating signature (old format: the old validation record)."""
+        first = next((s for s in self.signatures if s.meaning == "validated"), None)
+        return first or (self.signatures[0] if self.signatures else self.legacy)
+
+    @property
+    def acceptance_criteria(self) -> AcceptanceCriteria:
+        """Surface tolerance and named dimensions (mm) for inspection, as signed in ``revision.yaml``."""
+        a = self.meta.acceptance
+        dims = tuple(DimensionSpec(d.name, d.nominal_mm, d.tolerance_mm) for d in a.dimensions if not isinstance(d, str))
+        return AcceptanceCriteria(a.surface_tolerance_mm, dims, a.fit_test, a.visual,
+                                  tuple(d for d in a.dimensions if isinstance(d, str)))
 
     def recipe_for(self, printer: str, material: str | None = None) -> Recipe | None:
         for recipe in self.recipes:
@@ -79,8 +127,11 @@ class Revision:
             status=self.status, path=str(self.path), model_file=str(self.model_file),
             preview=str(self.preview) if self.preview else None,
             recipes=[r.to_dict() for r in self.recipes],
-            validation=self.validation.model_dump(mode="json") if self.validation else None,
-            retirement=self.retirement.model_dump(mode="json") if self.retirement else None,
+            signatures=[{k: v for k, v in s.model_dump(mode="json").items() if k != "signature"}
+                        for s in self.signatures],
+            validation=self.validation.model_dump(mode="json", exclude={"signature"}) if self.validation else None,
+            retirement=self.retirement.model_dump(mode="json", exclude={"signature"}) if self.retirement else None,
+            pending=list(self.pending), format=1 if self.legacy is not None else self.meta.format,
         )
         return meta
 
@@ -121,9 +172,10 @@ class Part:
 
 def parse_spec(spec: str) -> tuple[str, int | None]:
     """``"REF"`` -> (REF, None); ``"REF@3"`` -> (REF, 3)."""
-    match = SPEC.match(spec.strip()) if isinstance(spec, str) else None
+    match = SPEC.match(spec.strip()) if isinstance(spec, str) and len(spec) <= 200 else None
     if not match:
-        raise InputError(f"invalid part spec {spec!r}: expected REF or REF@REV (e.g. EAR-SAVER@2)")
+        shown_spec = spec if not isinstance(spec, str) or len(spec) <= 80 else spec[:80] + "..."
+        raise InputError(f"invalid part spec {shown_spec!r}: expected REF or REF@REV (e.g. EAR-SAVER@2)")
     try:
         ref = check_ref(match["ref"])
     except ValueError as err:
@@ -131,18 +183,48 @@ def parse_spec(spec: str) -> tuple[str, int | None]:
     rev = match["rev"]
     if rev is None:
         return ref, None
-    if not rev.isdigit() or int(rev) < 1:
-        raise InputError(f"invalid revision in {spec!r}: expected a positive number after '@'")
+    if not (rev.isascii() and rev.isdigit()) or len(rev) > MAX_REV_DIGITS or int(rev) < 1:
+        shown_rev = rev if len(rev) <= 12 else rev[:12] + "..."
+        raise InputError(f"invalid revision {shown_rev!r} in {ref}@: expected a number from 1 to "
+                         f"{10 ** MAX_REV_DIGITS - 1} after '@'")
     return ref, int(rev)
 
 
 class Catalog:
-    """A catalog folder. Every read goes to disk: no cached state to go stale."""
+    """A catalog folder. Every read goes to disk: no cached state to go stale (the site's trust store is read
+    once per Catalog object).
 
-    def __init__(self, root: Path | str, *, checks: Any = None) -> None:
+    ``trust``: the site's :class:`~hospfab.trust.TrustStore` or its path (default: ``Settings.trust_store_path``);
+    never read from the catalog. ``seen``: the journal database path where the highest catalog index version
+    seen is recorded (default: ``Settings.journal_path``)."""
+
+    def __init__(self, root: Path | str, *, checks: Any = None, trust: Any = None, seen: Path | str | None = None) -> None:
         self.root = Path(root)
-        self.keys_dir = self.root / "keys"
+        self.keys_dir = self.root / "keys"  # public keys shipped for convenience: never trusted from here
         self._checks = checks
+        self._trust = trust
+        self._seen = seen
+
+    @property
+    def trust(self):
+        from hospfab.trust import TrustStore
+
+        if not isinstance(self._trust, TrustStore):
+            path = self._trust
+            if path is None:
+                from hospfab.settings import Settings
+
+                path = Settings.resolve().trust_store_path
+            self._trust = TrustStore.load(Path(path))
+        return self._trust
+
+    @property
+    def seen_path(self) -> Path:
+        if self._seen is None:
+            from hospfab.settings import Settings
+
+            self._seen = Settings.resolve().journal_path
+        return Path(self._seen)
 
     @property
     def checks(self):
@@ -217,6 +299,24 @@ class Catalog:
             raise SafetyError(f"{ref} has no validated revision ({states})", code="not_validated")
         return latest
 
+    def refusal(self, revision: Revision) -> SafetyError:
+        """Why ``revision`` may not be printed, naming the revision to print instead first."""
+        try:
+            current = self.get(revision.ref).latest_validated
+        except Exception:  # noqa: BLE001 - only the hint is lost
+            current = None
+        instead = (f"print {current.spec} instead (the current validated revision); " if current is not None
+                   and current.rev != revision.rev else "")
+        if revision.status == "retired":
+            why = f" ({revision.retirement.reason})" if revision.retirement is not None else ""
+            what = f"{revision.spec} is retired{why}"
+        elif revision.status == "pending":
+            what = f"{revision.spec} is pending approval (needs {'; '.join(revision.pending)})"
+        else:
+            what = f"{revision.spec} is {revision.status}"
+        return SafetyError(f"{what}: {instead}refused (--allow-draft overrides, recorded)",
+                           code=f"revision_{revision.status}")
+
     def _load_revision(self, ref: str, folder: Path, rev: int) -> Revision:
         if folder.is_symlink():
             raise PathRefused(f"{folder}: symbolic link refused in the catalog")
@@ -231,79 +331,79 @@ class Catalog:
         preview = safe_path(folder, meta.preview, owner=rev_file) if meta.preview else None
         recipes = [
             Recipe(r.printer, r.material, r.process, safe_path(folder, r.build_file, owner=rev_file), r.sha256,
-                   r.copies, r.slicer, r.layers, dict(r.estimates))
+                   r.copies, r.slicer, r.layers, dict(r.estimates), bool(r.test_only))
             for r in meta.recipes
         ]
-        validation = retirement = None
-        status = "draft"
-        if (folder / mf.VALIDATION_NAME).exists():
-            validation = load_model(folder / mf.VALIDATION_NAME, ValidationRecord)
-            status = "validated"
-            if (folder / mf.RETIREMENT_NAME).exists():
-                retirement = load_model(folder / mf.RETIREMENT_NAME, RetirementRecord)
-                status = "retired"
-        elif (folder / mf.RETIREMENT_NAME).exists():
-            retirement = load_model(folder / mf.RETIREMENT_NAME, RetirementRecord)
+        signatures, legacy, retirement = self._records(folder)
+        status, pending = "draft", []
+        if retirement is not None:
             status = "retired"
-        return Revision(ref, rev, status, folder, meta, recipes, model_file, preview, validation, retirement)
+        elif signatures:
+            pending = self._policy_gaps(signatures)
+            status = "pending" if pending else "validated"
+        elif legacy is not None:
+            status = "validated"  # old format: verify_revision refuses it and says how to migrate
+        return Revision(ref, rev, status, folder, meta, recipes, model_file, preview, signatures, retirement,
+                        legacy, pending)
+
+    def _records(self, folder: Path):
+        signatures: list[SignatureRecord] = []
+        sig_dir = folder / mf.SIGNATURES_DIR
+        if sig_dir.is_symlink():
+            raise PathRefused(f"{sig_dir}: symbolic link refused in the catalog")
+        if sig_dir.is_dir():
+            for path in sorted(sig_dir.iterdir()):
+                record = load_model(path, SignatureRecord)
+                if path.name != f"{record.key_id}.yaml":
+                    raise ConfigError(f"{path}: holds the signature of key {record.key_id}; expected "
+                                      f"{record.key_id}.yaml")
+                signatures.append(record)
+        legacy = retirement = None
+        if (folder / mf.VALIDATION_NAME).exists():
+            legacy = load_model(folder / mf.VALIDATION_NAME, ValidationRecord)
+        retire_file = folder / mf.RETIREMENT_NAME
+        if retire_file.exists():
+            from hospfab.fileio import read_yaml_mapping
+
+            raw = read_yaml_mapping(retire_file, what="retirement record")
+            model = LegacyRetirement if raw.get("format", 1) == 1 else RetirementRecord
+            retirement = load_model(retire_file, model)
+        signatures.sort(key=lambda r: (r.meaning != "validated", r.at, r.key_id))
+        return signatures, legacy, retirement
+
+    def _policy_gaps(self, signatures: list[SignatureRecord]) -> list[str]:
+        """What the site's approval policy still lacks, counting signers the trust store trusts now (their
+        signatures are checked by :meth:`verify_revision`)."""
+        from hospfab.errors import HospfabError
+
+        signers, untrusted = [], []
+        for record in signatures:
+            try:
+                signers.append(self.trust.signer(record.key_id))
+            except HospfabError as err:
+                state = {"revoked_key": "is revoked", "expired_key": "has expired"}.get(err.code, "is not trusted")
+                untrusted.append(f"key {record.key_id} ({record.signer}) {state}")
+        missing = self.trust.policy.missing(signers)
+        return missing + ([f"not counted: {', '.join(untrusted)} at this site"] if missing and untrusted else [])
 
     # ---- integrity -----------------------------------------------------------------------------------
 
-    def verify_revision(self, revision: Revision) -> dict[str, Any]:
-        """Check a validated (or retired-after-validation) revision: every file against the manifest, the
-        manifest against the signed validation record, the signature against the trusted keys, and each
-        recipe's sha256. Raises IntegrityError naming the first offending file."""
-        folder = revision.path
-        if revision.validation is None:
-            raise IntegrityError(f"{revision.spec} is {revision.status}, not validated: nothing signed to verify",
-                                 code="not_validated")
-        manifest, manifest_sha = mf.load_manifest(folder)
-        diff = mf.compare(folder, manifest)
-        if not diff.ok:
-            raise IntegrityError(diff.describe(folder), details={
-                "changed": diff.changed, "added": diff.added, "removed": diff.removed})
-        record = revision.validation
-        where = folder / mf.VALIDATION_NAME
-        if record.manifest_sha256 != manifest_sha:
-            raise IntegrityError(f"{folder / mf.MANIFEST_NAME}: changed since it was signed in {where}")
-        if (record.ref, record.rev) != (revision.ref, revision.rev) or (
-                manifest.get("ref"), manifest.get("rev")) != (revision.ref, revision.rev):
-            raise IntegrityError(f"{where}: signed for another revision ({record.ref}@{record.rev})")
-        key = verify_signature(trusted_keys(self.keys_dir), record.key_id, record.signed_payload(),
-                               record.signature, where)
-        if revision.meta.status != "validated":
-            raise IntegrityError(f"{folder / REVISION_FILE}: status is {revision.meta.status!r} in a signed revision")
-        for recipe in revision.recipes:
-            rel = recipe.build_file.relative_to(folder).as_posix()
-            if manifest["files"].get(rel) != recipe.sha256:
-                raise IntegrityError(f"{recipe.build_file}: sha256 differs from its recipe in {REVISION_FILE}")
-        return {"ref": revision.ref, "rev": revision.rev, "status": revision.status, "ok": True,
-                "files": len(manifest["files"]), "signed_by": record.by, "key": key.name, "key_id": key.key_id}
+    def verify_revision(self, revision: Revision, *, unsigned_ok: bool = False) -> dict[str, Any]:
+        """Check a signed revision: every file against the manifest, the part metadata against the snapshot
+        signed in it, each signature against the site's trust store, the approval policy, the retirement,
+        and the revision's entry in the catalog's signed index (no rollback). Raises IntegrityError (exit 4)
+        naming what changed. ``unsigned_ok``: a draft only has its index entry checked (print overrides)."""
+        from hospfab.catalog.verify import verify_revision
+
+        return verify_revision(self, revision, unsigned_ok=unsigned_ok)
 
     def verify(self, ref: str | None = None) -> list[dict[str, Any]]:
-        """Verify every signed revision (of ``ref`` or of the whole catalog). Never raises for a failed
-        revision: each outcome has ``ok`` and, when it failed, ``error``/``code``."""
-        from hospfab.errors import HospfabError
+        """Verify every signed revision (of ``ref`` or of the whole catalog) and the signed index. Never raises
+        for a failed revision: each outcome has ``ok`` and, when it failed, ``error``/``code``/``exit_code``
+        (4: anything unreadable or inconsistent in a catalog under verification is refused)."""
+        from hospfab.catalog.verify import verify_catalog
 
-        outcomes: list[dict[str, Any]] = []
-        for name in [ref] if ref else self.refs():
-            try:
-                part = self.get(name)
-            except HospfabError as err:
-                outcomes.append({"ref": name, "rev": None, "status": "unreadable", "ok": False,
-                                 "error": err.message, "code": err.code, "exit_code": int(err.exit_code)})
-                continue
-            for revision in part.revisions:
-                if revision.validation is None:
-                    outcomes.append({"ref": name, "rev": revision.rev, "status": revision.status, "ok": True,
-                                     "skipped": "not signed"})
-                    continue
-                try:
-                    outcomes.append(self.verify_revision(revision))
-                except HospfabError as err:
-                    outcomes.append({"ref": name, "rev": revision.rev, "status": revision.status, "ok": False,
-                                     "error": err.message, "code": err.code, "exit_code": int(err.exit_code)})
-        return outcomes
+        return verify_catalog(self, ref)
 
     def diff(self, spec_a: str, spec_b: str) -> dict[str, Any]:
         from hospfab.catalog.diffing import diff_revisions
@@ -332,12 +432,22 @@ class Catalog:
 
         return lifecycle.build(self, spec, printer, material, process, **kwargs)
 
-    def validate(self, spec: str, *, by: str, role: str, key_file: Path, **kwargs: Any) -> Revision:
-        from hospfab.catalog import lifecycle
+    def validate(self, spec: str, *, key_file: Path, **kwargs: Any) -> Revision:
+        from hospfab.catalog import signoff
 
-        return lifecycle.validate(self, spec, by=by, role=role, key_file=Path(key_file), **kwargs)
+        return signoff.validate(self, spec, key_file=Path(key_file), **kwargs)
 
-    def retire(self, spec: str, reason: str, **kwargs: Any) -> Revision:
-        from hospfab.catalog import lifecycle
+    def sign(self, spec: str, *, key_file: Path, **kwargs: Any) -> Revision:
+        from hospfab.catalog import signoff
 
-        return lifecycle.retire(self, spec, reason, **kwargs)
+        return signoff.cosign(self, spec, key_file=Path(key_file), **kwargs)
+
+    def retire(self, spec: str, reason: str, *, key_file: Path, **kwargs: Any) -> Revision:
+        from hospfab.catalog import signoff
+
+        return signoff.retire(self, spec, reason, key_file=Path(key_file), **kwargs)
+
+    def resign(self, specs: list[str] | None, *, key_file: Path, **kwargs: Any) -> list[Revision]:
+        from hospfab.catalog import migrate
+
+        return migrate.resign(self, specs, key_file=Path(key_file), **kwargs)

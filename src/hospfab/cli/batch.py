@@ -28,8 +28,10 @@ def _table(console: Console, title: str, columns: list[str], rows: list[list[Any
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
+    id_width = max([len(columns[0])] + [len(str(row[0])) for row in rows])
+    table.add_column(columns[0], no_wrap=True, min_width=id_width)  # the first column is an id: never shortened
+    for column in columns[1:]:
+        table.add_column(column, overflow="fold", min_width=min(len(column), 8))
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)

@@ -24,7 +24,7 @@ def _catalog(ctx: typer.Context):
     from hospfab.catalog.checks import RealChecks
 
     s = settings(ctx)
-    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir))
+    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir, store=s.profile_store()))
 
 
 def _duration(seconds) -> str:
@@ -56,11 +56,18 @@ def _revision_lines(console, revision) -> None:
         console.print(f"  recipe {r.printer} / {r.material} / {r.process}: {r.copies} per plate, "
                       f"{_duration(est.get('print_time_s'))}, {est.get('filament_g') or 0:g} g -> "
                       f"{r.build_file.name}", markup=False)
-    if revision.validation:
-        v = revision.validation
-        console.print(f"  validated by {v.by} ({v.role}) on {v.at:%Y-%m-%d}, key {v.key_id}", markup=False)
+    if revision.legacy is not None:
+        console.print(f"  OLD FORMAT: signed as {revision.legacy.by} with a key trusted from the catalog; "
+                      f"re-sign with `hospfab catalog resign {revision.spec} --key KEY`", markup=False)
+    for sig in revision.signatures:
+        console.print(f"  {sig.meaning} by {sig.signer} ({', '.join(sig.roles)}) on {sig.at:%Y-%m-%d}, "
+                      f"key {sig.key_id}", markup=False)
+    if revision.pending:
+        console.print(f"  pending: needs {'; '.join(revision.pending)}", markup=False)
     if revision.retirement:
-        console.print(f"  retired {revision.retirement.at:%Y-%m-%d}: {revision.retirement.reason}", markup=False)
+        by = getattr(revision.retirement, "signer", "") or getattr(revision.retirement, "by", "")
+        console.print(f"  retired {revision.retirement.at:%Y-%m-%d}{' by ' + by if by else ''}: "
+                      f"{revision.retirement.reason}", markup=False)
 
 
 @catalog_app.command("list")
@@ -137,13 +144,20 @@ def new_command(
     ref: Annotated[str, typer.Argument(help="New reference id (upper-case, digits, hyphens).", show_default=False)],
     title: Annotated[str, typer.Option("--title", help="Short title.", show_default=False)],
     model: Annotated[Path, typer.Option("--model", help="STL model in mm.", show_default=False)],
-    meta: Annotated[Path | None, typer.Option("--meta", help="YAML with part metadata and instructions.",
-                                              show_default=False)] = None,
+    meta: Annotated[Path | None, typer.Option("--meta", help="YAML with part metadata and instructions "
+                                              "(keys listed below).", show_default=False)] = None,
     source: Annotated[Path | None, typer.Option("--source", help="Parametric source kept in the revision.",
                                                 show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a reference with draft revision 1 (runs the mesh check and renders a preview).
+
+    --meta keys for part.yaml: category; intended_use; intended_users (list); limitations (list);
+    contraindications (list); replaces {equipment, oem_part_number, manufacturer}; source; licence.
+    --meta keys for the revision: post_processing (list); cleaning; acceptance {surface_tolerance_mm,
+    dimensions [{name, nominal_mm, tolerance_mm}], fit_test, visual}; sampling {lot_size, sample_size, method}.
+    Validation needs intended_use, intended_users, licence, acceptance (a surface tolerance or a dimension)
+    and sampling.
 
     Example: hospfab catalog new EAR-SAVER --title "Ear saver" --model ear-saver.stl --meta ear-saver.yaml
     """
@@ -203,29 +217,58 @@ def build_command(
     emit("catalog build", as_json, work)
 
 
+KeyOpt = Annotated[Path, typer.Option("--key", help="Your private key (outside the catalog), pinned in the "
+                                      "site's trust store; passphrase from a prompt or $HOSPFAB_KEY_PASSPHRASE.",
+                                      show_default=False)]
+
+
 @catalog_app.command("validate")
 def validate_command(
     ctx: typer.Context,
     spec: SpecArg,
-    by: Annotated[str, typer.Option("--by", help="Validator's name.", show_default=False)],
-    role: Annotated[str, typer.Option("--role", help="Validator's role.", show_default=False)],
-    key: Annotated[Path, typer.Option("--key", help="Validator's private key (outside the catalog).",
-                                      show_default=False)],
+    key: KeyOpt,
     inspection: Annotated[str, typer.Option("--inspection", help="Inspection result.")] = "",
     test_print: Annotated[str, typer.Option("--test-print", help="Which test print was inspected.")] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Check (mesh, recipes, G-code), lock with a manifest and sign a draft revision.
+    """Gate (mesh, recipes, G-code, metadata), lock with a manifest and sign a draft revision.
 
-    Example: hospfab catalog validate EAR-SAVER@2 --by "J. Martin" --role "biomedical engineer" --key ~/.config/hospfab/keys/jmartin.key
+    Your name and role come from the site's trust store entry of your key. The gate lists every reason
+    it refuses (test-only printer profiles, empty intended use/users/licence/acceptance/sampling, ...).
+
+    Example: hospfab catalog validate EAR-SAVER@2 --key ~/.config/hospfab/keys/jmartin.key --inspection "fit OK"
     """
 
     def work() -> CommandResult:
-        revision = _catalog(ctx).validate(spec, by=by, role=role, key_file=key, inspection=inspection,
-                                          test_print=test_print)
+        from hospfab.cli.keys import passphrase_source
+
+        revision = _catalog(ctx).validate(spec, key_file=key, passphrase=passphrase_source(key),
+                                          inspection=inspection, test_print=test_print)
         return CommandResult(data=revision.to_dict(), render=lambda c: _revision_lines(c, revision))
 
     emit("catalog validate", as_json, work)
+
+
+@catalog_app.command("sign")
+def sign_command(
+    ctx: typer.Context,
+    spec: SpecArg,
+    key: KeyOpt,
+    comment: Annotated[str, typer.Option("--comment", help="What you checked.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Co-sign (approve) a validated or pending revision: a second pair of eyes for the site's policy.
+
+    Example: hospfab catalog sign EAR-SAVER@2 --key ~/.config/hospfab/keys/qa-lead.key
+    """
+
+    def work() -> CommandResult:
+        from hospfab.cli.keys import passphrase_source
+
+        revision = _catalog(ctx).sign(spec, key_file=key, passphrase=passphrase_source(key), comment=comment)
+        return CommandResult(data=revision.to_dict(), render=lambda c: _revision_lines(c, revision))
+
+    emit("catalog sign", as_json, work)
 
 
 @catalog_app.command("retire")
@@ -233,19 +276,50 @@ def retire_command(
     ctx: typer.Context,
     spec: SpecArg,
     reason: Annotated[str, typer.Option("--reason", help="Why it must no longer be printed.", show_default=False)],
-    by: Annotated[str, typer.Option("--by", help="Who retires it.")] = "",
+    key: KeyOpt,
     as_json: JsonOpt = False,
 ) -> None:
-    """Retire a revision: it stays in the catalog but can no longer be printed.
+    """Retire a revision (a signed event): it stays in the catalog but can no longer be printed.
 
-    Example: hospfab catalog retire EAR-SAVER@1 --reason "Hooks too narrow, superseded by rev 2"
+    Example: hospfab catalog retire EAR-SAVER@1 --reason "Superseded by rev 2" --key ~/.config/hospfab/keys/jmartin.key
     """
 
     def work() -> CommandResult:
-        revision = _catalog(ctx).retire(spec, reason, by=by)
+        from hospfab.cli.keys import passphrase_source
+
+        revision = _catalog(ctx).retire(spec, reason, key_file=key, passphrase=passphrase_source(key))
         return CommandResult(data=revision.to_dict(), render=lambda c: _revision_lines(c, revision))
 
     emit("catalog retire", as_json, work)
+
+
+@catalog_app.command("resign")
+def resign_command(
+    ctx: typer.Context,
+    key: KeyOpt,
+    specs: Annotated[list[str] | None, typer.Argument(help="REF or REF@REV (default: every old-format revision).",
+                                                      show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Migrate revisions signed in the old format: check they are unchanged, gate them, re-sign them.
+
+    Example: hospfab catalog resign --key ~/.config/hospfab/keys/jmartin.key
+    """
+
+    def work() -> CommandResult:
+        from hospfab.cli.keys import passphrase_source
+
+        done = _catalog(ctx).resign(specs or None, key_file=key, passphrase=passphrase_source(key))
+
+        def render(console) -> None:
+            for revision in done:
+                console.print(f"re-signed {revision.spec} ({revision.status})", markup=False)
+            if not done:
+                console.print("no revision in the old format", markup=False)
+
+        return CommandResult(data={"revisions": [r.spec for r in done]}, render=render)
+
+    emit("catalog resign", as_json, work)
 
 
 @catalog_app.command("verify")
@@ -254,7 +328,7 @@ def verify_command(
     ref: Annotated[str | None, typer.Argument(help="Only this reference (default: all).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify checksums and signatures of every validated revision (exit 4 on any failure).
+    """Verify files, part metadata, signatures (site trust store) and the signed index (exit 4 on any failure).
 
     Example: hospfab catalog verify VISOR-HEADBAND
     """
@@ -273,8 +347,12 @@ def verify_command(
         def render(console) -> None:
             for o in outcomes:
                 mark = "[red]FAIL[/]" if not o["ok"] else "[dim]skip[/]" if "skipped" in o else "[green]ok[/]"
-                extra = f"signed by {o['signed_by']} ({o['key']})" if "signed_by" in o else o.get("skipped", "")
-                console.print(f"{mark} {o['ref']}@{o['rev']} {o['status']} {extra}", markup=True)
+                extra = f"signed by {o['signed_by']}" if o.get("signed_by") else o.get("skipped", "")
+                if o.get("pending"):
+                    extra += f"; pending: needs {'; '.join(o['pending'])}"
+                label = o["ref"] if o["rev"] is None else f"{o['ref']}@{o['rev']}"
+                console.print(f"{mark} {label} {o['status']} ", markup=True, end="")
+                console.print(extra, markup=False)
             console.print(f"{verified} revision(s) verified, {len(failed)} failed", markup=False)
 
         return CommandResult(data={"revisions": outcomes, "verified": verified, "failed": len(failed)},
@@ -290,7 +368,8 @@ def diff_command(
     b: Annotated[str, typer.Argument(help="Second revision, REF@B.", show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what changed between two revisions: metadata, recipes and files.
+    """Show what changed between two revisions: metadata, supersedes, each recipe (printer, material,
+    copies, slicer settings, estimates) and files.
 
     Example: hospfab catalog diff EAR-SAVER@1 EAR-SAVER@2
     """
@@ -299,14 +378,10 @@ def diff_command(
         data = _catalog(ctx).diff(a, b)
 
         def render(console) -> None:
-            console.print(f"{a} ({data['status']['a']}) -> {b} ({data['status']['b']})", markup=False)
-            console.print(f"  model: {'same' if data['same_model'] else 'changed'}", markup=False)
-            for f in data["fields"]:
-                console.print(f"  {f['field']}: {f['a']!r} -> {f['b']!r}", markup=False)
-            for r in data["recipes"]:
-                console.print(f"  recipe {r['printer']}/{r['material']}/{r['process']}: {r['change']}", markup=False)
-            for f in data["files"]:
-                console.print(f"  file {f['file']}: {f['change']}", markup=False)
+            from hospfab.catalog.diffing import diff_lines
+
+            for line in diff_lines(data):
+                console.print(line, markup=False, highlight=False)
 
         return CommandResult(data=data, render=render)
 

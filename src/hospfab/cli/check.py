@@ -13,7 +13,17 @@ from hospfab.errors import ExitCode
 
 PrinterOpt = Annotated[
     str | None,
-    typer.Option("--printer", help="Printer profile whose build volume the part must fit, e.g. prusa-mk4.",
+    typer.Option("--printer", help="Printer profile whose build volume the part must fit and whose nozzle "
+                 "sets the thinnest printable wall, e.g. prusa-mk4.", show_default=False),
+]
+MinWallOpt = Annotated[
+    float | None,
+    typer.Option("--min-wall", help="Report walls thinner than this (mm); default: the --printer's nozzle.",
+                 min=0.01, max=20.0, show_default=False),
+]
+PictureOpt = Annotated[
+    Path | None,
+    typer.Option("--picture", help="Write a PNG of the part with each defect's facets coloured (one file).",
                  show_default=False),
 ]
 
@@ -29,12 +39,10 @@ def _stl_paths(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _build_volume(ctx: typer.Context, printer: str | None):
+def _printer(ctx: typer.Context, printer: str | None):
     if printer is None:
         return None
-    from hospfab.profiles import ProfileStore
-
-    return tuple(ProfileStore(settings(ctx).profiles_dir).printer(printer).build_volume_mm)
+    return settings(ctx).profile_store().view("printer", printer)
 
 
 def _unreadable(path: Path, err) -> dict:
@@ -47,32 +55,48 @@ def check(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="STL files, or folders holding them.", show_default=False)],
     printer: PrinterOpt = None,
+    min_wall: MinWallOpt = None,
+    picture: PictureOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check STL meshes before printing: closed, consistently wound, outward, no degenerate or duplicate
-    facets, one body, sensible units, fits the printer.
+    facets, no self-intersections, one body (tiny debris counted apart), sensible units; with --printer or
+    --min-wall, no walls thinner than the nozzle; with --printer, fits the printer.
 
     Exit code 0 when every file passes (warnings allowed), 1 when a file has an error, 2 when a file
     cannot be read.
 
-    Example: hospfab check part.stl --printer prusa-mk4
+    Example: hospfab check part.stl --printer prusa-mk4 --picture part-defects.png
     """
 
     def work() -> CommandResult:
-        from hospfab.mesh import MeshReadError, check_file
+        from hospfab.errors import InputError
+        from hospfab.mesh import MeshReadError, read_stl
+        from hospfab.mesh.report import check_triangles
 
-        build = _build_volume(ctx, printer)
+        profile = _printer(ctx, printer)
+        build = tuple(profile.build_volume_mm) if profile is not None else None
+        wall = min_wall if min_wall is not None else (profile.nozzle_diameter_mm if profile is not None else None)
+        stls = _stl_paths(paths)
+        if picture is not None and len(stls) != 1:
+            raise InputError(f"{picture}: --picture needs exactly one STL file ({len(stls)} given)")
         files, errors = [], []
         exit_code = ExitCode.OK
-        for path in _stl_paths(paths):
+        for path in stls:
             try:
-                report = check_file(path, build)
+                tri = read_stl(path)
+                report = check_triangles(tri, str(path), build, min_wall_mm=wall, detail=picture is not None)
             except MeshReadError as err:
                 files.append(_unreadable(path, err))
                 errors.append(err.as_dict())
                 exit_code = ExitCode.USAGE
                 continue
-            files.append(report.to_dict())
+            entry = report.to_dict()
+            if picture is not None:
+                from hospfab.mesh.picture import write_picture
+
+                entry["picture"] = {"path": str(picture), "shows": write_picture(tri.vertices, report, picture)}
+            files.append(entry)
             if not report.ok:
                 errors.append({"code": "check_failed", "message": f"{path}: {', '.join(report.errors)}"})
                 exit_code = max(exit_code, ExitCode.FAILED)
@@ -82,7 +106,10 @@ def check(
             raise InputError(f"{', '.join(map(str, paths))}: no STL files found")
         data = {"files": files}
         if printer is not None:
-            data["printer"] = {"name": printer, "build_volume_mm": list(build)}
+            data["printer"] = {"name": printer, "build_volume_mm": list(build),
+                               "nozzle_diameter_mm": profile.nozzle_diameter_mm}
+        if wall is not None:
+            data["min_wall_mm"] = wall
         return CommandResult(data=data, exit_code=exit_code, errors=errors,
                              render=lambda console: _render_check(console, files))
 
@@ -104,6 +131,9 @@ def _render_check(console, files: list[dict]) -> None:
         else:
             summary = "unreadable"
         console.print(f"{verdict} [bold]{f['path']}[/]: {summary}")
+        if "picture" in f:
+            shown = ", ".join(f["picture"]["shows"]) or "nothing to colour"
+            console.print(f"picture: {f['picture']['path']} ({shown})")
         if not f["findings"]:
             continue
         table = Table("", "check", "what is wrong", "what to do", show_lines=False, pad_edge=False)
@@ -119,9 +149,10 @@ def repair(
                                          show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Repair an STL mesh into a new file: weld cracks, remove degenerate and duplicate facets, fix
-    winding and inside-out bodies, fill small holes. Prints the checks before and after; exit 1 when the
-    result still fails.
+    """Repair an STL mesh into a new file: weld cracks, remove degenerate and duplicate facets and tiny
+    debris bodies (noise shells), fix winding and inside-out bodies, fill small holes, union crossing
+    shells. Prints the checks before and after; exit 1 when the result still fails, 2 when the input is
+    unreadable or holds coordinates binary STL cannot store.
 
     Example: hospfab repair broken.stl -o fixed.stl
     """
@@ -147,8 +178,9 @@ def _render_repair(console, report) -> None:
     table.add_row("errors", ", ".join(report.before.errors) or "-", ", ".join(report.after.errors) or "-")
     table.add_row("warnings", ", ".join(report.before.warnings) or "-", ", ".join(report.after.warnings) or "-")
     for key in ("triangles", "volume_mm3", "bodies", "open_edges", "non_manifold_edges",
-                "inconsistent_edges", "degenerate_faces", "duplicate_faces", "inverted_bodies"):
-        table.add_row(key, f"{b[key]:,}", f"{a[key]:,}")
+                "inconsistent_edges", "degenerate_faces", "duplicate_faces", "inverted_bodies",
+                "self_intersecting_faces", "noise_shells"):
+        table.add_row(key, f"{b.get(key) or 0:,}", f"{a.get(key) or 0:,}")
     console.print(table)
     done = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.actions.items()
                      if v and not isinstance(v, bool) and k != "weld_tolerance_mm")

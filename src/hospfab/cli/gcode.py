@@ -29,10 +29,8 @@ def check(
     def work() -> CommandResult:
         from hospfab.errors import ExitCode
         from hospfab.gcode import check_gcode
-        from hospfab.profiles import ProfileStore
-
-        store = ProfileStore(settings(ctx).profiles_dir)
-        report = check_gcode(file, store.printer(printer), store.material(material))
+        store = settings(ctx).profile_store()
+        report = check_gcode(file, store.view("printer", printer), store.view("material", material))
         data = report.to_dict()
         stats = report.stats
 

@@ -14,7 +14,7 @@ import typer
 
 from hospfab.cli.options import JsonOpt, OperatorOpt, settings
 from hospfab.cli.output import CommandResult, emit
-from hospfab.cli.print_ import load_printers, outcome_result, printer_named, wait_for_job
+from hospfab.cli.print_ import GIVE_UP_DEFAULT_S, GiveUpOpt, load_printers, outcome_result, printer_named, wait_for_job
 from hospfab.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 jobs_app = typer.Typer(help="Jobs recorded in the journal: list, show, cancel, watch.", no_args_is_help=True)
 
-OUTCOME_COLOURS = {"done": "green", "failed": "red", "lost": "red", "cancelled": "yellow", "printing": "cyan"}
+OUTCOME_COLOURS = {"done": "green", "failed": "red", "lost": "red", "cancelled": "yellow", "printing": "cyan",
+                   "unknown": "magenta", "damaged": "red"}
 HISTORY_COLUMNS = (
     "id", "ref", "revision", "sha256", "build_file", "printer", "printer_url", "printer_profile", "material",
     "material_lot", "operator", "created_at", "started_at", "ended_at", "outcome", "reason", "overrides",
@@ -51,8 +52,10 @@ def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[st
     table = Table(title=f"{len(jobs)} job(s) (details: hospfab jobs show ID)", title_justify="left", box=box.SIMPLE, pad_edge=False)
     columns = ["id", "created UTC", "ref", "printer", "lot", "outcome"]
     with_reason = any(job["reason"] for job in jobs)  # the column only when some job has one
-    for column in columns:
-        table.add_column(column, no_wrap=True, min_width=len(column))
+    id_width = max([len(column) for column in columns[:1]] + [len(job["id"]) for job in jobs])
+    table.add_column(columns[0], no_wrap=True, min_width=id_width)  # ids are never shortened
+    for column in columns[1:]:
+        table.add_column(column, overflow="fold", min_width=len(column))
     if with_reason:
         table.add_column("reason", overflow="fold")
     for job in jobs:
@@ -63,7 +66,16 @@ def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[st
         table.add_row(*row, *([job["reason"] or ""] if with_reason else []))
     console.print(table)
     for name, problem in problems.items():
-        console.print(f"[yellow]Note:[/] jobs on {name} not reconciled: {problem}")
+        from rich.markup import escape
+
+        console.print(f"[yellow]Note:[/] jobs on {name} not reconciled: {escape(problem)}", markup=True)
+    damaged = [job["id"] for job in jobs if job["outcome"] == "damaged"]
+    if damaged:
+        console.print(f"[red]Damaged journal row(s):[/] {', '.join(damaged)} (see `hospfab journal check`)")
+
+
+def _damaged(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": job["id"], "problem": job["reason"]} for job in jobs if job["outcome"] == "damaged"]
 
 
 @jobs_app.command("list")
@@ -88,7 +100,7 @@ def list_jobs(
             problems = _reconcile(journal, config, printer)
             outcomes = ACTIVE_OUTCOMES if active else None
             jobs = [j.as_dict() for j in journal.jobs(ref=ref, printer=printer, outcomes=outcomes, limit=limit)]
-        data = {"jobs": jobs, "not_reconciled": problems}
+        data = {"jobs": jobs, "not_reconciled": problems, "damaged": _damaged(jobs)}
         return CommandResult(data=data, render=lambda c: _render_jobs(c, jobs, problems))
 
     emit("jobs list", json_, work)
@@ -169,11 +181,13 @@ def watch(
     job_id: Annotated[
         str | None, typer.Argument(help="Job id; default: every active job, one after another.", show_default=False)
     ] = None,
+    give_up: GiveUpOpt = GIVE_UP_DEFAULT_S,
     json_: JsonOpt = False,
 ) -> None:
     """Follow jobs with a progress bar until done, failed or cancelled (exit 0 only if all are done).
 
-    Ctrl-C stops watching; the prints go on.
+    Ctrl-C stops watching; the prints go on. A printer silent for --give-up seconds ends the watch with
+    exit 3 (the job is reconciled later).
 
     Example: hospfab jobs watch 250611-3f9a2c1b
     """
@@ -192,7 +206,7 @@ def watch(
                     final, interrupted = job, False
                 else:
                     final, interrupted = wait_for_job(journal, job, printer_named(printers, job.printer),
-                                                      show=not json_)  # fmt: skip
+                                                      show=not json_, give_up_s=give_up)  # fmt: skip
                 finished.append(final.as_dict())
                 code, errs = outcome_result(final, interrupted)
                 errors += errs
@@ -229,7 +243,7 @@ def history(
         with Journal(config.database_target) as journal:
             problems = _reconcile(journal, config)
             jobs = [j.as_dict() for j in journal.jobs(ref=ref, since=start, newest_first=False)]
-        data = {"ref": ref, "since": start, "jobs": jobs, "not_reconciled": problems}
+        data = {"ref": ref, "since": start, "jobs": jobs, "not_reconciled": problems, "damaged": _damaged(jobs)}
         if as_csv:
             return CommandResult(data=data, render=lambda c: c.file.write(history_csv(jobs)))
         return CommandResult(data=data, render=lambda c: _render_jobs(c, jobs, problems))

@@ -16,8 +16,16 @@ OperatorOpt = Annotated[
 
 
 def settings(ctx: typer.Context) -> Settings:
-    """The Settings built by the top-level callback (``--catalog``, ``--profiles``, ``--fleet``, env)."""
+    """The Settings of this run: root options (``--catalog``, ``--profiles``, ``--fleet``) > environment >
+    site configuration > defaults, resolved on first use (``Settings.resolve``)."""
     root = ctx.find_root()
     if not isinstance(root.obj, Settings):
-        root.obj = Settings.resolve()
+        request = root.obj
+        root.obj = request.resolve() if hasattr(request, "resolve") else Settings.resolve()
     return root.obj
+
+
+def root_flags(ctx: typer.Context) -> dict:
+    """The root options as given on the command line (None when not given)."""
+    request = ctx.find_root().obj
+    return dict(getattr(request, "flags", {}))

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 ENVELOPE_VERSION = "1"
+_QUIET: ContextVar[bool] = ContextVar("hospfab_quiet", default=False)
+
+
+def set_quiet(quiet: bool) -> None:
+    """``hospfab --quiet``: human output is dropped when the command succeeds (errors and --json still print)."""
+    _QUIET.set(quiet)
 
 
 @dataclass
@@ -87,6 +94,11 @@ def run_work(work: Callable[[], CommandResult]) -> CommandResult:
     except (typer.Exit, typer.Abort):
         raise
     except Exception as err:  # noqa: BLE001 - the one place where bugs are caught
+        import sqlite3
+
+        if isinstance(err, sqlite3.DatabaseError) and not os.environ.get("HOSPFAB_DEBUG"):
+            message = f"the journal database cannot be read ({err}); run `hospfab journal check`"
+            return CommandResult(exit_code=ExitCode.SAFETY, errors=[{"code": "journal_damaged", "message": message}])
         if os.environ.get("HOSPFAB_DEBUG"):
             raise
         message = f"internal error: {type(err).__name__}: {err} (set HOSPFAB_DEBUG=1 for a traceback)"
@@ -101,10 +113,16 @@ def emit(command: str, as_json: bool, work: Callable[[], CommandResult]) -> NoRe
         sys.stdout.write("\n")
         sys.stdout.flush()
     else:
-        if result.render is not None:
+        if result.render is not None and not (_QUIET.get() and int(result.exit_code) == 0):
             result.render(stdout_console())
         if result.errors:
+            from rich.markup import escape
+
+            from hospfab.fileio import shown
+
             err_console = stderr_console()
             for error in result.errors:
-                err_console.print(f"[bold red]Error:[/] {error['message']}", markup=True, highlight=False)
+                # control characters (a hostile file name, a printer's text) escaped: one line, no forged output
+                message = escape(shown(error["message"]))
+                err_console.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(int(result.exit_code))

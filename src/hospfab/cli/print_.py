@@ -66,15 +66,28 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def wait_for_job(journal: Journal, job: Job, printer: Any, *, show: bool) -> tuple[Job, bool]:
+GiveUpOpt = Annotated[
+    float,
+    typer.Option("--give-up", min=1.0, max=86400.0,
+                 help="With --wait: stop waiting (exit 3) after the printer stayed silent this many seconds; "
+                      "the job is left to reconciliation."),
+]  # fmt: skip
+GIVE_UP_DEFAULT_S = 120.0
+
+
+def wait_for_job(journal: Journal, job: Job, printer: Any, *, show: bool,
+                 give_up_s: float = GIVE_UP_DEFAULT_S) -> tuple[Job, bool]:
     """Follow ``job`` until its outcome, with a progress bar when ``show``. Returns (job, interrupted).
 
-    Ctrl-C stops waiting only: the print goes on and the journal keeps it as printing."""
+    A silent printer shows as such on the bar within seconds; after ``give_up_s`` of silence the wait ends
+    with :class:`~hospfab.printing.reconcile.WaitAbandoned` (exit 3). Ctrl-C stops waiting only: the print
+    goes on and the journal keeps it as printing."""
     from hospfab.printing import watch_job
+    from hospfab.printing.reconcile import ASK_TIMEOUT_S
 
     def follow(on_update: Any) -> Job:
-        with printer.client() as client:
-            return watch_job(journal, job.id, client, on_update)
+        with printer.client(read_timeout=ASK_TIMEOUT_S, retries=0) as client:
+            return watch_job(journal, job.id, client, on_update, give_up_s=give_up_s)
 
     try:
         if not show:
@@ -92,12 +105,15 @@ def wait_for_job(journal: Journal, job: Job, printer: Any, *, show: bool) -> tup
         with Progress(*columns, console=stdout_console(), transient=False) as bar:
             task = bar.add_task(f"{job.ref}@{job.revision} on {job.printer}", total=100, state="printing", left="--")
 
-            def on_update(current: Job, info: Any) -> None:
+            def on_update(current: Job, info: Any, silent_s: float = 0.0) -> None:
                 completion = current.progress if info is None else info.completion
                 if current.outcome == "done":
                     completion = 100.0
                 left = _duration(info.print_time_left_s) if info is not None else "--"
-                bar.update(task, completed=completion or 0, state=current.outcome, left=left)
+                state = current.outcome
+                if silent_s > 0:
+                    state = f"[red]printer not answering for {silent_s:.0f} s (giving up at {give_up_s:g} s)[/]"
+                bar.update(task, completed=completion or 0, state=state, left=left)
 
             return follow(on_update), False
     except KeyboardInterrupt:
@@ -139,13 +155,19 @@ def print_command(
     allow_draft: Annotated[
         bool, typer.Option("--allow-draft", help="Allow a draft or retired revision (recorded as an override).")
     ] = False,
+    give_up: GiveUpOpt = GIVE_UP_DEFAULT_S,
     json_: JsonOpt = False,
 ) -> None:
     """Print a catalog reference on a printer that has its recipe and material, and record the job.
 
     Verifies the manifest and signature (exit 4 on any mismatch, or for a draft or retired revision without
     --allow-draft); exit 3 with a table of reasons when no printer can take it. With --wait, exits 0 only
-    when the print is done; Ctrl-C stops waiting and leaves the print running.
+    when the print is done; Ctrl-C stops waiting and leaves the print running; a printer silent for
+    --give-up seconds ends the wait with exit 3 (the job is reconciled later).
+
+    A send whose answer is lost is never taken as a failure: the printer is asked. Printing: exit 0. Not
+    started: exit 3, "not sent", safe to retry. Printer cannot be asked: exit 3, the job is "unknown" and the
+    printer stays reserved; check the printer before any retry.
 
     Example: hospfab print VISOR-HEADBAND --operator ana --wait
     """
@@ -153,12 +175,17 @@ def print_command(
     def work() -> CommandResult:
         from hospfab.catalog import Catalog
         from hospfab.journal import Journal
+        from hospfab.journal.db import JournalError
         from hospfab.printing import NoPrinterAvailable, PrintOptions, print_reference
 
         config = settings(ctx)
-        printers = load_printers(config)
         options = PrintOptions(printer, operator, material_lot, allow_draft, dry_run)
-        with Journal(config.database_target) as journal:
+        try:
+            printers = load_printers(config)  # the spool loaded is read from the database
+            journal_db = Journal(config.database_target)
+        except JournalError as err:
+            raise type(err)(f"{err.message}; nothing was sent to any printer", code=err.code) from None
+        with journal_db as journal:
             try:
                 result = print_reference(Catalog(config.catalog_dir), printers, journal, spec, options)
             except NoPrinterAvailable as err:
@@ -175,7 +202,8 @@ def print_command(
             if result.job is not None:
                 _show_started(result, json_)
             if wait and result.job is not None:
-                final, interrupted = wait_for_job(journal, result.job, result.printer, show=not json_)
+                final, interrupted = wait_for_job(journal, result.job, result.printer, show=not json_,
+                                                  give_up_s=give_up)
                 data.update(state=final.outcome, reason=final.reason, ended_at=final.ended_at)
                 data["waiting"] = "interrupted" if interrupted else "finished"
                 exit_code, errors = outcome_result(final, interrupted)
@@ -192,10 +220,16 @@ def _show_started(result: Any, as_json: bool) -> None:
 
     job = result.job
     note = f" [yellow](override: {job.overrides})[/]" if job.overrides else ""
-    stdout_console().print(
+    console = stdout_console()
+    console.print(
         f"Job [bold]{job.id}[/]: {job.ref}@{job.revision} sent to [bold]{job.printer}[/] as {job.remote_file} "
-        f"({job.material} lot {job.material_lot or '-'}, operator {job.operator}){note}"
+        f"({job.material} lot {job.material_lot or '-'}, operator {job.operator}){note}",
+        markup=True,
     )
+    if job.reason:  # the answer to the upload was lost; the printer confirmed the print
+        from rich.markup import escape
+
+        console.print(f"[yellow]Note:[/] {escape(job.reason)}")
 
 
 def _render(console: Console, data: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ TimeoutOpt = Annotated[
     float, typer.Option("--timeout", min=0.1, max=120.0, help="Seconds to wait for each printer's answer.")
 ]
 _UNASKED = {"printer_auth_refused": "key refused", "invalid_config": "no API key"}
+_CONFIG_CODES = frozenset({"invalid_config", "unreadable", "not_found", "printer_request_invalid"})
 _OPTION_OF_FIELD = {
     "name": "NAME",
     "url": "--url",
@@ -90,9 +91,8 @@ def _input_error(err: Any) -> Exception:
 def _check_profiles(config: Any, printer: str | None, material: str | None) -> None:
     """Refuse a printer or material profile that does not exist in the profiles folder."""
     from hospfab.errors import NotFoundError
-    from hospfab.profiles import ProfileStore
 
-    store = ProfileStore(config.profiles_dir)
+    store = config.profile_store()
     for kind, name in (("printer", printer), ("material", material)):
         if name is None:
             continue
@@ -119,7 +119,7 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
     """Ask every printer of the fleet at once: state, current job, progress and time left.
 
     An unreachable printer is shown as such without failing the others; the exit code is 3 when any
-    printer could not be asked or is in an error state.
+    printer could not be asked or is in an error state, 2 when a printer's key source is unusable.
 
     Example: hospfab printers status --timeout 3
     """
@@ -185,6 +185,8 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
                               f"(`hospfab printers cleared {name}`)")
 
         exit_code = ExitCode.PRINTER if errors else ExitCode.OK
+        if any(item.error_code in _CONFIG_CODES for item in statuses):
+            exit_code = ExitCode.USAGE  # a key source or URL to fix in the fleet, not a printer to wait for
         return CommandResult(data=data, exit_code=exit_code, errors=errors, render=render)
 
     emit("printers status", json_, work)

@@ -13,9 +13,7 @@ profiles_app = typer.Typer(help="Printer, material and process profiles.", no_ar
 
 
 def _store(ctx: typer.Context):
-    from hospfab.profiles import ProfileStore
-
-    return ProfileStore(settings(ctx).profiles_dir)
+    return settings(ctx).profile_store()
 
 
 @profiles_app.command("list")

@@ -37,10 +37,9 @@ def slice_command(
     """
 
     def work() -> CommandResult:
-        from hospfab.profiles import ProfileStore
         from hospfab.slicing import slice_parts
 
-        store = ProfileStore(settings(ctx).profiles_dir)
+        store = settings(ctx).profile_store()
         result = slice_parts(
             list(stls), store.printer(printer), store.material(material), store.process(process),
             copies, output=output, force=force,

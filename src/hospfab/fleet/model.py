@@ -30,9 +30,21 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from hospfab.errors import ConfigError, InputError, NotFoundError
-from hospfab.fileio import atomic_write_text, describe_validation_error, read_yaml_mapping
+from hospfab.fileio import (
+    atomic_write_text,
+    describe_validation_error,
+    read_regular_bytes,
+    read_yaml_mapping,
+    shown,
+)
 
 FLEET_FILE_VERSION = 1
+#: Longest printer URL accepted.
+MAX_URL_CHARS = 2048
+#: Longest API key accepted (OctoPrint's keys are 32-43 characters).
+MAX_KEY_CHARS = 256
+#: Largest api_key_file read.
+MAX_KEY_FILE_BYTES = 4096
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -56,6 +68,15 @@ class PrinterConfig(BaseModel):
     bed_clearing: Literal["manual", "automatic"] = Field(
         "manual", description="manual: a person must confirm the bed is clear before the next job."
     )
+    timeout_s: float = Field(
+        10.0, gt=0, le=300,
+        description="Seconds to wait for an answer (uploads get 3x); choosing a printer, listing and watching jobs "
+        "wait at most 3 s.",
+    )
+    test_printer: bool = Field(
+        False, description="A test rig (e.g. OctoPrint's Virtual Printer): the only kind that may print a "
+        "recipe made for a test-only printer profile."
+    )
 
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -69,16 +90,27 @@ class PrinterConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
+        # never echo the URL in these messages: it may hold a secret
+        value = value.strip()
+        if len(value) > MAX_URL_CHARS:
+            raise ValueError(f"is longer than {MAX_URL_CHARS} characters")
+        if any(not 0x21 <= ord(ch) <= 0x7E for ch in value):
+            raise ValueError("must be printable ASCII, without spaces, line breaks or control characters")
+        parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
-        if parts.username or parts.password:
-            raise ValueError("must not contain credentials (use api_key_env or api_key_file)")
+        if "@" in parts.netloc:
+            raise ValueError("must not contain credentials (user:password@): use api_key_env or api_key_file")
+        if "?" in value or "#" in value:
+            raise ValueError(
+                "must not have a query (?...) or fragment (#...): an API key there would be printed and stored; "
+                "use api_key_env or api_key_file"
+            )
         try:
             parts.port  # noqa: B018 - validates the port
         except ValueError:
             raise ValueError("has an invalid port") from None
-        return value.strip().rstrip("/")
+        return value.rstrip("/")
 
     @field_validator("api_key_env")
     @classmethod
@@ -111,38 +143,66 @@ class PrinterConfig(BaseModel):
         return path
 
     def api_key(self) -> str:
-        """The API key, from the environment variable or the 0600 key file. Never logged or stored."""
+        """The API key, from the environment variable or the 0600 key file, checked to be one line of printable
+        ASCII of at most ``MAX_KEY_CHARS`` before any use. Never logged, stored, or shown in a message."""
         if self.api_key_env is not None:
             value = os.environ.get(self.api_key_env, "").strip()
             if not value:
                 raise ConfigError(
                     f"printer {self.name}: environment variable {self.api_key_env} (api_key_env) is not set"
                 )
-            return value
+            return _checked_key(value, f"printer {self.name}: the API key in environment variable {self.api_key_env}")
         path = self.key_file_path()
         assert path is not None
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError as err:
-            raise ConfigError(f"printer {self.name}: cannot read api_key_file {path}: {err.strerror}") from None
+            raise ConfigError(f"printer {self.name}: cannot read api_key_file {shown(path)}: {err.strerror}") from None
         if mode & 0o077:
             raise ConfigError(
-                f"printer {self.name}: api_key_file {path} refused: mode {mode:04o} lets others read it "
-                f"(run: chmod 600 {path})"
+                f"printer {self.name}: api_key_file {shown(path)} refused: mode {mode:04o} lets others read it "
+                f"(run: chmod 600 {shown(path)})"
             )
+        try:  # a regular file only (a FIFO would block forever), of bounded size
+            raw = read_regular_bytes(path, what="api_key_file", max_bytes=MAX_KEY_FILE_BYTES)
+        except InputError as err:
+            raise ConfigError(f"printer {self.name}: {err.message}") from None
+        where = f"printer {self.name}: the API key in api_key_file {shown(path)}"
         try:
-            value = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(f"printer {self.name}: cannot read api_key_file {path}: {err}") from None
+            value = raw.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise ConfigError(f"{where} is not printable ASCII (it is not shown)") from None
         if not value:
-            raise ConfigError(f"printer {self.name}: api_key_file {path} is empty")
-        return value
+            raise ConfigError(f"printer {self.name}: api_key_file {shown(path)} is empty")
+        return _checked_key(value, where)
 
     def client(self, **kwargs: Any):
         """An :class:`~hospfab.octoprint.OctoPrintClient` for this printer (use it as a context manager)."""
         from hospfab.octoprint.client import OctoPrintClient
 
+        kwargs.setdefault("read_timeout", self.timeout_s)
         return OctoPrintClient(self.url, self.api_key(), name=self.name, **kwargs)
+
+
+def _defaults_left_out(printer: PrinterConfig) -> set[str]:
+    out = set() if printer.tags else {"tags"}
+    if not printer.test_printer:
+        out.add("test_printer")
+    if printer.timeout_s == PrinterConfig.model_fields["timeout_s"].default:
+        out.add("timeout_s")
+    return out
+
+
+def _checked_key(value: str, where: str) -> str:
+    """``value`` when it is one line of printable ASCII of at most MAX_KEY_CHARS; ConfigError (exit 2) naming
+    where it came from, never the key, otherwise. A key that fails reaches no library that could echo it."""
+    if len(value) > MAX_KEY_CHARS:
+        raise ConfigError(f"{where} is longer than {MAX_KEY_CHARS} characters (it is not shown)")
+    if "\n" in value or "\r" in value:
+        raise ConfigError(f"{where} has several lines; a key is one line (it is not shown)")
+    if any(not 0x21 <= ord(ch) <= 0x7E for ch in value):
+        raise ConfigError(f"{where} has spaces, control or non-ASCII characters (it is not shown)")
+    return value
 
 
 class Fleet(BaseModel):
@@ -224,13 +284,14 @@ class Fleet(BaseModel):
             raise ConfigError("no fleet file path to save to")
         doc = {
             "version": FLEET_FILE_VERSION,
-            "printers": [
-                p.model_dump(exclude_none=True, exclude={"tags"} if not p.tags else set()) for p in self.printers
-            ],
+            "printers": [p.model_dump(exclude_none=True, exclude=_defaults_left_out(p)) for p in self.printers],
         }
         text = "# hospfab fleet file (API keys are never stored here: only where to find them)\n"
         text += yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-        atomic_write_text(target, text, mode=0o644)
+        from hospfab.settings import make_private_dir
+
+        make_private_dir(target.parent)
+        atomic_write_text(target, text, mode=0o600)  # names where keys are: for its owner only
         self._path, self._exists = target, True
         return target
 

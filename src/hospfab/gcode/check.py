@@ -8,12 +8,14 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import InputError
 from hospfab.gcode.machine import Limits, Machine
 from hospfab.gcode.tokenize import tokenize_fast, tokenize_slow
-from hospfab.profiles import MaterialProfile, PrinterProfile
+
+if TYPE_CHECKING:
+    from hospfab.profiles import MaterialProfile, PrinterProfile
 
 CHUNK_BYTES = 1024 * 1024  # large enough to amortise numpy's per-call cost; ~20 MB of temporaries per chunk
 _MACRO = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")  # Klipper-style macro (PRINT_START, BED_MESH_CALIBRATE)

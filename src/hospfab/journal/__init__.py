@@ -10,12 +10,14 @@ from __future__ import annotations
 from hospfab.journal.store import (
     ACTIVE_OUTCOMES,
     CANCELLED,
+    CLAIMING_OUTCOMES,
     DONE,
     FAILED,
     FINAL_OUTCOMES,
     LOST,
     PRINTING,
     QUEUED,
+    UNKNOWN,
     UPLOADING,
     BedClear,
     Job,
@@ -26,6 +28,6 @@ from hospfab.journal.store import (
 )
 
 __all__ = [
-    "ACTIVE_OUTCOMES", "CANCELLED", "DONE", "FAILED", "FINAL_OUTCOMES", "LOST", "PRINTING", "QUEUED",
-    "UPLOADING", "BedClear", "Job", "Journal", "MaterialLoad", "new_job_id", "now_iso",
+    "ACTIVE_OUTCOMES", "CANCELLED", "CLAIMING_OUTCOMES", "DONE", "FAILED", "FINAL_OUTCOMES", "LOST", "PRINTING", "QUEUED",
+    "UNKNOWN", "UPLOADING", "BedClear", "Job", "Journal", "MaterialLoad", "new_job_id", "now_iso",
 ]  # fmt: skip

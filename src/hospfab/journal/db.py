@@ -72,12 +72,13 @@ from hospfab.journal.connection import (
     redact,
     split_statements,
 )
+from hospfab.journal.integrity import JournalDamaged  # noqa: F401 - re-exported (a damaged SQLite journal)
 
 Migration = str | Callable[[Connection], object] | Mapping[str, Any]
 
 __all__ = [
     "BUSY_TIMEOUT_S", "ConstraintViolation", "Connection", "Database", "DatabaseBusy", "DatabaseUnavailable",
-    "JournalError", "JournalTooNew", "Migration", "connect", "describe", "is_url", "migrate", "parse_time",
+    "JournalDamaged", "JournalError", "JournalTooNew", "Migration", "connect", "describe", "is_url", "migrate", "parse_time",
     "read_url_file", "redact", "schema_version", "schema_versions", "split_statements", "transaction",
 ]  # fmt: skip
 

@@ -14,6 +14,7 @@ from hospfab.journal.connection import (
     DatabaseBusy,
     JournalError,
 )
+from hospfab.journal.integrity import describe_sqlite_error, stamp, verify_before_open
 
 
 class SQLiteConnection(Connection):
@@ -31,6 +32,14 @@ class SQLiteConnection(Connection):
     @property
     def total_changes(self) -> int:
         return self.raw.total_changes
+
+    @property
+    def text_factory(self) -> Any:
+        return self.raw.text_factory
+
+    @text_factory.setter
+    def text_factory(self, factory: Any) -> None:  # the journal reads damaged text leniently
+        self.raw.text_factory = factory
 
     def _execute(self, sql: str, params: Any) -> Any:
         return self.raw.execute(sql, params)
@@ -54,7 +63,9 @@ class SQLiteConnection(Connection):
                 "retry, or look for a stuck process using this journal",
                 detail=text,
             )
-        if isinstance(err, (sqlite3.Error, OSError)):
+        if isinstance(err, sqlite3.Error):
+            return describe_sqlite_error(self.name, err)  # full disk, damaged or read-only file: one line
+        if isinstance(err, OSError):
             return JournalError(f"{self.name}: {text}", detail=text)
         raise err
 
@@ -71,9 +82,13 @@ class SQLiteConnection(Connection):
 
 
 def connect_sqlite(path: Path, *, timeout: float = BUSY_TIMEOUT_S) -> SQLiteConnection:
-    """Open (creating it and its folder if needed) the SQLite database at ``path`` in WAL mode."""
+    """Open (creating it 0600 and its folder 0700 if needed) the SQLite database at ``path`` in WAL mode, after
+    checking it is itself and intact (:mod:`hospfab.journal.integrity`)."""
+    from hospfab.settings import create_private_file
+
+    verify_before_open(path)  # itself and intact, before anything may write to it
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # 0600 (SQLite gives its -wal and -shm the same mode), folder 0700
         raw = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         raw.row_factory = sqlite3.Row
         mode = raw.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -84,4 +99,5 @@ def connect_sqlite(path: Path, *, timeout: float = BUSY_TIMEOUT_S) -> SQLiteConn
     if str(mode).lower() != "wal":
         raw.close()
         raise JournalError(f"{path}: cannot switch the journal database to WAL mode (got {mode!r})")
+    stamp(raw, path)
     return SQLiteConnection(raw, path)

@@ -5,7 +5,7 @@ belong to the batch queue); one row per printer in ``bed_clear`` (the last time 
 empty); one row per spool change in ``material_loads`` (``hospfab printers load``). Timestamps are ISO 8601
 UTC strings with microseconds from the database server's clock (:meth:`Database.now`), compared as times.
 Every change is one transaction. "At most one active job per printer" is the database's own invariant (a
-partial unique index, migration 3): two concurrent ``hospfab print`` (one workstation or two, SQLite or
+partial unique index over uploading, printing and unknown jobs, migration 4): two concurrent ``hospfab print`` (one workstation or two, SQLite or
 PostgreSQL) can never both claim one printer, whatever the code around the insert does.
 """
 
@@ -24,11 +24,43 @@ from hospfab.journal.db import ConstraintViolation, Connection, Database, parse_
 
 COMPONENT = "journal"
 
-# Outcomes. A job is *active* until it reaches a final outcome.
-QUEUED, UPLOADING, PRINTING = "queued", "uploading", "printing"
+# Outcomes. A job is *active* until it reaches a final outcome. ``unknown``: the send may have started a print
+# and the printer could not be asked; the printer stays claimed until reconciliation decides.
+QUEUED, UPLOADING, PRINTING, UNKNOWN = "queued", "uploading", "printing", "unknown"
 DONE, FAILED, CANCELLED, LOST = "done", "failed", "cancelled", "lost"
-ACTIVE_OUTCOMES = (QUEUED, UPLOADING, PRINTING)
+ACTIVE_OUTCOMES = (QUEUED, UPLOADING, PRINTING, UNKNOWN)
+#: Jobs that hold their printer (a print may be running or about to).
+CLAIMING_OUTCOMES = (UPLOADING, PRINTING, UNKNOWN)
 FINAL_OUTCOMES = (DONE, FAILED, CANCELLED, LOST)
+#: Not an outcome stored by hospfab: how a row that cannot be read is listed (``Job.from_row``).
+DAMAGED = "damaged"
+
+_JOBS_TABLE = """
+    CREATE TABLE {name} (
+        id              TEXT PRIMARY KEY,
+        ref             TEXT NOT NULL,
+        revision        INTEGER NOT NULL,
+        build_file      TEXT,
+        sha256          TEXT NOT NULL,
+        printer         TEXT,
+        printer_url     TEXT,
+        printer_profile TEXT,
+        material        TEXT,
+        material_lot    TEXT,
+        operator        TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        started_at      TEXT,
+        ended_at        TEXT,
+        outcome         TEXT NOT NULL CHECK (outcome IN
+                          ('queued','uploading','printing','unknown','done','failed','cancelled','lost')),
+        reason          TEXT,
+        overrides       TEXT NOT NULL DEFAULT '{{}}',
+        remote_file     TEXT,
+        progress        REAL,
+        lot_id          TEXT,
+        plate_id        TEXT
+    );
+"""
 
 MIGRATIONS = (
     # 1: jobs and bed confirmations
@@ -79,7 +111,24 @@ MIGRATIONS = (
     CREATE INDEX material_loads_printer_at ON material_loads(printer, at);
     CREATE INDEX jobs_printer_started ON jobs(printer, started_at);
     """,
-    # 3: at most one active job per printer, enforced by the database (older duplicates are settled first)
+    # 3: outcome 'unknown' (a CHECK constraint cannot be altered in SQLite: the table is rebuilt; plain SQL
+    # that PostgreSQL runs as well)
+    _JOBS_TABLE.format(name="jobs_v3")
+    + """
+    INSERT INTO jobs_v3 (id, ref, revision, build_file, sha256, printer, printer_url, printer_profile, material,
+        material_lot, operator, created_at, started_at, ended_at, outcome, reason, overrides, remote_file,
+        progress, lot_id, plate_id)
+    SELECT id, ref, revision, build_file, sha256, printer, printer_url, printer_profile, material,
+        material_lot, operator, created_at, started_at, ended_at, outcome, reason, overrides, remote_file,
+        progress, lot_id, plate_id FROM jobs;
+    DROP TABLE jobs;
+    ALTER TABLE jobs_v3 RENAME TO jobs;
+    CREATE INDEX jobs_printer_created ON jobs(printer, created_at);
+    CREATE INDEX jobs_ref_created ON jobs(ref, created_at);
+    CREATE INDEX jobs_outcome ON jobs(outcome);
+    CREATE INDEX jobs_printer_started ON jobs(printer, started_at);
+    """,
+    # 4: at most one active job per printer, enforced by the database (older duplicates are settled first)
     lambda conn: _one_active_job_per_printer(conn),
 )
 
@@ -89,12 +138,12 @@ NOW = "now"  # Journal.update(job_id, started_at=NOW): the database server's tim
 
 def _one_active_job_per_printer(conn: Connection) -> None:
     duplicates = conn.execute(
-        "SELECT printer FROM jobs WHERE outcome IN ('uploading','printing') AND printer IS NOT NULL "
+        "SELECT printer FROM jobs WHERE outcome IN ('uploading','printing','unknown') AND printer IS NOT NULL "
         "GROUP BY printer HAVING COUNT(*) > 1"
     ).fetchall()
     for (printer,) in duplicates:
         rows = conn.execute(
-            "SELECT id FROM jobs WHERE printer=? AND outcome IN ('uploading','printing') "
+            "SELECT id FROM jobs WHERE printer=? AND outcome IN ('uploading','printing','unknown') "
             "ORDER BY created_at DESC, id DESC",
             (printer,),
         ).fetchall()
@@ -105,7 +154,7 @@ def _one_active_job_per_printer(conn: Connection) -> None:
                 (job_id,),
             )
     conn.execute(
-        f"CREATE UNIQUE INDEX {ACTIVE_JOB_INDEX} ON jobs(printer) WHERE outcome IN ('uploading','printing')"
+        f"CREATE UNIQUE INDEX {ACTIVE_JOB_INDEX} ON jobs(printer) WHERE outcome IN ('uploading','printing','unknown')"
     )
 
 JOB_COLUMNS = (
@@ -160,9 +209,64 @@ class Job:
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
+        """The job of a row; a row whose values cannot be what hospfab wrote (damaged text, a non-integer
+        revision, an unknown outcome, bad JSON or dates) comes back flagged: outcome ``damaged``, the problem as
+        its reason, so one bad row never hides the rest of the history."""
         data = {key: row[key] for key in JOB_COLUMNS}
-        data["overrides"] = json.loads(data["overrides"] or "{}")
-        return cls(**data)
+        problem = _row_problem(data)
+        if problem is None:
+            try:
+                data["overrides"] = json.loads(data["overrides"] or "{}")
+                if not isinstance(data["overrides"], dict):
+                    problem = "overrides is not a JSON object"
+            except (ValueError, RecursionError):
+                problem = "overrides is not valid JSON"
+        if problem is None:
+            return cls(**data)
+        text = {k: (None if v is None else str(v)) for k, v in data.items()}
+        return cls(
+            id=text["id"] or "?", ref=text["ref"] or "?", revision=data["revision"] if isinstance(
+                data["revision"], int) else 0, build_file=text["build_file"], sha256=text["sha256"] or "",
+            printer=text["printer"], printer_url=text["printer_url"], printer_profile=text["printer_profile"],
+            material=text["material"], material_lot=text["material_lot"], operator=text["operator"] or "?",
+            created_at=text["created_at"] or "", started_at=text["started_at"], ended_at=text["ended_at"],
+            outcome=DAMAGED, reason=f"damaged row: {problem}", overrides={}, remote_file=text["remote_file"],
+            lot_id=text["lot_id"], plate_id=text["plate_id"],
+        )  # fmt: skip
+
+
+class DamagedText(str):
+    """Text of the journal that is not valid UTF-8 (decoded with replacement characters)."""
+
+
+def lenient_text(raw: bytes) -> str:
+    """SQLite text as str; invalid UTF-8 becomes :class:`DamagedText` instead of failing the whole query."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return DamagedText(raw.decode("utf-8", errors="replace"))
+
+
+def _row_problem(data: dict[str, Any]) -> str | None:
+    for key, value in data.items():
+        if isinstance(value, DamagedText):
+            return f"{key} is not valid UTF-8 text"
+        if isinstance(value, bytes):
+            return f"{key} holds binary data"
+    if not isinstance(data["revision"], int):
+        return "revision is not an integer"
+    if data["outcome"] not in (*ACTIVE_OUTCOMES, *FINAL_OUTCOMES):
+        return f"unknown outcome {str(data['outcome'])[:40]!r}"
+    for key in ("created_at", "started_at", "ended_at"):
+        if data[key] is None and key != "created_at":
+            continue
+        try:
+            datetime.fromisoformat(str(data[key]))
+        except ValueError:
+            return f"{key} is not a date"
+    if data["progress"] is not None and not isinstance(data["progress"], (int, float)):
+        return "progress is not a number"
+    return None
 
 
 @dataclass(frozen=True)
@@ -191,6 +295,10 @@ class Journal(Database):
 
     COMPONENT = COMPONENT
     MIGRATIONS = MIGRATIONS
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(path)
+        self.conn.text_factory = lenient_text  # a damaged text value flags its row, not the whole query
 
     # ---- writing -----------------------------------------------------------------------------------------
 
@@ -233,9 +341,9 @@ class Journal(Database):
             job = self._get(job_id, lock=True)
             if job.active:
                 progress = 100.0 if outcome == DONE else job.progress
-                self.conn.execute(
-                    "UPDATE jobs SET outcome=?, reason=?, ended_at=?, progress=? WHERE id=? "
-                    "AND outcome IN ('queued','uploading','printing')",
+                self.conn.execute(  # a reason recorded earlier (a lost answer) is kept unless a new one is given
+                    "UPDATE jobs SET outcome=?, reason=COALESCE(?, reason), ended_at=?, progress=? WHERE id=? "
+                    "AND outcome IN ('queued','uploading','printing','unknown')",
                     (outcome, reason, self.conn.now(), progress, job_id),
                 )
             return self._get(job_id)
@@ -356,7 +464,7 @@ class Journal(Database):
         return [Job.from_row(row) for row in self.conn.execute(sql, params)]
 
     def active_jobs(self, printer: str | None = None) -> list[Job]:
-        return self.jobs(printer=printer, outcomes=(UPLOADING, PRINTING), newest_first=False)
+        return self.jobs(printer=printer, outcomes=CLAIMING_OUTCOMES, newest_first=False)
 
     def active_on(self, printer: str) -> Job | None:
         return _active_on(self.conn, printer)
@@ -422,7 +530,7 @@ def insert_job(conn: Connection, job: Job) -> None:
 
 def _active_on(conn: Connection, printer: str) -> Job | None:
     row = conn.execute(
-        "SELECT * FROM jobs WHERE printer=? AND outcome IN ('uploading','printing') "
+        "SELECT * FROM jobs WHERE printer=? AND outcome IN ('uploading','printing','unknown') "
         "ORDER BY created_at DESC LIMIT 1",
         (printer,),
     ).fetchone()

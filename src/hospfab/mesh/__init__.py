@@ -1,7 +1,9 @@
 """STL reading, mesh checks and repair.
 
 - :func:`read_stl` (binary/ASCII by the size rule) -> :class:`Triangles`, or :class:`MeshReadError`
-- :func:`check_file` -> :class:`MeshReport` (``ok``, ``errors``, ``warnings``, ``stats``, ``findings``)
+- :func:`check_file` -> :class:`MeshReport` (``ok``, ``errors``, ``warnings``, ``stats``, ``findings``);
+  ``min_wall_mm`` adds the thin-wall check, ``detail`` keeps each finding's facets for
+  :func:`hospfab.mesh.picture.write_picture`
 - :func:`fits_build_volume` -> the :class:`Orientation` that fits a build volume, or None
 - :func:`repair_file` -> :class:`RepairReport` (before/after), never overwriting its input
 """

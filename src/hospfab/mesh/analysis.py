@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hospfab.mesh import geometry, topology
+from hospfab.mesh import geometry, intersections, raycast, thickness, topology
 from hospfab.mesh.orientation import Orientation, fits_build_volume
 from hospfab.mesh.stlio import Triangles
 from hospfab.mesh.tolerances import DEFAULT, Tolerances
@@ -41,6 +41,13 @@ class MeshFacts:
     build_volume_mm: tuple[float, float, float] | None = None
     orientation: Orientation | None = None
     notes: list[str] = field(default_factory=list)
+    noise_shells: int = 0
+    noise_volume_mm3: float = 0.0
+    self_intersections: intersections.SelfIntersections | None = None
+    thin_walls: thickness.ThinWalls | None = None
+    facet_sets: dict[str, np.ndarray] = field(default_factory=dict)  # code -> facet indices (the picture)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    flagged_bodies: dict[str, list[int]] = field(default_factory=dict)  # code -> body ids (the picture)
 
     @property
     def extents_mm(self) -> np.ndarray:
@@ -52,7 +59,11 @@ class MeshFacts:
         return e.open == 0 and e.non_manifold == 0 and e.inconsistent == 0
 
 
-def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> MeshFacts:
+def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min_wall_mm: float | None = None,
+            detail: bool = False) -> MeshFacts:
+    """Measure ``tri``. ``min_wall_mm`` turns on the thin-wall check; ``detail`` records which facets each
+    defect concerns (``facet_sets``, for the picture)."""
+    clock = _Clock()
     verts = tri.vertices
     n = len(verts)
     corners = verts.reshape(-1, 3)
@@ -131,22 +142,115 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT) -> 
     geo = geometry.facet_geometry(verts, tri.normals, (lo + hi) / 2, body_of_face, bodies,
                                   tol.degenerate_area_mm2, tol.normal_mismatch_cos)
     body_volumes = geo.body_volume_mm3
+    boxes = _Lazy(lambda: _body_boxes(positions, vertex_body, bodies) if bodies > 1
+                  else (lo[None, :], hi[None, :]))
+    noise = noise_bodies(body_volumes, boxes, tol) if bodies > 1 else np.zeros(bodies, bool)
+    clock.lap("topology")
     facts = MeshFacts(
         triangles=n, format=tri.format, bounds_min=lo, bounds_max=hi,
         area_mm2=geo.area_mm2, volume_mm3=float(body_volumes.sum()),
         welding=weld_info, edges=edges, degenerate_faces=int(np.count_nonzero(repeated | geo.degenerate)),
-        duplicate_faces=duplicates, bodies=bodies, shells=bodies if shells is None else shells,
-        body_volumes_mm3=[float(v) for v in body_volumes[:50]],
+        duplicate_faces=duplicates, bodies=bodies - int(noise.sum()),
+        shells=(bodies if shells is None else shells) - int(noise.sum()),
+        body_volumes_mm3=[float(v) for v in body_volumes[~noise][:50]],
         inverted_bodies=0, cavities=0, overlapping_pairs=0, overlap_pairs_tested=0,
         normals_disagree=geo.normal_disagrees, normals_missing=geo.normal_missing,
     )
+    facts.noise_shells = int(noise.sum())
+    facts.noise_volume_mm3 = float(np.abs(body_volumes[noise]).sum())
     if facts.closed:
-        _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol,
-                      lambda: _body_boxes(positions, vertex_body, bodies))
+        _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, boxes, ~noise)
+    clock.lap("bodies")
+    degenerate = repeated | geo.degenerate
+    skip = degenerate | (body_of_face < 0)
+    if noise.any():
+        skip |= noise[np.maximum(body_of_face, 0)]
+        facts.facet_sets["noise_shells"] = np.flatnonzero(noise[np.maximum(body_of_face, 0)] & (body_of_face >= 0))
+    scene = raycast.RayScene(positions, faces)
+    facts.self_intersections = intersections.find(scene, positions, faces, body_of_face, skip,
+                                                  tol.intersection_touch_mm)
+    facts.facet_sets["self_intersections"] = facts.self_intersections.facets
+    clock.lap("self_intersections")
+    if min_wall_mm is not None:
+        if facts.closed and facts.inverted_bodies == 0:
+            facts.thin_walls = thickness.find(scene, positions, faces, ~skip, body_of_face, body_volumes > 0,
+                                              min_wall_mm, tol.wall_angle_deg, min_wall_mm ** 2)
+            facts.facet_sets["thin_walls"] = facts.thin_walls.facets
+        else:
+            facts.notes.append("wall thickness not measured: the mesh is not a closed, outward solid")
+        clock.lap("thin_walls")
+    if detail:
+        _defect_facets(facts, faces, vertex_count, degenerate, body_of_face)
     if build_volume_mm is not None:
         facts.build_volume_mm = tuple(float(x) for x in build_volume_mm)
         facts.orientation = fits_build_volume(facts.extents_mm, facts.build_volume_mm)
+    facts.timings_s = clock.laps
     return facts
+
+
+class _Clock:
+    def __init__(self):
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = self._now()
+        self.laps[name] = round(now - self._last, 4)
+        self._last = now
+
+
+class _Lazy:
+    """A value computed on first call, then kept."""
+
+    def __init__(self, make):
+        self._make, self._value = make, None
+
+    def __call__(self):
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+
+def noise_bodies(volumes: np.ndarray, boxes, tol: Tolerances) -> np.ndarray:
+    """Bodies too small to print: under ``noise_size_mm`` along every axis, or enclosing under
+    ``noise_volume_mm3`` while under ``noise_volume_size_mm`` long. Never every body."""
+    lo, hi = boxes()
+    size = (hi - lo).max(axis=1)
+    noise = (size < tol.noise_size_mm) | ((np.abs(volumes) < tol.noise_volume_mm3) & (size < tol.noise_volume_size_mm))
+    return noise if not noise.all() else np.zeros(len(volumes), bool)
+
+
+def _defect_facets(facts: MeshFacts, faces: np.ndarray, vertex_count: int, degenerate: np.ndarray,
+                   body_of_face: np.ndarray) -> None:
+    """Which facets each topology finding concerns, for the picture."""
+    sets = facts.facet_sets
+    for code, bodies in facts.flagged_bodies.items():
+        sets[code] = np.flatnonzero(np.isin(body_of_face, bodies))
+    if facts.inverted_bodies and "inverted_normals" not in facts.flagged_bodies:  # the single-body case
+        sets["inverted_normals"] = np.flatnonzero(body_of_face >= 0)
+    if facts.degenerate_faces:
+        sets["degenerate_faces"] = np.flatnonzero(degenerate)
+    if facts.duplicate_faces:
+        sets["duplicate_faces"] = np.flatnonzero((body_of_face < 0) & ~degenerate)
+    if facts.edges.open or facts.edges.non_manifold or facts.edges.inconsistent:
+        live = np.flatnonzero(body_of_face >= 0)
+        keys = topology.edge_keys(faces[live], vertex_count)
+        und = keys >> 1
+        order = np.argsort(und, kind="stable")
+        s = und[order]
+        start = np.r_[True, s[1:] != s[:-1]]
+        run = np.cumsum(start) - 1
+        size = np.bincount(run)[run]
+        forward = (keys[order] & 1).astype(np.int64)
+        ways = np.bincount(run, weights=forward)[run]
+        facet = live[order // 3]
+        for code, mask in (("open_edges", size == 1), ("non_manifold_edges", size >= 3),
+                           ("inconsistent_winding", (size == 2) & (ways != 1))):
+            if mask.any():
+                sets[code] = np.unique(facet[mask])
 
 
 def duplicate_mask(faces: np.ndarray, vertex_count: int) -> np.ndarray:
@@ -175,27 +279,30 @@ def count_shells(keys: np.ndarray) -> int:
     return int(len(np.unique(labels)))
 
 
-def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_boxes) -> None:
-    """Inverted bodies (negative volume, not a cavity inside another body) and overlapping bodies."""
-    if facts.bodies <= 1:  # no body at all when every facet was degenerate and dropped
-        facts.inverted_bodies = int(facts.bodies == 1 and body_volumes[0] < 0)
+def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_boxes, real) -> None:
+    """Inverted bodies (negative volume, not a cavity inside another body) and overlapping bodies; noise
+    bodies (``real`` False) take no part."""
+    if len(body_volumes) <= 1:  # no body at all when every facet was degenerate and dropped
+        facts.inverted_bodies = int(len(body_volumes) == 1 and body_volumes[0] < 0)
         return
     lo, hi = body_boxes()
-    pairs = _box_overlaps(lo, hi, np.flatnonzero(body_volumes > 0))
-    if not pairs and not np.any(body_volumes < 0):
+    pairs = _box_overlaps(lo, hi, np.flatnonzero((body_volumes > 0) & real))
+    if not pairs and not np.any((body_volumes < 0) & real):
         return  # the common plate of separate parts: nothing to intersect
     order = np.argsort(body_of_face, kind="stable")
     order = order[body_of_face[order] >= 0]
-    bounds = np.r_[0, np.cumsum(np.bincount(body_of_face[order], minlength=facts.bodies))]
-    members = [order[bounds[b]:bounds[b + 1]] for b in range(facts.bodies)]
-    for b in np.flatnonzero(body_volumes < 0):
+    bounds = np.r_[0, np.cumsum(np.bincount(body_of_face[order], minlength=len(body_volumes)))]
+    count = len(body_volumes)
+    members = [order[bounds[b]:bounds[b + 1]] for b in range(count)]
+    for b in np.flatnonzero((body_volumes < 0) & real):
         probe = verts[members[b][0], 0].astype(np.float64)
-        hosts = [o for o in range(facts.bodies) if o != b and body_volumes[o] > 0
+        hosts = [o for o in range(count) if o != b and body_volumes[o] > 0 and real[o]
                  and np.all(lo[o] <= probe) and np.all(probe <= hi[o])]
         if any(geometry.inside(probe[None, :], verts[members[o]])[0] for o in hosts):
             facts.cavities += 1
         else:
             facts.inverted_bodies += 1
+            facts.flagged_bodies.setdefault("inverted_normals", []).append(int(b))
     if len(pairs) > tol.max_overlap_pairs:
         facts.notes.append(f"overlap tested on the first {tol.max_overlap_pairs} of {len(pairs)} pairs")
         pairs = pairs[: tol.max_overlap_pairs]
@@ -205,6 +312,7 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_box
         smaller = min(body_volumes[a], body_volumes[b])
         if shared is not None and shared > tol.overlap_volume_fraction * smaller:
             facts.overlapping_pairs += 1
+            facts.flagged_bodies.setdefault("overlapping_bodies", []).extend([int(a), int(b)])
 
 
 def _box_overlaps(lo: np.ndarray, hi: np.ndarray, candidates: np.ndarray) -> list[tuple[int, int]]:

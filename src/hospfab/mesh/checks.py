@@ -2,7 +2,8 @@
 
 Each check has a stable ``key`` (the code reported in JSON), a severity (an error fails the part, a warning
 does not) and a function of the measured :class:`~hospfab.mesh.analysis.MeshFacts` that returns a finding
-(message and advice for the person at the printer) or None. Adding a check is adding one decorated function.
+(message and advice for the person at the printer, optionally a severity that overrides the default) or
+None. Adding a check is adding one decorated function.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Finding:
 class Check:
     key: str
     severity: Severity
-    run: Callable[[MeshFacts, Tolerances], tuple[str, str] | None]
+    run: Callable[[MeshFacts, Tolerances], tuple | None]
 
 
 REGISTRY: list[Check] = []
@@ -55,7 +56,8 @@ def run_checks(facts: MeshFacts, tol: Tolerances = DEFAULT) -> list[Finding]:
     for unit in REGISTRY:
         outcome = unit.run(facts, tol)
         if outcome is not None:
-            findings.append(Finding(unit.key, unit.severity, *outcome))
+            message, advice, *severity = outcome
+            findings.append(Finding(unit.key, severity[0] if severity else unit.severity, message, advice))
     return findings
 
 
@@ -105,6 +107,38 @@ def _duplicate(f: MeshFacts, tol):
         return (f"{_n(f.duplicate_faces, 'facet')} repeat another facet's three corners", REPAIR)
 
 
+def _at(points) -> str:
+    return "; ".join("(" + ", ".join(f"{x:g}" for x in p) + ")" for p in points)
+
+
+@check("self_intersections", Severity.ERROR)
+def _self_intersections(f: MeshFacts, tol):
+    si = f.self_intersections
+    if si is not None and si.count:
+        return (f"{_n(si.count, 'facet')} cross other facets of the same body: the surface passes through "
+                f"itself, so inside and outside are wrong there (at {_at(si.locations)} mm)",
+                "`hospfab repair` unions the part where it can; otherwise fix the crossing in CAD and re-export")
+
+
+@check("thin_walls", Severity.WARNING)
+def _thin_walls(f: MeshFacts, tol):
+    tw = f.thin_walls
+    if tw is None or not tw.regions:
+        return None
+    vanish = [r for r in tw.regions if r.max_mm < tol.thin_vanish_fraction * tw.min_wall_mm]
+    first = tw.regions[0]
+    what = (f"{_n(len(tw.regions), 'region')} thinner than {tw.min_wall_mm:g} mm, "
+            f"{sum(r.area_mm2 for r in tw.regions):,.1f} mm2 in all; thinnest {first.min_mm:.2f} mm over "
+            f"{first.area_mm2:,.1f} mm2 at {_at([first.location_mm])} mm")
+    if vanish:
+        v = vanish[0]
+        return (f"{what}; {_n(len(vanish), 'feature')} at most {v.max_mm:.2f} mm thick (at "
+                f"{_at([v.location_mm])} mm) will not print at all",
+                "thicken the walls to at least the nozzle diameter in CAD, or use a finer nozzle", Severity.ERROR)
+    return (f"{what}: the slicer prints them wider than drawn, or weak",
+            "thicken the walls to at least the nozzle diameter in CAD, or use a finer nozzle")
+
+
 @check("exceeds_build_volume", Severity.ERROR)
 def _build_volume(f: MeshFacts, tol):
     if f.build_volume_mm is not None and f.orientation is None:
@@ -119,6 +153,15 @@ def _bodies(f: MeshFacts, tol):
     if f.bodies > 1:
         return (f"the file holds {f.bodies} separate bodies", "fine for a plate of parts; for one part, "
                 "check nothing came loose in the export")
+
+
+@check("noise_shells", Severity.WARNING)
+def _noise(f: MeshFacts, tol):
+    if f.noise_shells:
+        return (f"{_n(f.noise_shells, 'tiny body')} ({f.noise_volume_mm3:.2g} mm3 in all) too small to print: "
+                f"under {tol.noise_size_mm:g} mm, or under {tol.noise_volume_mm3:g} mm3 and "
+                f"{tol.noise_volume_size_mm:g} mm; debris left by the export, not counted as bodies",
+                "`hospfab repair` removes them")
 
 
 @check("overlapping_bodies", Severity.WARNING)

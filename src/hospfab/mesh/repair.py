@@ -1,4 +1,5 @@
-"""`repair`: weld, drop degenerate and duplicate facets, fix winding and inversion, fill small holes.
+"""`repair`: weld, drop degenerate and duplicate facets and noise shells, fix winding and inversion, fill
+small holes, and union crossing shells (manifold3d) when the part self-intersects or its bodies overlap.
 
 The input file is never touched: the result goes to a different path (written atomically) and both are
 checked, so the before/after reports say exactly what changed and whether the result now passes.
@@ -7,6 +8,7 @@ checked, so the before/after reports say exactly what changed and whether the re
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,17 +48,27 @@ def repair_file(src: str | os.PathLike, dst: str | os.PathLike, tol: Tolerances 
         raise InputError(f"{dst}: output is a directory; give a file name", code="bad_output")
     tri = read_stl(src)
     before = check_triangles(tri, str(src), tol=tol)
-    vertices, actions = repair_triangles(tri.vertices, tol)
+    union = bool({"self_intersections", "overlapping_bodies"} & set(before.errors + before.warnings))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vertices, actions = repair_triangles(tri.vertices, tol, union=union)
     if len(vertices) == 0:
         raise InputError(f"{src}: nothing printable left after removing degenerate facets",
                          code="unrepairable")
     write_binary_stl(dst, vertices, header=f"hospfab repair of {src.name}")
     after = check_file(dst, tol=tol)
+    left = after.stats.get("self_intersecting_faces") or 0
+    if union and left:
+        actions["self_intersections_left"] = (
+            f"{left} facets still cross: a union resolves shells that cross each other, not a surface that "
+            "passes through itself; fix that in CAD")
     return RepairReport(str(src), str(dst), before, after, actions)
 
 
-def repair_triangles(vertices: np.ndarray, tol: Tolerances = DEFAULT) -> tuple[np.ndarray, dict]:
-    """Repaired facets (m, 3, 3) float64 and a count of what was done."""
+def repair_triangles(vertices: np.ndarray, tol: Tolerances = DEFAULT, union: bool = False
+                     ) -> tuple[np.ndarray, dict]:
+    """Repaired facets (m, 3, 3) float64 and a count of what was done. ``union``: merge crossing closed
+    shells into one solid with manifold3d (a robust boolean union)."""
     import trimesh
 
     corners = np.asarray(vertices, np.float64).reshape(-1, 3)
@@ -79,6 +91,11 @@ def repair_triangles(vertices: np.ndarray, tol: Tolerances = DEFAULT) -> tuple[n
     mesh.update_faces(mesh.unique_faces())
     actions["duplicate_faces_removed"] = count - len(mesh.faces)
     mesh.remove_unreferenced_vertices()
+    noise = _noise_faces(mesh, tol)
+    actions["noise_shells_removed"] = int(len(np.unique(noise[noise >= 0]))) if len(noise) else 0
+    if actions["noise_shells_removed"]:
+        mesh.update_faces(noise < 0)
+        mesh.remove_unreferenced_vertices()
 
     before_fill = len(mesh.faces)
     holes_before = _open_edge_count(mesh)
@@ -92,7 +109,57 @@ def repair_triangles(vertices: np.ndarray, tol: Tolerances = DEFAULT) -> tuple[n
     trimesh.repair.fix_inversion(mesh, multibody=True)
     actions["faces_reversed"] = int(np.count_nonzero(np.any(mesh.faces != flipped_before, axis=1)))
     actions["normals_rewritten"] = True
+    if union:
+        united = _union_shells(mesh)
+        if united is not None:
+            actions["shells_united"] = united[1]
+            return united[0], actions
     return mesh.vertices[mesh.faces], actions
+
+
+def _noise_faces(mesh, tol: Tolerances) -> np.ndarray:
+    """For each facet, the noise body it belongs to, or -1 (see ``Tolerances.noise_size_mm``)."""
+    from hospfab.mesh import topology
+    from hospfab.mesh.analysis import noise_bodies
+
+    faces = mesh.faces
+    if len(faces) == 0:
+        return np.zeros(0, np.int64)
+    labels = topology.components(len(mesh.vertices), np.r_[faces[:, 0], faces[:, 1]], np.r_[faces[:, 1], faces[:, 2]])
+    _, body = np.unique(labels[faces[:, 0]], return_inverse=True)
+    bodies = int(body.max()) + 1
+    if bodies < 2:
+        return np.full(len(faces), -1)
+    tri = mesh.vertices[faces]
+    volume = np.bincount(body, weights=np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6,
+                         minlength=bodies)
+    lo = np.full((bodies, 3), np.inf)
+    hi = np.full((bodies, 3), -np.inf)
+    for k in range(3):
+        np.minimum.at(lo[:, k], np.repeat(body, 3), tri[:, :, k].reshape(-1))
+        np.maximum.at(hi[:, k], np.repeat(body, 3), tri[:, :, k].reshape(-1))
+    noise = noise_bodies(volume, lambda: (lo, hi), tol)
+    return np.where(noise[body], body, -1)
+
+
+def _union_shells(mesh) -> tuple[np.ndarray, int] | None:
+    """The boolean union (manifold3d) of the mesh's closed shells, and how many shells went in; None when
+    there is nothing to unite or a shell is not a valid closed manifold."""
+    import manifold3d
+
+    shells = mesh.split(only_watertight=False)
+    if len(shells) < 2 or not all(s.is_watertight for s in shells):
+        return None
+    solids = []
+    for shell in shells:
+        solid = manifold3d.Manifold(manifold3d.Mesh(vert_properties=np.asarray(shell.vertices, np.float32),
+                                                    tri_verts=np.asarray(shell.faces, np.uint32)))
+        if solid.status() != manifold3d.Error.NoError:
+            return None
+        solids.append(solid)
+    united = manifold3d.Manifold.batch_boolean(solids, manifold3d.OpType.Add).to_mesh()
+    positions = np.asarray(united.vert_properties, np.float64)[:, :3]
+    return positions[np.asarray(united.tri_verts)], len(shells)
 
 
 def weld_ids(corners: np.ndarray, tolerance_mm: float) -> np.ndarray:

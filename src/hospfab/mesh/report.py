@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from hospfab.mesh.analysis import MeshFacts, analyse
 from hospfab.mesh.checks import Finding, Severity, run_checks
@@ -17,6 +20,7 @@ class MeshReport:
     path: str
     findings: list[Finding] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    facts: MeshFacts | None = field(default=None, repr=False)
 
     @property
     def errors(self) -> list[str]:
@@ -67,18 +71,37 @@ def stats_of(facts: MeshFacts) -> dict:
     if facts.build_volume_mm is not None:
         stats["build_volume_mm"] = list(facts.build_volume_mm)
         stats["orientation"] = facts.orientation.as_dict() if facts.orientation else None
+    stats["noise_shells"] = facts.noise_shells
+    si = facts.self_intersections
+    stats["self_intersecting_faces"] = si.count if si is not None else None
+    if si is not None and si.count:
+        stats["self_intersection_locations_mm"] = si.locations
+    if facts.thin_walls is not None:
+        tw = facts.thin_walls
+        stats["thin_walls"] = {"min_wall_mm": tw.min_wall_mm, "regions": len(tw.regions),
+                               "thin_faces": int(len(tw.facets)),
+                               "first_regions": [r.as_dict() for r in tw.regions[:5]]}
+    stats["timings_s"] = facts.timings_s
     if facts.notes:
         stats["notes"] = facts.notes
     return stats
 
 
-def check_triangles(tri, path: str, build_volume_mm=None, tol: Tolerances = DEFAULT) -> MeshReport:
-    facts = analyse(tri, build_volume_mm, tol)
-    return MeshReport(path=path, findings=run_checks(facts, tol), stats=stats_of(facts))
+def check_triangles(tri, path: str, build_volume_mm=None, tol: Tolerances = DEFAULT,
+                    min_wall_mm: float | None = None, detail: bool = False) -> MeshReport:
+    """Check facets already read. ``detail`` keeps the measured facts (``report.facts``) for the picture."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        facts = analyse(tri, build_volume_mm, tol, min_wall_mm, detail)
+        report = MeshReport(path=path, findings=run_checks(facts, tol), stats=stats_of(facts))
+    if detail:
+        report.facts = facts
+    return report
 
 
 def check_file(path: str | os.PathLike, build_volume_mm: tuple[float, float, float] | None = None,
-               tol: Tolerances = DEFAULT) -> MeshReport:
-    """Read and check one STL file. Raises :class:`~hospfab.mesh.MeshReadError` when it is unreadable."""
+               tol: Tolerances = DEFAULT, min_wall_mm: float | None = None, detail: bool = False) -> MeshReport:
+    """Read and check one STL file. Raises :class:`~hospfab.mesh.MeshReadError` when it is unreadable.
+    ``min_wall_mm`` (a nozzle diameter) turns on the thin-wall check."""
     tri = read_stl(path)
-    return check_triangles(tri, str(Path(path)), build_volume_mm, tol)
+    return check_triangles(tri, str(Path(path)), build_volume_mm, tol, min_wall_mm, detail)

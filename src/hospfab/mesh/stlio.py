@@ -147,7 +147,13 @@ def _read_ascii(path: Path, data: bytes) -> Triangles:
     return Triangles(vertices, normals, "ascii", first[5:].decode("latin-1", "replace").strip())
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _require_finite(path: Path, vertices: np.ndarray) -> None:
+    """Refuse NaN or infinite coordinates, and (ASCII, read as float64) coordinates that binary STL's
+    float32 cannot hold: every later step (checks in float32 ray queries, `repair`'s binary output) would
+    turn them into infinities."""
     flat = vertices.reshape(-1)
     step = 1 << 22
     for start in range(0, flat.size, step):
@@ -156,6 +162,12 @@ def _require_finite(path: Path, vertices: np.ndarray) -> None:
             bad = start + int(np.flatnonzero(~np.isfinite(part))[0])
             raise _fail(path, f"facet {bad // 9} has a NaN or infinite coordinate",
                         code="invalid_coordinates")
+        if part.dtype != np.float32:
+            huge = np.abs(part) > FLOAT32_MAX
+            if huge.any():
+                bad = start + int(np.flatnonzero(huge)[0])
+                raise _fail(path, f"facet {bad // 9} has a coordinate ({flat[bad]:.3g}) beyond what binary STL "
+                                  f"can hold (float32, +-{FLOAT32_MAX:.3g})", code="invalid_coordinates")
 
 
 def write_binary_stl(path: str | os.PathLike, vertices: np.ndarray, normals: np.ndarray | None = None,
@@ -164,8 +176,14 @@ def write_binary_stl(path: str | os.PathLike, vertices: np.ndarray, normals: np.
     Normals are recomputed from the vertex order when not given."""
     path = Path(path)
     vertices = np.asarray(vertices, dtype=np.float64)
+    if not (np.isfinite(vertices).all() and np.abs(vertices).max(initial=0) <= FLOAT32_MAX):
+        from hospfab.errors import InputError
+
+        raise InputError(f"{path}: not written: coordinates beyond what binary STL (float32) can hold",
+                         code="invalid_coordinates")
     if normals is None:
-        normals = face_normals(vertices)
+        with np.errstate(all="ignore"):
+            normals = face_normals(vertices)
     records = np.zeros(len(vertices), dtype=FACET_DTYPE)
     records["vertices"] = vertices
     records["normal"] = normals

@@ -60,5 +60,34 @@ class Tolerances:
     """`repair` fills a hole only when its boundary loop has at most this many edges. Reason: larger
     holes are missing geometry, not a crack; filling them with a flat fan invents a surface."""
 
+    intersection_touch_mm: float = 1e-5
+    """A segment end or crossing point closer than this (mm) to a facet's plane or edge touches it rather
+    than crossing it. Reason: float32 coordinates of a 200 mm part are rounded by 1.5e-5 mm, so contact
+    written by an exporter (a vertex on a facet, coplanar faces) lands within this of exact; a crossing this
+    shallow is 10,000x below a layer."""
+
+    wall_angle_deg: float = 30.0
+    """An inward ray measures a wall only when the facet it meets is within this many degrees of parallel
+    to the facet it left (opposite sides of a wall). Reason: at a sharp edge or chamfer two faces meet at an
+    angle and the ray is short near the apex without the part being a wall; wedges sharper than 30 degrees
+    are reported near their tip, where they do print thinner than the nozzle."""
+
+    thin_vanish_fraction: float = 1 / 3
+    """A thin region whose thickest measured point is below this fraction of the minimum wall is an error:
+    the feature vanishes. Reason: measured with PrusaSlicer 2.5 (classic and Arachne perimeters, 0.4 mm
+    nozzle, 0.2 mm layers): a 0.10 mm fin is dropped entirely, fins of 0.15 mm and more are printed
+    (over-wide). Thicker thin regions are a warning: they print, weaker and wider than drawn."""
+
+    noise_size_mm: float = 0.3
+    """A body whose bounding box is under this (mm) along every axis is noise. Reason: narrower than the
+    line of the smallest common nozzle (0.4 mm): nothing of it can print."""
+
+    noise_volume_mm3: float = 1e-3
+    """A body enclosing less than this volume (mm^3, a 0.1 mm cube) is noise when it is also under
+    ``noise_volume_size_mm`` long. Reason: exporters leave such specks (collapsed sliver shells)."""
+
+    noise_volume_size_mm: float = 2.0
+    """See ``noise_volume_mm3``: a flat 2 mm sliver with no volume is debris, a 20 mm plate is not."""
+
 
 DEFAULT = Tolerances()

@@ -32,10 +32,18 @@ from hospfab.octoprint.exceptions import (
     PrinterNotFound,
     PrinterProtocolError,
     PrinterUnreachable,
+    SendConflictUnconfirmed,
+    SendUnconfirmed,
 )
 from hospfab.octoprint.states import BUSY_STATES, ERROR_STATES, IDLE_STATES, OPERATIONAL_STATES, State, parse_state
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
+#: An upload may take this many times the read timeout to be answered (OctoPrint stores and analyses the file).
+UPLOAD_TIMEOUT_FACTOR = 3.0
+#: httpx errors raised before a request can have reached the server: whatever they say, nothing was sent.
+_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.LocalProtocolError, httpx.UnsupportedProtocol,
+)
 _TLS_LOCK = threading.Lock()
 _TLS_CONTEXT: ssl.SSLContext | None = None
 
@@ -137,6 +145,9 @@ class OctoPrintClient:
         self.name = name or _redact_url(self.url)
         self.retries = max(0, retries)
         self.backoff_s = backoff_s
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._secret = api_key
         # https: certificates verified. Plain http never negotiates TLS (and redirects are not followed), so
         # it gets no CA bundle, which would only cost start-up time.
         https = urlsplit(self.url).scheme == "https"
@@ -175,9 +186,15 @@ class OctoPrintClient:
                         f"printer {self.name}: no answer from {_redact_url(self.url)} "
                         f"({type(err).__name__}: timed out)"
                     ) from None
+            except httpx.LocalProtocolError:
+                # httpx's text for a bad header quotes the header value (the API key): never show it
+                raise PrinterError(
+                    f"printer {self.name}: the request could not be built (invalid API key or URL characters)",
+                    code="printer_request_invalid",
+                ) from None
             except httpx.TransportError as err:
                 if last:
-                    reason = str(err).split("\n")[0] or type(err).__name__
+                    reason = self._scrub(str(err).split("\n")[0]) or type(err).__name__
                     raise PrinterUnreachable(
                         f"printer {self.name}: cannot reach {_redact_url(self.url)} ({reason})"
                     ) from None
@@ -189,9 +206,15 @@ class OctoPrintClient:
             time.sleep(self.backoff_s * (2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _scrub(self, text: str) -> str:
+        """``text`` without the API key (whatever a library put in its message)."""
+        if self._secret and self._secret in text:
+            text = text.replace(self._secret, "<api key>")
+        return text
+
     def _raise_for(self, method: str, path: str, response: httpx.Response) -> None:
         status = response.status_code
-        detail = _error_text(response)
+        detail = self._scrub(_error_text(response))
         where = f"printer {self.name}: {method} {path}"
         if status in (401, 403):
             raise PrinterAuthRefused(f"printer {self.name}: the API key was refused (HTTP {status})")
@@ -288,23 +311,63 @@ class OctoPrintClient:
         no_overwrite: bool = True,
     ) -> UploadResult:
         """Upload a G-code file to ``/api/files/local``. Check ``effective_print``: OctoPrint answers 201
-        even when it did not start the print (busy or disconnected printer)."""
+        even when it did not start the print (busy or disconnected printer).
+
+        Raises :class:`PrinterUnreachable` only when nothing can have been sent (connection refused, connect
+        timeout), :class:`SendUnconfirmed` when the request may have reached OctoPrint but the answer was lost
+        or wrong (timeout, dropped connection, truncated body, 5xx, 409): then ask the printer before deciding.
+        Answers may take ``UPLOAD_TIMEOUT_FACTOR`` times the read timeout. Never retried."""
         form = {"select": _bool(select), "print": _bool(print_), "noOverwrite": _bool(no_overwrite)}
         if userdata is not None:
             form["userdata"] = json.dumps(userdata, sort_keys=True)
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
-            raise PrinterError(f"printer {self.name}: cannot read {path}: {err.strerror}") from None
+            raise PrinterError(
+                f"printer {self.name}: cannot read {path}: {err.strerror}", code="printer_request_invalid"
+            ) from None
+        timeout = httpx.Timeout(self.read_timeout * UPLOAD_TIMEOUT_FACTOR, connect=self.connect_timeout)
         with handle:
-            response = self._request(
-                "POST",
-                "/api/files/local",
-                expect=(200, 201),
-                files={"file": (remote_name, handle, "application/octet-stream")},
-                data=form,
+            try:
+                response = self._http.request(
+                    "POST",
+                    "/api/files/local",
+                    files={"file": (remote_name, handle, "application/octet-stream")},
+                    data=form,
+                    timeout=timeout,
+                )
+            except _NOT_SENT_ERRORS as err:
+                if isinstance(err, httpx.LocalProtocolError):
+                    raise PrinterError(
+                        f"printer {self.name}: the upload could not be built (invalid API key or URL characters)",
+                        code="printer_request_invalid",
+                    ) from None
+                reason = "timed out" if isinstance(err, httpx.TimeoutException) else type(err).__name__
+                raise PrinterUnreachable(
+                    f"printer {self.name}: cannot reach {_redact_url(self.url)} ({reason}); nothing was sent"
+                ) from None
+            except httpx.TimeoutException as err:
+                raise SendUnconfirmed(
+                    f"printer {self.name}: no answer to the upload of {remote_name} ({type(err).__name__})"
+                ) from None
+            except httpx.TransportError as err:
+                raise SendUnconfirmed(
+                    f"printer {self.name}: the connection broke during the upload of {remote_name} "
+                    f"({type(err).__name__})"
+                ) from None
+        status = response.status_code
+        if status in (401, 403):
+            raise PrinterAuthRefused(f"printer {self.name}: the API key was refused (HTTP {status})")
+        if status not in (200, 201):
+            # a 5xx or a 409 may come after OctoPrint stored and started the file (a proxy, a plugin)
+            kind = SendConflictUnconfirmed if status == 409 else SendUnconfirmed
+            raise kind(
+                f"printer {self.name}: HTTP {status} to the upload of {remote_name}{self._scrub(_error_text(response))}"
             )
-        data = self._json(response)
+        try:
+            data = self._json(response)
+        except PrinterProtocolError as err:
+            raise SendUnconfirmed(f"{err.message} after the upload of {remote_name}") from None
         stored = ((data.get("files") or {}).get("local") or {}).get("name") or remote_name
         return UploadResult(
             name=str(stored),

@@ -42,3 +42,18 @@ class PrinterProtocolError(PrinterError):
     """An unexpected status or an unreadable answer from OctoPrint."""
 
     code = "printer_protocol_error"
+
+
+class SendUnconfirmed(PrinterError):
+    """A request that acts (an upload with ``print=true``) may have reached OctoPrint, but its answer was lost
+    or wrong: a timeout, a dropped connection, a truncated or unreadable body, a 5xx or a 409. Whether the
+    printer acted is unknown until it is asked (:mod:`hospfab.printing.confirm`)."""
+
+    code = "printer_send_unconfirmed"
+
+
+class SendConflictUnconfirmed(SendUnconfirmed, PrinterConflict):
+    """A 409 to an upload: the name exists (``noOverwrite``) or the printer is busy, or a proxy answered 409
+    after OctoPrint acted. Both a conflict and unconfirmed: the printer must be asked."""
+
+    code = "printer_send_unconfirmed"

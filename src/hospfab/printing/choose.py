@@ -2,8 +2,11 @@
 
 A printer can take the job when: it has a recipe for its profile in the revision; the recipe's material is
 loaded; the journal shows no active job on it; for ``bed_clearing: manual``, its bed was confirmed clear since
-its last job; and OctoPrint says it is operational and idle. Static checks come first (no network); printers
-that pass them are asked concurrently (journal reconciliation and live state, one thread per printer).
+its last job; a recipe made for a test-only printer profile only on a printer marked ``test_printer``; and
+OctoPrint says it is operational and idle. Static checks come first (no network); printers that pass them are
+asked concurrently (journal reconciliation and live state, one thread per printer), each with one short answer
+timeout and no retry: a printer that accepts connections and never answers costs ``ASK_TIMEOUT_S`` once, not
+the retries of a normal request.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 from hospfab.errors import HospfabError, PrinterError
 from hospfab.journal import Journal
-from hospfab.printing.reconcile import PrinterLike, reconcile_job
+from hospfab.printing.reconcile import ASK_TIMEOUT_S, PrinterLike, reconcile_job
 
 MAX_WORKERS = 32
 
@@ -54,6 +57,12 @@ def _static_reason(printer: PrinterLike, revision: Any) -> tuple[Any, str | None
     if not recipes:
         have = ", ".join(sorted({r.printer for r in revision.recipes})) or "none"
         return None, f"no recipe for profile {printer.profile} in {revision.ref}@{revision.rev} (recipes: {have})"
+    if not getattr(printer, "test_printer", False):
+        real = [r for r in recipes if not getattr(r, "test_only", False)]
+        if not real:
+            return None, f"the recipe for {printer.profile} is for a test-only profile: only a fleet printer " \
+                         f"marked test_printer may print it"
+        recipes = real
     for recipe in recipes:
         if recipe.material == printer.material:
             return recipe, None
@@ -65,9 +74,14 @@ def _live_reason(journal_path: Any, printer: PrinterLike) -> tuple[str | None, s
     """Reconcile the printer's active journal jobs, then check bed and state. Returns (reason, state)."""
     journal = Journal(journal_path)  # one connection per thread
     try:
-        with printer.client() as client:
+        # a deadline per printer: one short answer timeout, no retry (a silent printer costs ASK_TIMEOUT_S once)
+        with printer.client(read_timeout=ASK_TIMEOUT_S, retries=0) as client:
             for job in journal.active_jobs(printer.name):
-                reconcile_job(journal, job, client)
+                try:
+                    reconcile_job(journal, job, client)
+                except PrinterError as err:
+                    why = err.message.removeprefix(f"printer {printer.name}: ")
+                    return f"job {job.id} is {job.outcome} on it (journal); the printer cannot be asked: {why}", None
             busy = journal.active_on(printer.name)
             if busy is not None:
                 return f"job {busy.id} is {busy.outcome} on it (journal)", None

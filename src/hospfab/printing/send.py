@@ -10,7 +10,10 @@ The order matters for safety:
    is compared with the recipe's sha256: the bytes uploaded are exactly the bytes checked;
 4. the printer is claimed in the journal (``BEGIN IMMEDIATE``): two concurrent prints never get one printer;
 5. the file is uploaded under a unique name holding the job id, with ``print=true``; ``effectivePrint`` is
-   checked (OctoPrint answers 201 even when it did not start), and the job is recorded as printing.
+   checked (OctoPrint answers 201 even when it did not start), and the job is recorded as printing;
+6. an ambiguous answer (timeout, dropped connection, truncated body, 5xx, 409, Ctrl-C, a local failure) is
+   never taken as a failure: the printer is asked (:mod:`hospfab.printing.confirm`) and the job recorded as
+   printing, failed ("not sent"), or ``unknown`` (printer kept claimed) when it cannot be asked.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from hospfab.errors import HospfabError, IntegrityError, NotFoundError, PrinterError, SafetyError
-from hospfab.journal import FAILED, PRINTING, UPLOADING, Job, Journal, new_job_id, now_iso
+from hospfab.journal.db import JournalError
+from hospfab.journal import FAILED, PRINTING, UNKNOWN, UPLOADING, Job, Journal, new_job_id, now_iso
+from hospfab.journal.store import NOW
 from hospfab.printing.choose import Assessment, assess_printers, no_printer_error
-from hospfab.printing.reconcile import PrinterLike
+from hospfab.printing.reconcile import ASK_TIMEOUT_S, PrinterLike
 
 
 @dataclass
@@ -64,6 +69,7 @@ class PrintResult:
             "material_lot": job.material_lot if job else None,
             "operator": job.operator if job else None,
             "state": job.outcome if job else "dry-run",
+            "note": job.reason if job else None,  # e.g. the answer to the upload was lost, the printer confirmed
             "overrides": self.overrides,
             "estimates": dict(self.recipe.estimates),
             "printers": [a.as_dict() for a in self.assessments],
@@ -88,14 +94,10 @@ def resolve_for_print(catalog: Any, spec: str, *, allow_draft: bool) -> tuple[An
     overrides: dict[str, Any] = {}
     if revision.status != "validated":
         if not allow_draft:
-            why = f" ({revision.retirement.reason})" if revision.retirement is not None else ""
-            raise SafetyError(
-                f"{revision.spec} is {revision.status}{why}: refused (use --allow-draft to override, recorded)",
-                code=f"revision_{revision.status}",
-            )
+            raise catalog.refusal(revision)  # names the current validated revision first
         overrides = {"allow_draft": True, "status": revision.status}
-    if revision.validation is not None:
-        catalog.verify_revision(revision)
+    # files, part metadata, signatures (site trust store), approval policy, signed index (no rollback)
+    catalog.verify_revision(revision, unsigned_ok=bool(overrides))
     return revision, overrides
 
 
@@ -150,6 +152,8 @@ def print_reference(
             except PrinterError as err:  # another print claimed it since we looked
                 verdict.reason = err.message
                 continue
+            except JournalError as err:
+                raise JournalError(f"{err.message}; nothing was sent to any printer") from None
             job = _send(journal, job, verdict.printer, recipes[id(verdict.recipe)], revision)
             return PrintResult(revision, verdict.recipe, verdict.printer, job, verdicts, overrides)
         raise no_printer_error(revision.spec, verdicts)
@@ -185,32 +189,128 @@ def _new_job(revision: Any, verdict: Assessment, options: PrintOptions, override
     )
 
 
-def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path, revision: Any) -> Job:
-    from hospfab.octoprint.exceptions import PrinterUnreachable
+class PrintNotSent(PrinterError):
+    """The printer did not start the job (nothing prints); the job is recorded ``failed`` ("not sent")."""
 
+    code = "print_not_sent"
+
+
+class PrintOutcomeUnknown(PrinterError):
+    """The send may have started a print and the printer could not be asked: the job is recorded ``unknown``,
+    the printer stays claimed; ``details['job_id']`` names the job to check before any retry (exit 3)."""
+
+    code = "print_outcome_unknown"
+
+
+class PrintInterrupted(HospfabError):
+    """Ctrl-C during the send; the message says what the printer shows (exit 130)."""
+
+    code = "interrupted"
+    exit_code = 130  # type: ignore[assignment]
+
+
+def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path, revision: Any) -> Job:
+    """Upload and start ``job``; every ending is recorded truthfully (see :func:`send_attempt`)."""
     userdata = {
         "hospfab": {"job_id": job.id, "ref": job.ref, "revision": job.revision, "sha256": job.sha256,
                     "operator": job.operator}
     }  # fmt: skip
+    with printer.client() as client:
+        return send_attempt(journal, job, printer, client, staged, userdata)
+
+
+def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: Any, staged: Path,
+                 userdata: dict[str, Any]) -> Job:
+    """Send one attempt (a claimed job, unique remote name) and record how it ended.
+
+    - started (``effectivePrint``, or confirmed by the printer after an ambiguous answer): ``printing``;
+    - not sent (nothing reached the printer, it did not start the file, or it shows no trace of it after an
+      ambiguous answer): ``failed`` with a reason starting "not sent", :class:`PrintNotSent` raised;
+    - unknown (ambiguous answer and the printer cannot be asked): ``unknown``, the printer stays claimed,
+      :class:`PrintOutcomeUnknown` raised; reconciliation decides later.
+    Ctrl-C during the send is ambiguous too: the printer is asked, the outcome recorded, then
+    :class:`PrintInterrupted` says what it shows.
+    """
+    from hospfab.octoprint.exceptions import PrinterAuthRefused, PrinterUnreachable
+    from hospfab.printing.confirm import NOT_SENT, SENT, confirm_send
+
+    interrupted = False
     try:
-        with printer.client() as client:
-            result = client.upload(staged, job.remote_file, userdata=userdata, select=True, print_=True)
-            if not result.effective_print:
-                _delete_quietly(client, result.name)
-                journal.finish(job.id, FAILED, "the printer did not start the job (busy or not operational)")
-                raise PrinterError(
-                    f"printer {printer.name}: uploaded {result.name} but OctoPrint did not start it "
-                    "(printer busy or not operational); job recorded as failed"
-                )
-            return journal.update(job.id, outcome=PRINTING, started_at=now_iso(), remote_file=result.name)
-    except PrinterUnreachable as err:
-        # The file may or may not have arrived: keep the claim; reconciliation decides later.
-        journal.update(job.id, reason=f"upload interrupted: {err.message}")
-        raise
-    except HospfabError as err:
-        if journal.get(job.id).outcome == UPLOADING:
-            journal.finish(job.id, FAILED, err.message)
-        raise
+        result = client.upload(staged, job.remote_file, userdata=userdata, select=True, print_=True)
+    except (PrinterUnreachable, PrinterAuthRefused) as err:  # refused before anything was stored
+        return _not_sent(journal, job, err.message, "")
+    except PrinterError as err:
+        if err.code == "printer_request_invalid":
+            return _not_sent(journal, job, err.message, "")
+        failure = err.message
+    except KeyboardInterrupt:
+        interrupted, failure = True, "interrupted during the upload"
+    except Exception as err:  # noqa: BLE001 - a local failure after the request may have left
+        failure = f"local failure during the upload ({type(err).__name__})"
+    else:
+        if result.effective_print:
+            return _recorded(journal, job, PRINTING, started_at=NOW, remote_file=result.name)
+        _delete_quietly(client, result.name)
+        return _not_sent(journal, job, f"printer {printer.name} did not start {result.name}",
+                         " (busy or not operational)")
+    with printer.client(read_timeout=ASK_TIMEOUT_S, retries=1) as asker:
+        verdict = confirm_send(asker, job.remote_file)
+    if verdict.kind == SENT:
+        recorded = _recorded(journal, job, PRINTING, started_at=NOW,
+                             reason=f"answer to the upload lost ({failure}); {verdict.detail}")
+        if interrupted:
+            raise PrintInterrupted(
+                f"interrupted; job {job.id} IS PRINTING on {printer.name} ({verdict.detail}); recorded as printing",
+                details={"job_id": job.id, "state": recorded.outcome},
+            )
+        return recorded
+    if verdict.kind == NOT_SENT:
+        if interrupted:
+            _record_not_sent(journal, job, failure, verdict.detail)
+            raise PrintInterrupted(
+                f"interrupted; job {job.id} was not started on {printer.name} ({verdict.detail})",
+                details={"job_id": job.id, "state": FAILED},
+            )
+        return _not_sent(journal, job, failure, f"; {verdict.detail}")
+    reason = f"{failure}; {verdict.detail}"
+    _recorded(journal, job, UNKNOWN, reason=reason)
+    message = (
+        f"job {job.id}: outcome unknown on printer {printer.name}: {reason}. It may be printing: check the "
+        f"printer for {job.remote_file} before any retry; the printer stays reserved until "
+        f"`hospfab jobs show {job.id}` can ask it"
+    )
+    if interrupted:
+        raise PrintInterrupted("interrupted; " + message, details={"job_id": job.id, "state": UNKNOWN})
+    raise PrintOutcomeUnknown(message, details={"job_id": job.id, "file": job.remote_file})
+
+
+def _record_not_sent(journal: Journal, job: Job, failure: str, detail: str) -> None:
+    journal.finish(job.id, FAILED, f"not sent: {failure}{detail}")
+
+
+def _not_sent(journal: Journal, job: Job, failure: str, detail: str) -> Job:
+    _record_not_sent(journal, job, failure, detail)
+    raise PrintNotSent(
+        f"job {job.id}: not sent to printer {job.printer}: {failure}{detail}; nothing was started "
+        f"(recorded as failed, not sent)",
+        details={"job_id": job.id, "reason": f"{failure}{detail}"},
+    )
+
+
+def _recorded(journal: Journal, job: Job, outcome: str, **changes: Any) -> Job:
+    """Record the outcome of a send whose printer side is known; a journal that cannot be written is an error
+    that says what the printer does (never an internal error)."""
+    from hospfab.journal.db import JournalError
+
+    try:
+        return journal.update(job.id, outcome=outcome, **changes)
+    except JournalError as err:
+        started = "IS PRINTING" if outcome == PRINTING else "may be printing"
+        raise JournalError(
+            f"job {job.id} {started} on printer {job.printer} as {job.remote_file}, but the journal could not "
+            f"record it ({err.message}); free the space or fix the journal, then `hospfab jobs show {job.id}` "
+            "records it from the printer"
+        ) from None
 
 
 def _delete_quietly(client: Any, name: str) -> None:

@@ -6,16 +6,22 @@ One round (:meth:`QueueRunner.step`):
    reconciled with the printer (``hospfab.printing.reconcile_job``: unique remote file, print statistics);
    done -> the plate is done with the units of its recipe; failed, cancelled or lost -> the plate is queued
    again avoiding that printer, until its attempts run out. A printer that stays unreachable for
-   ``lost_after_s`` while printing a plate loses it (OctoPrint streams the G-code: no host, no print).
-   An attempt left half-way by a runner that died on this machine (claimed, or uploading with no file on the
-   printer) is given back at once, so a restart after ``kill -9`` neither loses nor repeats a plate.
+   ``lost_after_s`` while printing a plate makes its job ``unknown``: it may still be printing (a network
+   fault does not stop OctoPrint), so the plate is never given back until the printer answers and its file
+   statistics decide. An attempt left half-way by a runner that died on this machine (claimed, or uploading
+   with no file on the printer) ends at once as not sent, so a restart after ``kill -9`` neither loses nor
+   repeats a plate.
 2. **dispatch**: printers that are idle, have no active journal job, have a confirmed clear bed (unless the
    fleet says ``bed_clearing: automatic``) and whose site has not started a plate in the last ``stagger_s``
    (read from the journal's start times of the site's printers, so a restarted runner keeps the gap) each get
    the plate the planner chooses for them (priority first; a plate avoids printers it failed on while another
    compatible printer exists). The plate is claimed (``BEGIN IMMEDIATE``), the printer is
    claimed in the journal, the build file (staged, sha256 checked) is uploaded with ``print=true`` under the
-   attempt's unique name, and ``effectivePrint`` is checked.
+   attempt's unique name, and ``effectivePrint`` is checked. Every claim consumes an attempt (its number and
+   remote name are never reused): a send that ends "not sent" queues the plate again avoiding that printer,
+   and a plate that cannot be sent ``max_attempts`` times in a row fails with the last reason (logged), so
+   one plate never starves the later ones. An ambiguous send is settled by asking the printer
+   (``hospfab.printing.confirm``): printing, not sent, or ``unknown`` (printer kept, plate kept).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from hospfab.errors import HospfabError, PrinterError
-from hospfab.journal import CANCELLED, DONE, LOST, PRINTING, UPLOADING, Job, Journal, new_job_id, now_iso
+from hospfab.journal import DONE, FAILED, PRINTING, UNKNOWN, UPLOADING, Job, Journal, new_job_id, now_iso
 from hospfab.queue.planner import PlanPlate, PlanPrinter, PlateOption, choose_plate
 from hospfab.queue.store import ACTIVE, DISPATCHING, PENDING, QUEUED, Lot, Plate, QueueStore
 
@@ -46,7 +52,7 @@ DEFAULT_PLATE_S = 3600.0  # plate duration assumed when a recipe has no print_ti
 class RunnerOptions:
     poll_s: float = 2.0
     stagger_s: float = 0.0  # minimum gap between two plate starts on one site
-    lost_after_s: float = 60.0  # a printer unreachable this long while printing a plate loses the plate
+    lost_after_s: float = 60.0  # a printer silent this long while printing a plate: its job becomes unknown
     until_empty: bool = False  # stop when no plate is queued or printing
     until: datetime | None = None  # stop dispatching after this time, stop when the running plates end
     operator: str = "queue"
@@ -59,7 +65,8 @@ class RunSummary:
     done: int = 0
     requeued: int = 0
     failed: int = 0
-    released_attempts: int = 0  # attempts given back (never reached a printer)
+    not_sent: int = 0  # attempts that ended without starting a print (each one consumed)
+    unknown: int = 0  # sends whose outcome the printer could not confirm (printer and plate kept)
     waiting: dict[str, str] = field(default_factory=dict)  # printer -> why it gets nothing now
     stopped: str = ""
 
@@ -127,6 +134,16 @@ class LotBuilds:
             self.cache[key] = stage_build_file(source, folder)
         return self.cache[key]
 
+    def verify_queued(self, store: Any) -> None:
+        """Resolve and verify the revision of every lot with plates still to print, before any printer is
+        contacted: a tampered, rolled-back or unsigned catalog stops the run (IntegrityError/SafetyError)."""
+        from hospfab.printing.send import resolve_for_print
+
+        if self.catalog is None:
+            return
+        for lot_id in sorted({p.lot_id for p in store.plates(states=PENDING)}):
+            resolve_for_print(self.catalog, store.lot(lot_id).spec, allow_draft=False)
+
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -163,14 +180,16 @@ class QueueRunner:
         self.id = runner_id()
         self.log = log or (lambda message: None)
         self.summary = RunSummary()
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, Any] = {}  # short timeouts: status and job questions
+        self._senders: dict[str, Any] = {}  # the printer's own timeout: uploads
         self._unreachable_since: dict[str, float] = {}
+        self._send_failures: dict[str, int] = {}  # plate -> consecutive sends that started nothing
         self._lots: dict[str, Lot] = {}
         self._rounds = 0
         self._waits_logged: dict[str, str] = {}
 
     def close(self) -> None:
-        for client in self._clients.values():
+        for client in (*self._clients.values(), *self._senders.values()):
             client.close()
         self.builds.close()
         self.store.close()
@@ -185,6 +204,7 @@ class QueueRunner:
     # ---- the loop ---------------------------------------------------------------------------------------
 
     def run(self, *, max_rounds: int | None = None) -> RunSummary:
+        self.builds.verify_queued(self.store)
         rounds = 0
         while True:
             self.step()
@@ -238,7 +258,6 @@ class QueueRunner:
 
     def observe(self, plate: Plate) -> None:
         from hospfab.errors import NotFoundError
-        from hospfab.octoprint.exceptions import PrinterUnreachable
         from hospfab.printing.reconcile import reconcile_job
 
         try:
@@ -248,7 +267,7 @@ class QueueRunner:
         if job is None or job.id != plate.job_id:
             gone = plate.runner != self.id and _runner_gone(plate.runner)
             if plate.state == DISPATCHING and (gone or _age_s(plate.updated_at) > CLAIM_STALE_S):
-                self._give_back(plate, None, "claimed but never sent to the printer")
+                self._end_unsent(plate, None, "claimed but never sent to the printer", plate.printer)
             return
         printer = self.printers.get(job.printer or "")
         if job.active and printer is None:
@@ -257,22 +276,36 @@ class QueueRunner:
             client = self._client(printer)
             try:
                 info = client.job()
-            except PrinterUnreachable as err:
-                since = self._unreachable_since.setdefault(printer.name, time.monotonic())
-                if time.monotonic() - since >= self.options.lost_after_s:
-                    job = self.journal.finish(job.id, LOST, f"printer {printer.name} unreachable: {err.message}")
-                else:
-                    return
-            except PrinterError:
+            except PrinterError as err:
+                self._silent(printer.name, job, err)
                 return
             else:
-                self._unreachable_since.pop(printer.name, None)
+                if self._unreachable_since.pop(printer.name, None) is not None:
+                    self.log(f"printer {printer.name} answers again")
                 if job.outcome == UPLOADING and plate.runner != self.id and _runner_gone(plate.runner):
                     if self._abandoned_upload(client, job, info):
-                        self._give_back(plate, job, "upload interrupted (runner stopped); nothing printed")
+                        self._end_unsent(plate, job, "upload interrupted (runner stopped); nothing printed",
+                                         printer.name)
                         return
                 job = reconcile_job(self.journal, job, client)
         self._settle(plate, job)
+
+    def _silent(self, name: str, job: Job, err: PrinterError) -> None:
+        """A printer with a plate on it does not answer: say so at once; after ``lost_after_s`` its job is
+        ``unknown`` (it may be printing: the plate is kept until the printer answers)."""
+        now = time.monotonic()
+        since = self._unreachable_since.get(name)
+        if since is None:
+            self._unreachable_since[name] = now
+            self.log(f"printer {name} not answering ({err.message}); job {job.id} left as {job.outcome}")
+            return
+        if now - since >= self.options.lost_after_s and job.outcome != UNKNOWN:
+            self.journal.update(job.id, outcome=UNKNOWN, reason=(
+                f"printer {name} silent for {self.options.lost_after_s:g} s ({err.message}); it may still be "
+                "printing: the plate stays on it until the printer answers"))  # fmt: skip
+            self.summary.unknown += 1
+            self.log(f"printer {name} silent for {self.options.lost_after_s:g} s: job {job.id} is unknown; "
+                     "the plate stays on it until the printer answers")  # fmt: skip
 
     def _abandoned_upload(self, client: Any, job: Job, info: Any) -> bool:
         """An upload whose runner died: True (and the stray file removed) if that attempt printed nothing."""
@@ -321,12 +354,22 @@ class QueueRunner:
             self.summary.failed += 1
             self.log(f"plate {plate.id}: attempt {after.attempts} {reason}; no attempt left, failed")
 
-    def _give_back(self, plate: Plate, job: Job | None, reason: str) -> None:
+    def _end_unsent(self, plate: Plate, job: Job | None, reason: str, printer: str | None) -> None:
+        """An attempt that started nothing: recorded as not sent; the attempt stays consumed (never given
+        back), the plate is queued again avoiding that printer, or fails once its attempts are used."""
         if job is not None and job.active:
-            self.journal.finish(job.id, CANCELLED, reason)
-        self.store.unclaim(plate.id, plate.job_id or "", reason)
-        self.summary.released_attempts += 1
-        self.log(f"plate {plate.id}: {reason}; queued again")
+            self.journal.finish(job.id, FAILED, f"not sent: {reason}")
+        after = self.store.finish_attempt(plate.id, plate.job_id or "", ok=False, reason=f"not sent: {reason}")
+        count = self._send_failures[plate.id] = self._send_failures.get(plate.id, 0) + 1
+        self.summary.not_sent += 1
+        where = f" to {printer}" if printer else ""
+        if after.state == QUEUED:
+            self.log(f"plate {plate.id}: attempt {after.attempts} of {after.max_attempts} not sent{where}: {reason}"
+                     f" ({count} in a row); queued again")  # fmt: skip
+        elif after.state == "failed":
+            self.summary.failed += 1
+            self.log(f"plate {plate.id}: attempt {after.attempts} of {after.max_attempts} not sent{where}: {reason}"
+                     f" ({count} in a row); no attempt left, plate failed")  # fmt: skip
 
     # ---- dispatching ---------------------------------------------------------------------------------------
 
@@ -348,7 +391,8 @@ class QueueRunner:
                 )
                 continue
             plates = self._plan_plates(queued, printer)
-            choice = choose_plate(printer.name, candidates, plates)
+            choice = choose_plate(printer.name, candidates, plates) or self._avoided_elsewhere(
+                queued, plates, printer.name, [c.name for c in candidates])
             if choice is None:
                 continue
             plate = next(p for p in queued if p.id == choice)
@@ -361,6 +405,18 @@ class QueueRunner:
                     if c.name == printer.name else c
                     for c in candidates
                 ]
+
+    def _avoided_elsewhere(self, queued: list[Plate], plates: list[PlanPlate], name: str,
+                           free: list[str]) -> str | None:
+        """A plate the plan gives to another free printer that the plate avoids (it failed there): this
+        printer takes it, highest priority first (the plan itself knows nothing of avoid lists)."""
+        by_id = {p.id: p for p in queued}
+        for option in sorted(plates, key=lambda p: -p.priority):
+            plate = by_id[option.key]
+            others = [n for n in free if n != name and n in self._compatible_printers(plate)]
+            if plate.avoid and others and all(n in plate.avoid for n in others):
+                return plate.id
+        return None
 
     def _stagger_wait_s(self, site: str | None) -> float:
         """Seconds before a printer of ``site`` may start a plate (0: now). The last start on the site is the
@@ -413,8 +469,9 @@ class QueueRunner:
         return free
 
     def _send(self, plate: Plate, printer: Any) -> bool:
-        """Claim ``plate``, claim ``printer`` in the journal, upload and start. True when it is printing."""
-        from hospfab.octoprint.exceptions import PrinterUnreachable
+        """Claim ``plate``, claim ``printer`` in the journal, upload and start. True when the printer is now
+        taken (printing, or an unknown outcome that keeps it)."""
+        from hospfab.printing.send import PrintNotSent, PrintOutcomeUnknown, send_attempt
 
         lot = self._lot(plate.lot_id)
         recipe = recipe_for(lot, printer.profile, printer.material)
@@ -446,38 +503,37 @@ class QueueRunner:
         userdata = {"hospfab": {"job_id": job_id, "lot_id": lot.id, "plate_id": plate.id,
                                 "attempt": claimed.attempts, "ref": lot.ref, "revision": lot.revision,
                                 "sha256": recipe["sha256"]}}  # fmt: skip
-        client = self._client(printer)
         try:
-            result = client.upload(staged, claimed.remote_file, userdata=userdata, select=True, print_=True)
-        except PrinterUnreachable as err:
-            self.journal.update(job_id, reason=f"upload interrupted: {err.message}")
-            self.log(f"plate {plate.id}: upload to {printer.name} interrupted; will reconcile")
-            return True
-        except HospfabError as err:
-            self.journal.finish(job_id, CANCELLED, f"not sent: {err.message}")
-            self.store.unclaim(plate.id, job_id, err.message)
+            job = send_attempt(self.journal, job, printer, self._sender(printer), staged, userdata)
+        except PrintNotSent as err:
+            self._end_unsent(claimed, None, err.details.get("reason") or err.message, printer.name)
             return False
-        if not result.effective_print:
-            try:
-                client.delete_file(result.name)
-            except HospfabError:
-                pass
-            reason = f"printer {printer.name} did not start {result.name} (busy or not operational)"
-            self.journal.finish(job_id, CANCELLED, reason)
-            self.store.unclaim(plate.id, job_id, reason)
-            return False
-        self.journal.update(job_id, outcome=PRINTING, started_at=now_iso(), remote_file=result.name)
+        except PrintOutcomeUnknown as err:
+            self.summary.unknown += 1
+            self.log(f"plate {plate.id}: attempt {claimed.attempts}: {err.message}")
+            return True  # the printer stays claimed by the unknown job
+        self._send_failures.pop(plate.id, None)
         self.store.mark_printing(plate.id, job_id)
         self.summary.dispatched += 1
-        self.log(f"plate {plate.id}: attempt {claimed.attempts} started on {printer.name} ({result.name})")
+        note = f" ({job.reason})" if job.reason else ""
+        self.log(f"plate {plate.id}: attempt {claimed.attempts} started on {printer.name} ({job.remote_file}){note}")
         return True
 
     # ---- helpers ---------------------------------------------------------------------------------------
 
     def _client(self, printer: Any) -> Any:
+        """For questions: a short answer timeout, no retry (a silent printer must not stall the round)."""
+        from hospfab.printing.reconcile import ASK_TIMEOUT_S
+
         if printer.name not in self._clients:
-            self._clients[printer.name] = printer.client()
+            self._clients[printer.name] = printer.client(read_timeout=ASK_TIMEOUT_S, retries=0)
         return self._clients[printer.name]
+
+    def _sender(self, printer: Any) -> Any:
+        """For uploads: the printer's own answer timeout."""
+        if printer.name not in self._senders:
+            self._senders[printer.name] = printer.client()
+        return self._senders[printer.name]
 
     def _lot(self, lot_id: str) -> Lot:
         if lot_id not in self._lots:

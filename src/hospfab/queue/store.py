@@ -27,7 +27,6 @@ import random
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from hospfab.errors import InputError, NotFoundError

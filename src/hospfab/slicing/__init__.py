@@ -148,7 +148,7 @@ def slice_parts(
     """Check, slice, stamp and check: see the module docstring. Raises CheckFailed / SlicerError / InputError."""
     from hospfab.gcode import check_gcode
 
-    stls = [Path(p) for p in stls]
+    stls = [Path(p).absolute() for p in stls]  # the slicer runs in a work folder: relative paths would break
     output = Path(output)
     if not stls:
         raise InputError("no STL file given")

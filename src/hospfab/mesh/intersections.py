@@ -1,0 +1,169 @@
+"""Self-intersections: facets of one body that cross each other.
+
+Two triangles in general position cross exactly when an edge of one pierces the other, so every edge of the
+mesh is cast as a ray segment (Embree's BVH is the broad phase), shrunk by a hair at both ends so that its own
+vertices, where it legitimately touches its neighbours, are not hits. Each candidate hit is then confirmed in
+float64 with orientation tests that demand a strict crossing: both segment ends clearly on opposite sides of
+the facet's plane and the crossing point clearly inside the facet. Hence touching along a shared edge or
+vertex, a vertex resting on a facet and coplanar contact are not crossings. Hits on facets that share a vertex
+with the edge, on degenerate facets (reported as ``degenerate_faces``) and on other bodies (reported as
+``overlapping_bodies``) are skipped, and the ray goes on past them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hospfab.mesh.raycast import RayScene
+
+_SHRINK = 1e-4  # fraction of an edge's length left out at each end
+_ROUNDS = 6  # times a ray continues past a skipped hit
+_EDGE_CHUNK = 1 << 18  # edges cast at a time: bounds the float64 work arrays
+
+
+@dataclass
+class SelfIntersections:
+    facets: np.ndarray  # indices (into the welded faces) of the facets that cross another facet
+    locations: list[list[float]] = field(default_factory=list)  # first crossing points, mm
+
+    @property
+    def count(self) -> int:
+        return int(len(self.facets))
+
+
+def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, body_of_face: np.ndarray,
+         skip: np.ndarray, touch_mm: float, max_locations: int = 5) -> SelfIntersections:
+    """Crossing facets of the mesh ``faces`` (welded ids into ``positions``); ``skip`` marks facets to leave
+    out (degenerate, or not in a body). ``touch_mm``: a segment end this close to a plane touches it."""
+    a = faces.reshape(-1)
+    b = faces[:, [1, 2, 0]].reshape(-1)
+    keep = ~np.repeat(skip, 3)
+    if _closed_pairs(a, b):  # each undirected edge once; open or odd meshes: every edge
+        keep &= a < b
+    cast = np.flatnonzero(keep)  # facet edge i is edge i % 3 of facet i // 3
+    del keep
+    found_edge, found_facet, found_point = [], [], []
+    for lo in range(0, len(cast), _EDGE_CHUNK):
+        chunk = cast[lo:lo + _EDGE_CHUNK]
+        edge, facet, point = _cast_edges(scene, positions, faces, body_of_face, skip, a[chunk], b[chunk],
+                                         chunk // 3, touch_mm)
+        found_edge.append(chunk[edge])
+        found_facet.append(facet)
+        found_point.append(point)
+    if not sum(len(e) for e in found_edge):
+        return SelfIntersections(np.zeros(0, np.int64))
+    edges = np.concatenate(found_edge)  # facet-edge indices
+    owner = edges // 3
+    hit_facets = np.concatenate(found_facet)
+    points = np.concatenate(found_point)
+    shell = _shell_labels(faces)  # shells that touch at a vertex but cross are overlapping bodies
+    same = shell[owner] == shell[hit_facets]
+    edges, owner, hit_facets, points = edges[same], owner[same], hit_facets[same], points[same]
+    if len(edges) == 0:
+        return SelfIntersections(np.zeros(0, np.int64))
+    flagged = np.union1d(hit_facets, _facets_on_edges(faces, a[edges], b[edges]))
+    flagged = flagged[~skip[flagged]]
+    order = np.argsort(hit_facets, kind="stable")
+    locations, seen = [], set()
+    for point in points[order]:
+        key = tuple(np.round(point, 0))
+        if key not in seen:
+            seen.add(key)
+            locations.append([round(float(x), 2) + 0.0 for x in point])
+        if len(locations) >= max_locations:
+            break
+    return SelfIntersections(flagged.astype(np.int64), locations)
+
+
+def _cast_edges(scene, positions, faces, body_of_face, skip, a, b, owner, touch_mm):
+    """Cast edges a-b (of facets ``owner``) as shrunk segments; returns the indices (into a) of the edges
+    that strictly cross a facet, the facets they cross and the crossing points."""
+    p = positions[a].astype(np.float64)
+    d = positions[b].astype(np.float64)
+    d -= p
+    length = np.sqrt(np.einsum("ij,ij->i", d, d))
+    good = length > 0
+    d[good] /= length[good, None]
+    start = length * _SHRINK
+    live = np.flatnonzero(good)
+    found_edge, found_facet, found_point = [], [], []
+    for _ in range(_ROUNDS):
+        if len(live) == 0:
+            break
+        remaining = length[live] * (1 - _SHRINK) - start[live]
+        prim, t = scene.first_hits(p[live] + d[live] * start[live, None], d[live], np.maximum(remaining, 0))
+        hit = prim >= 0
+        live, prim, t = live[hit], prim[hit], t[hit]
+        if len(live) == 0:
+            break
+        h = faces[prim]
+        shares = np.any((h == a[live, None]) | (h == b[live, None]), axis=1)
+        candidate = np.flatnonzero(~shares & ~skip[prim] & (body_of_face[prim] == body_of_face[owner[live]]))
+        done = np.zeros(len(live), bool)
+        if len(candidate):
+            e = live[candidate]
+            crossing = _crosses(p[e], p[e] + d[e] * length[e, None],
+                                positions[faces[prim[candidate]]].astype(np.float64), touch_mm)
+            ok = candidate[crossing]
+            found_edge.append(live[ok])
+            found_facet.append(prim[ok])
+            found_point.append(p[live[ok]] + d[live[ok]] * (start[live[ok]] + t[ok])[:, None])
+            done[ok] = True  # a confirmed edge is done; the others go on past what they hit
+        start[live] += t + length[live] * _SHRINK
+        live = live[~done]
+    if not found_edge:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3))
+    return np.concatenate(found_edge), np.concatenate(found_facet), np.concatenate(found_point)
+
+
+def _shell_labels(faces: np.ndarray) -> np.ndarray:
+    """Each facet's shell: facets joined across edges that exactly two facets share."""
+    from hospfab.mesh import topology
+
+    count = int(faces.max()) + 1
+    keys = topology.edge_keys(faces, count) >> 1
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    start = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    sizes = np.diff(np.r_[start, len(s)])
+    pairs = start[sizes == 2]
+    return topology.components(len(faces), order[pairs] // 3, order[pairs + 1] // 3)
+
+
+def _closed_pairs(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when as many edges run a->b with a < b as the other way (each undirected edge of a closed mesh
+    appears once each way), so casting the a < b half covers every edge."""
+    return int(np.count_nonzero(a < b)) * 2 == len(a)
+
+
+def _facets_on_edges(faces: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Every facet that has one of the undirected edges a-b."""
+    count = np.int64(int(faces.max()) + 1)
+    wanted = np.unique(np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b))
+    fa = faces.reshape(-1).astype(np.int64)
+    fb = faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+    keys = np.minimum(fa, fb) * count + np.maximum(fa, fb)
+    return np.unique(np.flatnonzero(np.isin(keys, wanted)) // 3)
+
+
+def _crosses(p: np.ndarray, q: np.ndarray, tri: np.ndarray, touch_mm: float) -> np.ndarray:
+    """Whether each segment p-q strictly crosses its triangle (k, 3, 3): its ends more than ``touch_mm`` on
+    opposite sides of the plane and the crossing point more than ``touch_mm`` inside every edge."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    n = np.cross(b - a, c - a)
+    norm = np.sqrt(np.einsum("ij,ij->i", n, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = n / norm[:, None]
+        sp = np.einsum("ij,ij->i", p - a, unit)
+        sq = np.einsum("ij,ij->i", q - a, unit)
+        opposite = (np.minimum(sp, sq) < -touch_mm) & (np.maximum(sp, sq) > touch_mm)
+        x = p + (q - p) * (sp / (sp - sq))[:, None]
+        inside = np.ones(len(p), bool)
+        for u, v in ((a, b), (b, c), (c, a)):
+            edge = v - u
+            elen = np.sqrt(np.einsum("ij,ij->i", edge, edge))
+            dist = np.einsum("ij,ij->i", np.cross(edge, x - u), unit) / elen
+            inside &= dist > touch_mm
+    return opposite & inside & (norm > 0)
