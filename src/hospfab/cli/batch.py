@@ -188,6 +188,10 @@ def queue_run(
     stagger: Annotated[float, typer.Option("--stagger", min=0, help="Seconds between starts on a site.")] = 0.0,
     lost_after: Annotated[float, typer.Option("--lost-after", min=0, help="Seconds a printer may be unreachable "
                                               "while printing before its plate is lost.")] = 60.0,
+    site: Annotated[str | None, typer.Option("--site", help="Dispatch only to this site's printers (several "
+                                             "runners, one per site, share the lots).")] = None,
+    lease: Annotated[float, typer.Option("--lease", min=1, help="Seconds without a heartbeat after which other "
+                                         "runners take over this runner's plates.")] = 120.0,
     operator: OperatorOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -196,7 +200,7 @@ def queue_run(
     Safe to kill at any moment: on start it reconciles every plate that was being sent or printed with what
     the printers report. Manual-clearing printers wait for `hospfab printers cleared NAME`.
 
-    Example: hospfab queue run --until 07:00 --stagger 120
+    Example: hospfab queue run --site north --until 07:00 --stagger 120
     """
     config = settings(ctx)
 
@@ -213,7 +217,7 @@ def queue_run(
         alerts = AlertHook(config.database_target, config.config_dir, printers, log=log)
         options = RunnerOptions(poll_s=poll, stagger_s=stagger, lost_after_s=lost_after, until_empty=until_empty,
                                 until=parse_deadline(until), operator=_operator(operator),
-                                on_round=alerts)  # fmt: skip
+                                on_round=alerts, site=site, lease_s=lease)  # fmt: skip
         with QueueRunner(config.database_target, printers, catalog=Catalog(config.catalog_dir),
                          options=options, log=log) as runner:  # fmt: skip
             try:

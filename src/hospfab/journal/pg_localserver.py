@@ -78,6 +78,13 @@ class LocalPostgres:
             raise RuntimeError(f"PostgreSQL did not start: {err.stderr.strip()[-300:]} {log}") from err
         return self
 
+    def running(self) -> bool:
+        return self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "status", check=False).returncode == 0
+
+    def ensure_started(self) -> None:
+        if not self.running():
+            self.start()
+
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
