@@ -101,33 +101,36 @@ def measure(target, runners: int, seconds: float) -> dict:
 
 
 def print_wall_time(fresh_target, tmp: Path) -> None:
-    """`hospfab print VISOR-HEADBAND` (until OctoPrint says it is printing) as a process, per backend, each
-    run on a fresh database (``fresh_target(backend, k)``) and a reset Virtual Printer."""
+    """`hospfab print TEST-BOX` (the print tests' signed catalog; until OctoPrint says it is printing) as a
+    process, per backend, each run on a fresh, migrated database and a reset Virtual Printer."""
     import os
     import subprocess
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from hospfab.octoprint.localserver import start_servers
 
+    from test_print_support import build_catalog  # the signed test catalog of the print tests
+
     octoprint = os.environ.get("HOSPFAB_OCTOPRINT") or str(Path(".octoprint-venv/bin/octoprint").resolve())
     server = start_servers([tmp / "octoprint"], octoprint=Path(octoprint))[0]
     try:
-        catalog = os.environ.get("HOSPFAB_CATALOG", str(Path(__file__).resolve().parents[1] / "catalog"))
+        catalog = build_catalog(tmp / "print-catalog" / "catalog", tmp / "print-catalog" / "work")
         fleet = tmp / "fleet.yaml"
         fleet.write_text(
             "version: 1\nprinters:\n"
             f"  - name: vt-0\n    url: {server.url}\n    api_key_env: BENCH_KEY\n"
-            "    profile: virtual-test\n    material: petg\n    bed_clearing: automatic\n"
+            "    profile: virtual-test\n    material: pla\n    bed_clearing: automatic\n"
         )
         for name in ("sqlite", "postgresql"):
             times = []
             for k in range(3):
                 target = fresh_target(name, k)
                 env = dict(os.environ, HOSPFAB_HOME=str(tmp / f"home-{name}-{k}"), HOSPFAB_DATABASE=target,
-                           HOSPFAB_FLEET=str(fleet), HOSPFAB_CATALOG=catalog, BENCH_KEY=server.api_key,
+                           HOSPFAB_FLEET=str(fleet), HOSPFAB_CATALOG=str(catalog), BENCH_KEY=server.api_key,
+                           HOSPFAB_TRUST_STORE=str(catalog.parent / "trust.yaml"),
                            HOSPFAB_OPERATOR="bench")  # fmt: skip
                 began = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "hospfab", "print", "VISOR-HEADBAND", "--printer",
+                done = subprocess.run([sys.executable, "-m", "hospfab", "print", "TEST-BOX", "--printer",
                                        "vt-0", "--json"], env=env, capture_output=True, text=True)  # fmt: skip
                 times.append(time.perf_counter() - began)
                 if done.returncode != 0:
