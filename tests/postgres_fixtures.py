@@ -7,7 +7,8 @@
 - ``database``: parametrised ``sqlite`` / ``postgresql``: an SQLite path or a PostgreSQL URL, empty and
   migrated; ``HOSPFAB_DATABASE`` is set to it so CLI commands run in the test use it too.
 
-When PostgreSQL is not installed, the PostgreSQL cases are skipped with the reason.
+When PostgreSQL is not installed, the PostgreSQL cases are skipped with the reason (failed when ``CI`` is set,
+like the other real servers).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ def _migrate_all(target) -> None:
 def pg_server(tmp_path_factory):
     from hospfab.journal.pg_localserver import LocalPostgres, pg_bin_dir
 
+    from octoprint_fixtures import skip_or_fail
+
     bin_dir = pg_bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (run scripts/install-system-deps as root)")
+        skip_or_fail("PostgreSQL server not installed: run `make system-deps`")
     server = LocalPostgres(tmp_path_factory.mktemp("postgres"), bin_dir).init().start()
     server.admin(f"CREATE DATABASE {TEMPLATE}")
     _migrate_all(server.url(TEMPLATE))
