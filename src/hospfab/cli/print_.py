@@ -21,7 +21,8 @@ INTERRUPTED = 130
 
 
 def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
-    """The printers of the fleet file. With ``required=False`` a missing or broken fleet gives []."""
+    """The printers of the fleet file, with the material and lot the database says are loaded now (the newest
+    spool change, from any workstation). With ``required=False`` a missing or broken fleet gives []."""
     from hospfab.errors import ConfigError, HospfabError
     from hospfab.fleet import Fleet
 
@@ -33,7 +34,18 @@ def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
         return []
     if required and not fleet.printers:
         raise ConfigError(fleet.hint or f"{config.fleet_path}: no printers")
-    return list(fleet.printers)
+    return shared_printers(config, fleet.printers)
+
+
+def shared_printers(config: Settings, printers: list[Any]) -> list[Any]:
+    """``printers`` with the material and lot the database says are loaded now (whoever recorded the spool
+    change, on whichever workstation)."""
+    if not printers:
+        return []
+    from hospfab.journal.printer_state import read_shared_states, with_shared_state
+
+    now = read_shared_states(config.database_target, [p.name for p in printers])  # read only: nothing migrated
+    return [with_shared_state(p, now.get(p.name)) for p in printers]
 
 
 def printer_named(printers: list[Any], name: str | None) -> Any:
@@ -226,10 +238,10 @@ def print_command(
         from hospfab.printing.wait import WaitTimedOut, print_when_free
 
         config = settings(ctx)
-        printers = load_printers(config)
         options = PrintOptions(printer, operator, material_lot, allow_draft, dry_run)
         try:
-            journal_db = Journal(config.journal_path)
+            printers = load_printers(config)  # the spool loaded is read from the database
+            journal_db = Journal(config.database_target)
         except JournalError as err:
             raise type(err)(f"{err.message}; nothing was sent to any printer", code=err.code) from None
         with journal_db as journal:
