@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "batch": ("batch",),
     "queue": ("batch",),
     "lots": ("batch",),
+    "inspect": ("inspect",),
     "demo": ("demo",),
 }
 

@@ -1,0 +1,168 @@
+"""Exact signed distances from points to a triangle surface (point-to-triangle, not point-to-sample).
+
+The reference triangles are split until no edge is longer than ``max_edge`` (the surface is unchanged), so
+every triangle lies within ``radius`` of its centroid. A KD-tree over the centroids gives candidate
+triangles; the exact closest point on each candidate is computed (Ericson, *Real-Time Collision Detection*,
+5.1.5). The answer is exact when the k-th candidate centroid is farther than ``best + radius`` (no other
+triangle can be closer); the few points where it is not are asked again with more candidates.
+
+The sign is the side of the closest triangle: positive outside the part (material in excess), negative
+inside (material missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CHUNK_POINTS = 65_536  # bounds the temporary arrays: chunk x k x 3 float64
+MAX_SUBDIVIDED = 400_000
+
+
+def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", u, v)
+
+
+def closest_points_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Closest point to each ``p[i]`` on triangle ``(a[i], b[i], c[i])`` (all arrays (m, 3))."""
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = _dot(ab, ap), _dot(ac, ap)
+    bp = p - b
+    d3, d4 = _dot(ab, bp), _dot(ac, bp)
+    cp = p - c
+    d5, d6 = _dot(ab, cp), _dot(ac, cp)
+    va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
+    out = np.empty_like(p)
+    done = np.zeros(len(p), dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        regions = [
+            ((d1 <= 0) & (d2 <= 0), lambda: a),
+            ((d3 >= 0) & (d4 <= d3), lambda: b),
+            ((vc <= 0) & (d1 >= 0) & (d3 <= 0), lambda: a + (d1 / (d1 - d3))[:, None] * ab),
+            ((d6 >= 0) & (d5 <= d6), lambda: c),
+            ((vb <= 0) & (d2 >= 0) & (d6 <= 0), lambda: a + (d2 / (d2 - d6))[:, None] * ac),
+            ((va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0),
+             lambda: b + ((d4 - d3) / ((d4 - d3) + (d5 - d6)))[:, None] * (c - b)),
+        ]  # fmt: skip
+        for mask, point in regions:
+            take = mask & ~done
+            if take.any():
+                out[take] = point()[take]
+                done |= take
+        rest = ~done
+        if rest.any():
+            denom = 1.0 / (va + vb + vc)
+            inner = a + ab * (vb * denom)[:, None] + ac * (vc * denom)[:, None]
+            out[rest] = inner[rest]
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():  # degenerate (zero-area) triangle: its nearest vertex
+        verts = np.stack([a[bad], b[bad], c[bad]], axis=1)
+        nearest = np.argmin(np.linalg.norm(verts - p[bad, None], axis=2), axis=1)
+        out[bad] = verts[np.arange(len(nearest)), nearest]
+    return out
+
+
+def subdivide(triangles: np.ndarray, max_edge: float, rounds: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Split triangles in four until no edge exceeds ``max_edge``; returns (triangles, parent face index)."""
+    parent = np.arange(len(triangles))
+    for _ in range(rounds):
+        edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2).max(axis=1)
+        big = edges > max_edge
+        if not big.any() or len(triangles) + 3 * int(big.sum()) > MAX_SUBDIVIDED:
+            break
+        a, b, c = triangles[big, 0], triangles[big, 1], triangles[big, 2]
+        ab, bc, ca = (a + b) / 2, (b + c) / 2, (c + a) / 2
+        split = np.concatenate([np.stack(t, axis=1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
+        parent = np.concatenate([parent[~big], np.tile(parent[big], 4)])
+        triangles = np.concatenate([triangles[~big], split])
+    return triangles, parent
+
+
+@dataclass
+class Closest:
+    """Per query point: signed distance (mm), closest surface point, (subdivided) triangle index."""
+
+    distance: np.ndarray
+    points: np.ndarray
+    triangle: np.ndarray
+
+
+class SurfaceIndex:
+    """A triangle surface prepared for exact closest-point queries."""
+
+    def __init__(self, triangles: np.ndarray, max_edge: float | None = None) -> None:
+        from scipy.spatial import cKDTree
+
+        triangles = np.asarray(triangles, dtype=np.float64).reshape(-1, 3, 3)
+        if len(triangles) == 0:
+            raise ValueError("empty surface")
+        face_normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+        self.face_areas = np.linalg.norm(face_normals, axis=1) / 2
+        face_normals /= np.maximum(np.linalg.norm(face_normals, axis=1, keepdims=True), 1e-300)
+        flat = triangles.reshape(-1, 3)
+        self.diagonal = float(np.linalg.norm(flat.max(axis=0) - flat.min(axis=0)))
+        if max_edge is None:
+            edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2)
+            max_edge = min(float(np.median(edges)) * 2, self.diagonal / 50)
+        self.source_faces = len(triangles)
+        self.triangles, self.parent = subdivide(triangles, max_edge)
+        self.normals = face_normals[self.parent]
+        self.areas = self.face_areas[self.parent] / np.bincount(self.parent, minlength=len(triangles))[self.parent]
+        self.centroids = self.triangles.mean(axis=1)
+        self.radius = float(np.linalg.norm(self.triangles - self.centroids[:, None], axis=2).max())
+        self.tree = cKDTree(self.centroids)
+
+    def __len__(self) -> int:
+        return len(self.triangles)
+
+    def closest(self, points: np.ndarray, k: int = 8, *, exact: bool = True) -> Closest:
+        """Closest point on the surface for every point (n, 3): exact, or (``exact=False``, for alignment)
+        the best of the ``k`` triangles with the nearest centroids."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        dist = np.empty(len(points))
+        near = np.empty_like(points)
+        tri = np.empty(len(points), dtype=np.int64)
+        for start in range(0, len(points), CHUNK_POINTS):
+            part = slice(start, start + CHUNK_POINTS)
+            dist[part], near[part], tri[part] = self._closest_chunk(points[part], k, exact)
+        side = np.einsum("ij,ij->i", points - near, self.normals[tri])
+        return Closest(np.where(side < 0, -dist, dist), near, tri)
+
+    def _closest_chunk(self, points: np.ndarray, k: int, exact: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = min(k, len(self))
+        dist, near, tri, unresolved = self._candidates(points, k)
+        while exact and unresolved.any() and k < min(256, len(self)):
+            k = min(k * 4, len(self))
+            idx = np.flatnonzero(unresolved)
+            d2, n2, t2, u2 = self._candidates(points[idx], k)
+            dist[idx], near[idx], tri[idx] = d2, n2, t2
+            unresolved[idx] = u2
+        return dist, near, tri
+
+    def _candidates(self, points: np.ndarray, k: int):
+        centre_dist, cand = self.tree.query(points, k=k)
+        centre_dist, cand = centre_dist.reshape(len(points), -1), cand.reshape(len(points), -1)
+        m, kk = cand.shape
+        tris = self.triangles[cand.ravel()]
+        rep = np.repeat(points, kk, axis=0)
+        close = closest_points_on_triangles(rep, tris[:, 0], tris[:, 1], tris[:, 2])
+        d = np.linalg.norm(rep - close, axis=1).reshape(m, kk)
+        best = np.argmin(d, axis=1)
+        rows = np.arange(m)
+        dist = d[rows, best]
+        near = close.reshape(m, kk, 3)[rows, best]
+        tri = cand[rows, best]
+        unresolved = centre_dist[:, -1] < dist + self.radius if kk < len(self) else np.zeros(m, dtype=bool)
+        return dist, near, tri, unresolved
+
+    def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` points spread over the surface by area, with their normals."""
+        weights = self.areas / self.areas.sum()
+        which = rng.choice(len(self), size=count, p=weights)
+        u, v = rng.random(count), rng.random(count)
+        flip = u + v > 1
+        u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+        t = self.triangles[which]
+        pts = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
+        return pts, self.normals[which]
