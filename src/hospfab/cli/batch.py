@@ -430,8 +430,7 @@ def lots_release(
                 lot = store.release(lot.id, by=by, inspection="fail", note=note or "rejected without inspection")
                 return _release_result(lot, None, [])
             insp.check_drawn(lot, [u for u, _ in scans + manuals])
-            if lot.state != "open" or not lot.finished:
-                store.release(lot.id, by=by, inspection="pass")  # raises the store's own one-line refusal
+            insp.check_open_and_finished(lot)
             blocked = insp.test_only_profiles([j for j in journal.jobs() if j.lot_id == lot.id],
                                               _test_only(config))  # fmt: skip
             if blocked:

@@ -130,7 +130,7 @@ class Registration:
                 candidates = self._shifted(candidates)
             sub = self._subset(scan, points)
             candidates = self._icp_batch(sub, candidates, steps)
-            score_sub = self._subset(scan, points * 4)
+            score_sub = self._subset(scan, points * 2)
             for pose, score in zip(candidates, self._score_batch(score_sub, candidates), strict=True):
                 pose.score = score
             candidates = self._distinct(candidates, keep)

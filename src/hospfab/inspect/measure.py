@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hospfab.errors import InputError
 from hospfab.inspect.align import Pose, Registration, pose_dict
 from hospfab.inspect.distance import SurfaceIndex
 from hospfab.inspect.scan import Scan
@@ -93,6 +94,8 @@ def inspect_scan(
 
     rng = np.random.default_rng(seed)
     points, weights = scan.points, scan.weights
+    if len(points) < limits.min_points:
+        raise InputError(f"{scan.path}: {len(points)} points; at least {limits.min_points} are needed to inspect")
     subsampled = len(points) > limits.max_points
     if subsampled:
         keep = rng.choice(len(points), size=limits.max_points, replace=False)
@@ -101,7 +104,8 @@ def inspect_scan(
     reg = Registration(surface, settings, seed=seed)
     poses = reg.align(points)
     direct = poses["direct"]
-    fine = points if len(points) <= reg.settings.fine_points else points[rng.choice(len(points), reg.settings.fine_points, replace=False)]  # noqa: E501
+    count = reg.settings.fine_points
+    fine = points if len(points) <= count else points[rng.choice(len(points), count, replace=False)]
     match_within = max(limits.match_tol * tolerance_mm, limits.match_mm)
     similar = reg.refine(fine, direct, with_scale=True)
     match_direct = _match_share(reg, fine, similar, match_within)
@@ -177,10 +181,14 @@ def _findings(f: dict[str, Any], tol: float, limits: InspectionLimits, match_wit
     elif f["matched_share"] < limits.min_match_share:
         out.append(Finding("different_part", f"not this part: only {f['matched_share']:.0%} of the scan comes within "
                                              f"{match_within:g} mm of the reference at the best alignment"))  # fmt: skip
+    elif abs(f["scale_error_pct"]) > limits.max_scale_pct:
+        out.append(Finding("different_part", f"not this part: it fits the reference only when scaled by "
+                                             f"{f['scale_error_pct']:+.1f} % (printing shrinks by a few %)"))  # fmt: skip
+    different = bool(out) and out[-1].code == "different_part"
     if f["coverage_share"] < limits.min_coverage:
         out.append(Finding("low_coverage", f"the scan covers {f['coverage_share']:.0%} of the reference surface "
                                            f"(at least {limits.min_coverage:.0%} needed)"))  # fmt: skip
-    if f["scale_effect_mm"] > tol and not mirrored and f["matched_share"] >= limits.min_match_share:
+    if f["scale_effect_mm"] > tol and not mirrored and not different:
         kind = "shrinkage" if f["scale_error_pct"] < 0 else "expansion"
         out.append(Finding("scale", f"{kind} of {abs(f['scale_error_pct']):.2f} % ({f['scale_effect_mm']:.2f} mm at "
                                     f"the far end, tolerance {tol:g} mm)"))  # fmt: skip

@@ -13,10 +13,10 @@ class RegistrationSettings:
 
     random_starts: int = 240  # rotations spread over SO(3), per handedness, besides the 24 PCA ones
     reference_samples: int = 20_000  # dense sample of the reference for the coarse stages
-    coarse_points: int = 160  # scan points per candidate in the coarse stage
-    coarse_steps: int = 8
-    coarse_keep: int = 12  # distinct poses per handedness kept after the coarse stage
-    shift_shares: tuple[float, ...] = (0.15, 0.3, 0.45)  # kept poses also start shifted by these shares of
+    coarse_points: int = 100  # scan points per candidate in the coarse stage
+    coarse_steps: int = 6
+    coarse_keep: int = 8  # distinct poses per handedness kept after the coarse stage
+    shift_shares: tuple[float, ...] = (0.2, 0.4)  # kept poses also start shifted by these shares of
     shift_keep: int = 6  # the reference's extent along each principal axis; distinct poses kept after that
     medium_points: int = 1_000
     medium_steps: int = 12
@@ -39,7 +39,9 @@ class InspectionLimits:
     coverage_radius_spacing: float = 3.0  # ...or 3 x the scan's point spacing, whichever is larger
     match_tol: float = 4.0  # a scan point "belongs" to the reference within max(4 x tolerance, match_mm)
     match_mm: float = 1.0
-    min_match_share: float = 0.60  # fewer matching points after the best similarity fit: a different part
+    min_match_share: float = 0.85  # fewer matching points after the best similarity fit: a different part
+    max_scale_pct: float = 8.0  # a part that fits only scaled by more than this is another part, not shrinkage
+    min_points: int = 50  # fewer scan points cannot be aligned or judged (exit 2)
     mirror_margin: float = 0.15  # mirrored fit matches this much more of the scan: a mirrored part
     max_points: int = 2_000_000  # larger scans are subsampled for the measurement (figures say so)
 

@@ -180,6 +180,15 @@ def check_drawn(lot: Any, units: Iterable[int]) -> list[int]:
     return drawn
 
 
+def check_open_and_finished(lot: Any) -> None:
+    """Refuse, before anything is measured, a lot already decided or still printing."""
+    if lot.state != "open":
+        raise InputError(f"lot {lot.id}: already {lot.state} by {lot.released_by} at {lot.released_at}")
+    if not lot.finished:
+        pending = sum(1 for p in lot.plates if p.state in ("queued", "dispatching", "printing"))
+        raise InputError(f"lot {lot.id}: {pending} plates still queued or printing; release later")
+
+
 def test_only_profiles(jobs: Iterable[Any], is_test_only: Callable[[str], bool]) -> list[str]:
     """Printer profiles among the lot's print attempts that are for test rigs only."""
     names = sorted({j.printer_profile for j in jobs if getattr(j, "printer_profile", None)})
