@@ -3,8 +3,9 @@
 The reference triangles are split until no edge is longer than ``max_edge`` (the surface is unchanged), so
 every triangle lies within ``radius`` of its centroid. A KD-tree over the centroids gives candidate
 triangles; the exact closest point on each candidate is computed (Ericson, *Real-Time Collision Detection*,
-5.1.5). The answer is exact when the k-th candidate centroid is farther than ``best + radius`` (no other
-triangle can be closer); the few points where it is not are asked again with more candidates.
+5.1.5). Triangles are grouped in size classes (radius halving); within a class of radius r, the answer is
+exact when the k-th candidate centroid is farther than ``best + r`` (no other triangle of the class can be
+closer); the points where it is not are asked again with more candidates of that class.
 
 The sign is the side of the closest triangle: positive outside the part (material in excess), negative
 inside (material missing).
@@ -18,6 +19,7 @@ import numpy as np
 
 CHUNK_POINTS = 65_536  # bounds the temporary arrays: chunk x k x 3 float64
 MAX_SUBDIVIDED = 400_000
+SIZE_CLASSES = 6
 
 
 def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -69,8 +71,12 @@ def subdivide(triangles: np.ndarray, max_edge: float, rounds: int = 8) -> tuple[
     for _ in range(rounds):
         edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2).max(axis=1)
         big = edges > max_edge
-        if not big.any() or len(triangles) + 3 * int(big.sum()) > MAX_SUBDIVIDED:
+        if not big.any() or len(triangles) >= MAX_SUBDIVIDED:
             break
+        budget = (MAX_SUBDIVIDED - len(triangles)) // 3
+        if big.sum() > budget:  # split the largest first, within the budget
+            big = np.zeros(len(triangles), dtype=bool)
+            big[np.argsort(edges)[::-1][:budget]] = True
         a, b, c = triangles[big, 0], triangles[big, 1], triangles[big, 2]
         ab, bc, ca = (a + b) / 2, (b + c) / 2, (c + a) / 2
         split = np.concatenate([np.stack(t, axis=1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
@@ -110,8 +116,19 @@ class SurfaceIndex:
         self.normals = face_normals[self.parent]
         self.areas = self.face_areas[self.parent] / np.bincount(self.parent, minlength=len(triangles))[self.parent]
         self.centroids = self.triangles.mean(axis=1)
-        self.radius = float(np.linalg.norm(self.triangles - self.centroids[:, None], axis=2).max())
+        radii = np.linalg.norm(self.triangles - self.centroids[:, None], axis=2).max(axis=1)
+        self.radius = float(radii.max())
         self.tree = cKDTree(self.centroids)
+        # size classes (radius halving): small triangles packed densely do not force a search as wide as
+        # the largest triangle's radius, as one global bound would
+        self.classes: list[tuple[np.ndarray, object, float]] = []
+        upper, remaining = self.radius, np.arange(len(self.triangles))
+        for level in range(SIZE_CLASSES):
+            lower = upper / 2 if level < SIZE_CLASSES - 1 else -1.0
+            members = remaining[radii[remaining] > lower]
+            if len(members):
+                self.classes.append((members, cKDTree(self.centroids[members]), float(radii[members].max())))
+            remaining, upper = remaining[radii[remaining] <= lower], lower
 
     def __len__(self) -> int:
         return len(self.triangles)
@@ -125,24 +142,50 @@ class SurfaceIndex:
         tri = np.empty(len(points), dtype=np.int64)
         for start in range(0, len(points), CHUNK_POINTS):
             part = slice(start, start + CHUNK_POINTS)
-            dist[part], near[part], tri[part] = self._closest_chunk(points[part], k, exact)
+            if exact:
+                dist[part], near[part], tri[part] = self._exact_chunk(points[part], 2 * k)
+            else:
+                dist[part], near[part], tri[part], _ = self._candidates(points[part], k, np.arange(len(self)),
+                                                                         self.tree)  # fmt: skip
         side = np.einsum("ij,ij->i", points - near, self.normals[tri])
         return Closest(np.where(side < 0, -dist, dist), near, tri)
 
-    def _closest_chunk(self, points: np.ndarray, k: int, exact: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        k = min(k, len(self))
-        dist, near, tri, unresolved = self._candidates(points, k)
-        while exact and unresolved.any() and k < min(256, len(self)):
-            k = min(k * 4, len(self))
-            idx = np.flatnonzero(unresolved)
-            d2, n2, t2, u2 = self._candidates(points[idx], k)
-            dist[idx], near[idx], tri[idx] = d2, n2, t2
-            unresolved[idx] = u2
-        return dist, near, tri
+    def _exact_chunk(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per size class, the ``k`` nearest centroids; then, wherever the k-th centroid of a class is closer
+        than the best distance plus the class radius, that class again with 4x more candidates."""
+        best = np.full(len(points), np.inf)
+        near = np.zeros_like(points)
+        tri = np.zeros(len(points), dtype=np.int64)
 
-    def _candidates(self, points: np.ndarray, k: int):
-        centre_dist, cand = self.tree.query(points, k=k)
-        centre_dist, cand = centre_dist.reshape(len(points), -1), cand.reshape(len(points), -1)
+        def merge(idx, d, n, t):
+            better = d < best[idx]
+            best[idx[better]], near[idx[better]], tri[idx[better]] = d[better], n[better], t[better]
+
+        todo = []
+        everyone = np.arange(len(points))
+        for members, tree, radius in self.classes:
+            kk = min(k, len(members))
+            d, n, t, kth = self._candidates(points, kk, members, tree)
+            merge(everyone, d, n, t)
+            todo.append((members, tree, radius, kk, kth))
+        for members, tree, radius, kk, kth in todo:
+            pending = np.flatnonzero(kth < best + radius) if kk < len(members) else np.empty(0, dtype=np.int64)
+            while len(pending) and kk < len(members):
+                kk = min(kk * 4, len(members))
+                step = max(256, CHUNK_POINTS * 8 // kk)  # the same memory per call whatever kk
+                still = []
+                for start in range(0, len(pending), step):
+                    idx = pending[start:start + step]
+                    d, n, t, kth2 = self._candidates(points[idx], kk, members, tree)
+                    merge(idx, d, n, t)
+                    still.append(idx[kth2 < best[idx] + radius])
+                pending = np.concatenate(still) if kk < len(members) else np.empty(0, dtype=np.int64)
+        return best, near, tri
+
+    def _candidates(self, points: np.ndarray, k: int, members: np.ndarray, tree):
+        centre_dist, local = tree.query(points, k=k)
+        centre_dist, local = centre_dist.reshape(len(points), -1), local.reshape(len(points), -1)
+        cand = members[local]
         m, kk = cand.shape
         tris = self.triangles[cand.ravel()]
         rep = np.repeat(points, kk, axis=0)
@@ -150,11 +193,7 @@ class SurfaceIndex:
         d = np.linalg.norm(rep - close, axis=1).reshape(m, kk)
         best = np.argmin(d, axis=1)
         rows = np.arange(m)
-        dist = d[rows, best]
-        near = close.reshape(m, kk, 3)[rows, best]
-        tri = cand[rows, best]
-        unresolved = centre_dist[:, -1] < dist + self.radius if kk < len(self) else np.zeros(m, dtype=bool)
-        return dist, near, tri, unresolved
+        return d[rows, best], close.reshape(m, kk, 3)[rows, best], cand[rows, best], centre_dist[:, -1]
 
     def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``count`` points spread over the surface by area, with their normals."""
