@@ -137,15 +137,20 @@ class Registration:
         fine = self._subset(scan, s.fine_points)
         out: dict[str, Pose] = {}
         for mirrored, name in ((False, "direct"), (True, "mirrored")):
-            best = None
+            refined = []
             for pose in [c for c in candidates if c.mirrored == mirrored][: s.fine_keep]:
                 pose = self.refine(fine, pose, exact=False)
                 pose.score = float(self._score_batch(fine, [pose])[0])
+                refined.append(pose)
+            # nearly symmetric parts (a propeller turned by one blade) differ in a few % of the points:
+            # the last word goes to the exact triangles
+            best = None
+            for pose in sorted(refined, key=lambda p: p.score)[: s.exact_keep]:
+                pose = self.refine(fine, pose, steps=s.exact_steps)
+                pose.score = self.score(fine, pose)
                 if best is None or pose.score < best.score:
                     best = pose
             if best is not None:
-                best = self.refine(fine, best, steps=s.exact_steps)
-                best.score = self.score(fine, best)
                 out[name] = best
         return out
 

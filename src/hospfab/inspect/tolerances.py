@@ -20,11 +20,12 @@ class RegistrationSettings:
     shift_keep: int = 6  # the reference's extent along each principal axis; distinct poses kept after that
     medium_points: int = 1_000
     medium_steps: int = 12
-    medium_keep: int = 4
+    medium_keep: int = 8
     fine_points: int = 4_000  # scan points for point-to-plane ICP against the exact triangles
     fine_steps: int = 25  # point-to-plane steps against the reference sample
-    exact_steps: int = 10  # then against the exact triangles, for the best pose of each handedness
-    fine_keep: int = 3  # poses per handedness refined and scored on the exact surface
+    exact_keep: int = 3  # ...the best of them against the exact triangles, scored on them
+    exact_steps: int = 10
+    fine_keep: int = 8  # poses per handedness refined against the sample...
     score_cap_share: float = 0.02  # a point counts at most 2 % of the reference diagonal in a pose score...
     score_cap_mm: tuple[float, float] = (0.5, 5.0)  # ...clipped to these bounds (mm)
 
