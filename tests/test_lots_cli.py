@@ -47,13 +47,13 @@ def test_lots_list_show_release_and_export(cli, lot, tmp_path):
     assert [x["lot_id"] for x in lots] == [lot.id]
     show = cli("lots", "show", lot.id, "--json").json()["data"]
     assert show["units_made"] == 0 and show["units_planned"] == 6 and show["status"] == "queued"
-    assert show["build_files"][0]["sha256"] == "0" * 64
+    assert show["build_files"] == [] and show["lot"]["recipes"][0]["sha256"] == "0" * 64  # nothing printed yet
     human = cli("lots", "show", lot.id)
-    assert "inspect unit 4: plate 002, copy 2" in human.stdout
-    out = cli("lots", "release", lot.id, "--by", "qa", "--inspection", "pass")
+    assert "inspect unit 4: plate 002, copy 2: to do" in human.stdout
+    out = cli("lots", "release", lot.id, "--by", "qa", "--manual", "4=nope.yaml")
     assert out.exit_code == 2 and "still queued or printing" in out.stderr
     cli("queue", "cancel", lot.id)
-    out = cli("lots", "release", lot.id, "--by", "qa", "--inspection", "fail", "--note", "cancelled lot", "--json")
+    out = cli("lots", "release", lot.id, "--by", "qa", "--reject", "--note", "cancelled lot", "--json")
     assert out.exit_code == 0 and out.json()["data"]["status"] == "rejected"
     out = cli("lots", "export", lot.id, "-o", tmp_path / "dhr.json")
     record = json.loads((tmp_path / "dhr.json").read_text())

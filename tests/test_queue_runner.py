@@ -145,8 +145,13 @@ def test_lot_is_spread_over_printers_and_recorded(farm, cli, hospfab_home, tmp_p
     assert set(show["plates_per_printer"]) == {"vt-0", "vt-1"}
     assert set(printed_once_everywhere(servers, hospfab_home, lot_id).values()) == {1}
     assert len(show["lot"]["sampling"]["units"]) == 1
-    release = cli("lots", "release", lot_id, "--by", "QA Lead", "--inspection", "pass", "--note", "ok", "--json")
-    assert release.exit_code == 0 and release.json()["data"]["inspection"] == "pass"
+    record = tmp_path / "unit.yaml"
+    record.write_text("measurements:\n- {name: width, nominal_mm: 10, measured_mm: 10.05, tolerance_mm: 0.2}\n")
+    unit = show["lot"]["sampling"]["units"][0]
+    release = cli("lots", "release", lot_id, "--by", "QA Lead", "--manual", f"{unit}={record}", "--json")
+    assert release.exit_code == 4 and "test-only printer profile virtual-test" in release.stderr  # never released
+    release = cli("lots", "release", lot_id, "--by", "QA Lead", "--reject", "--note", "test rig", "--json")
+    assert release.exit_code == 0 and release.json()["data"]["inspection"] == "fail"
     for suffix in ("csv", "json", "html"):
         out = cli("lots", "export", lot_id, "-o", tmp_path / f"dhr.{suffix}", "--json")
         assert out.exit_code == 0, out.stderr

@@ -36,6 +36,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "batch": ("batch",),
     "queue": ("batch",),
     "lots": ("batch",),
+    "inspect": ("inspect",),
     "serve": ("serve",),
     "alerts": ("alerts",),
     "demo": ("demo",),

@@ -409,19 +409,21 @@ def lots_show(ctx: typer.Context, lot_id: Annotated[str, typer.Argument(help="Lo
 
     def work() -> CommandResult:
         from hospfab.journal import Journal
+        from hospfab.queue.inspections import InspectionStore
         from hospfab.queue.record import device_history
-
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal:
-            record = device_history(store, journal, lot_id)
+        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal, \
+                InspectionStore(config.database_target) as inspections:  # fmt: skip
+            record = device_history(store, journal, lot_id, inspections=inspections)
         per_printer: dict[str, dict[str, int]] = {}
         for plate in record["plates"]:
             if plate["printer"]:
                 entry = per_printer.setdefault(plate["printer"], {"done": 0, "other": 0})
                 entry["done" if plate["state"] == "done" else "other"] += 1
         data = {**record["summary"], "lot": record["lot"], "plates_per_printer": per_printer,
-                "plates": record["plates"]}  # fmt: skip
+                "plates": record["plates"], "inspections": record["inspections"],
+                "drawn": (record["lot"].get("sampling") or {}).get("units", [])}  # fmt: skip
         return CommandResult(data=data, render=lambda c: _render_lot(c, data))
 
     emit("lots show", json_, work)
@@ -433,13 +435,19 @@ def _render_lot(console: Console, data: dict[str, Any]) -> None:
     console.print(f"units: {data['quantity']} ordered, {data['units_planned']} planned, {data['units_made']} made; "
                   f"plates: {data['plates_done']} done, {data['plates_failed']} failed, {data['plates_pending']} "
                   f"pending")  # fmt: skip
+    for recipe in lot.get("recipes", []):
+        console.print(f"recipe {recipe['printer']}/{recipe['material']}: sha256 {recipe['sha256']}")
     for build in data["build_files"]:
-        console.print(f"build file {build['printer']}/{build['material']}: sha256 {build['sha256']}")
+        console.print(f"printed {build['printer']}/{build['material']}: sha256 {build['sha256']} "
+                      f"({len(build['plates'])} plates)")
     for name, entry in sorted(data["plates_per_printer"].items()):
         console.print(f"  {name}: {entry['done']} plates done, {entry['other']} other")
     sample = lot.get("sampling") or {}
+    done = {r["unit"]: r for r in data.get("inspections", [])}
     for draw in sample.get("plates", []):
-        console.print(f"inspect unit {draw['unit']}: plate {draw['plate']:03d}, copy {draw['copy']}")
+        result = done.get(draw["unit"])
+        state = f"{result['verdict'].upper()} ({result['method']}, {result['inspected_at']})" if result else "to do"
+        console.print(f"inspect unit {draw['unit']}: plate {draw['plate']:03d}, copy {draw['copy']}: {state}")
     if lot.get("released_by"):
         console.print(f"{lot['state']} by {lot['released_by']} at {lot['released_at']} ({lot['inspection']}): "
                       f"{lot.get('note') or ''}")  # fmt: skip
@@ -450,27 +458,128 @@ def lots_release(
     ctx: typer.Context,
     lot_id: Annotated[str, typer.Argument(help="Lot id.")],
     by: Annotated[str, typer.Option("--by", help="Who releases (name).")],
-    inspection: Annotated[str, typer.Option("--inspection", help="pass or fail.")],
-    note: Annotated[str, typer.Option("--note", help="Inspection note.")] = "",
+    scan: Annotated[list[str] | None, typer.Option("--scan", help="UNIT=FILE: a drawn unit's scan, measured "
+                                                   "now against the lot's revision (repeatable).")] = None,
+    manual: Annotated[list[str] | None, typer.Option("--manual", help="UNIT=FILE: a drawn unit's manual "
+                                                     "measurement record, YAML (repeatable).")] = None,
+    tolerance: Annotated[float | None, typer.Option("--tolerance", help="Surface tolerance in mm for --scan "
+                         "(default: the revision's acceptance criteria).", show_default=False)] = None,
+    reports: Annotated[Path | None, typer.Option("--reports", help="Folder for the HTML reports of --scan.",
+                                                 show_default=False)] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject (quarantine) the lot without inspection.")
+                      ] = False,
+    note: Annotated[str, typer.Option("--note", help="Note for the record.")] = "",
     json_: JsonOpt = False,
 ) -> None:
-    """Record the inspection of the lot's sample and release (pass) or reject (fail) the lot.
+    """Release a lot on evidence: every unit the sampling plan drew (see `lots show`) must be inspected,
+    by scan or manual measurement. A failed unit rejects (quarantines) the lot: exit 1. A result for a unit
+    that was not drawn is refused; a lot printed on a test-only printer profile is never released.
 
-    Example: hospfab lots release L20250611-031502-3f9a --by "Dr Roy" --inspection pass --note "unit 37 ok"
+    Example: hospfab lots release L20250611-031502-3f9a --by "Dr Roy" --scan 37=unit-37.ply --reports reports/
     """
     config = settings(ctx)
 
     def work() -> CommandResult:
+        from hospfab.errors import InputError
+        from hospfab.journal import Journal
+        from hospfab.queue import inspections as insp
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.database_target) as store:
-            lot = store.release(lot_id, by=by, inspection=inspection, note=note)
-        data = lot.summary() | {"released_by": lot.released_by, "released_at": lot.released_at,
-                                "inspection": lot.inspection}  # fmt: skip
-        return CommandResult(data=data, render=lambda c: c.print(
-            f"Lot {lot.id} {lot.state} by {lot.released_by}: {lot.units_made} units."))
+        scans = insp.parse_unit_files(scan or [], "--scan")
+        manuals = insp.parse_unit_files(manual or [], "--manual")
+        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal, \
+                insp.InspectionStore(config.database_target) as results:  # fmt: skip
+            lot = store.lot(lot_id)
+            if reject:
+                lot = store.release(lot.id, by=by, inspection="fail", note=note or "rejected without inspection")
+                return _release_result(lot, None, [])
+            insp.check_drawn(lot, [u for u, _ in scans + manuals])
+            insp.check_open_and_finished(lot)
+            blocked = insp.test_only_profiles([j for j in journal.jobs() if j.lot_id == lot.id],
+                                              _test_only(config))  # fmt: skip
+            if blocked:
+                from hospfab.errors import SafetyError
+
+                raise SafetyError(f"lot {lot.id}: printed on test-only printer profile {', '.join(blocked)}; such a "
+                                  f"lot is never released (use --reject)", code="test_only_profile")  # fmt: skip
+            recorded = [_manual_result(lot.id, unit, path, by) for unit, path in manuals]
+            if scans:
+                recorded += _scan_results(config, lot, scans, by, tolerance, reports)
+            for item in recorded:
+                results.add(item)
+            if not scans and not manuals and not results.for_lot(lot.id):
+                raise InputError(f"lot {lot.id}: no inspection result; give --scan UNIT=FILE or --manual UNIT=FILE "
+                                 f"for drawn unit {', '.join(map(str, insp.check_drawn(lot, [])))}")  # fmt: skip
+            lot, decision = insp.release_lot(store, results, lot.id, by=by, blocked_profiles=blocked, note=note)
+            out = _release_result(lot, decision, [r.as_dict() for r in recorded])
+            if decision.state == "rejected":
+                err = insp.rejected_error(lot, decision)
+                out.exit_code, out.errors = err.exit_code, [err.as_dict()]
+            return out
 
     emit("lots release", json_, work)
+
+
+def _test_only(config: Any) -> Any:
+    from hospfab.profiles import ProfileStore
+
+    profiles = ProfileStore(config.profiles_dir)
+
+    def check(name: str) -> bool:
+        try:
+            return bool(getattr(profiles.printer(name), "test_only", False))
+        except Exception:  # noqa: BLE001 - a profile that no longer loads cannot vouch for a release
+            return True
+
+    return check
+
+
+def _manual_result(lot_id: str, unit: int, path: Path, by: str) -> Any:
+    from hospfab.queue import inspections as insp
+
+    verdict, figures = insp.read_manual_record(path)
+    files = [{"role": "manual record", "path": str(path), "sha256": insp.sha256_file(path)}]
+    return insp.new_inspection(lot_id, unit, insp.MANUAL, verdict, by=by, tolerance_mm=None, figures=figures,
+                               files=files)  # fmt: skip
+
+
+def _scan_results(config: Any, lot: Any, scans: list, by: str, tolerance: float | None, reports: Path | None
+                  ) -> list[Any]:
+    from hospfab.inspect.run import inspect_file, load_reference
+    from hospfab.queue import inspections as insp
+
+    reference = load_reference(lot.spec, config.catalog_dir)
+    out = []
+    for unit, path in scans:
+        report = reports / f"{lot.id}-unit-{unit}.html" if reports else None
+        result = inspect_file(path, reference, tolerance=tolerance, report=report, inspected_by=by)
+        files = [{"role": "scan", "path": str(path), "sha256": result.scan_sha256},
+                 {"role": "reference", "path": str(reference.path), "sha256": reference.sha256}]
+        if report is not None:
+            files.append({"role": "report", "path": str(report), "sha256": insp.sha256_file(report)})
+        figures = {**result.figures, "findings": [f.as_dict() for f in result.findings],
+                   "reference": reference.name, "tolerance_source": result.tolerance_source}  # fmt: skip
+        out.append(insp.new_inspection(lot.id, unit, insp.SCAN, result.verdict, by=by,
+                                       tolerance_mm=result.tolerance_mm, figures=figures, files=files))  # fmt: skip
+    return out
+
+
+def _release_result(lot: Any, decision: Any, recorded: list[dict[str, Any]]) -> CommandResult:
+    data = lot.summary() | {"released_by": lot.released_by, "released_at": lot.released_at,
+                            "inspection": lot.inspection, "recorded": recorded,
+                            "drawn": decision.drawn if decision else [],
+                            "failed_units": decision.failed if decision else []}  # fmt: skip
+
+    def render(console: Console) -> None:
+        for item in recorded:
+            f = item["figures"]
+            figures = (f"RMS {f['rms_mm']:.3f} mm, max {f['max_mm']:.3f} mm, {100 * f['within_tolerance_share']:.1f} % "
+                       f"within tolerance" if item["method"] == "scan" else
+                       f"{len(f['measurements'])} measurements")  # fmt: skip
+            console.print(f"unit {item['unit']} ({item['method']}): {item['verdict'].upper()}, {figures}")
+        console.print(f"Lot {lot.id} {lot.state} by {lot.released_by}: {lot.units_made} units.")
+
+    return CommandResult(data=data, render=render)
 
 
 @lots_app.command("export")
@@ -491,11 +600,27 @@ def lots_export(
         from hospfab.queue.record import device_history, export
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal:
-            path = export(device_history(store, journal, lot_id), output)
+        from hospfab.queue.inspections import InspectionStore
+
+        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal, \
+                InspectionStore(config.database_target) as inspections:  # fmt: skip
+            record = device_history(store, journal, lot_id, inspections=inspections,
+                                    revision=_revision_or_none(config, store.lot(lot_id).spec))
+            path = export(record, output)
         return CommandResult(data={"path": str(path)}, render=lambda c: c.print(f"Wrote {path}"))
 
     emit("lots export", json_, work)
+
+
+def _revision_or_none(config: Any, spec: str) -> Any:
+    """The lot's catalog revision (for its validators), or None when the catalog no longer has it."""
+    from hospfab.catalog import Catalog
+    from hospfab.errors import HospfabError
+
+    try:
+        return Catalog(config.catalog_dir).resolve(spec)
+    except HospfabError:
+        return None
 
 
 def register(app: typer.Typer) -> None:

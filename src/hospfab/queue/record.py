@@ -26,29 +26,104 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def device_history(store: QueueStore, journal: Journal, lot_id: str) -> dict[str, Any]:
-    """The whole record of one lot as plain data."""
+TIME_KEYS = ("created_at", "started_at", "ended_at", "released_at", "updated_at", "at", "inspected_at",
+             "first_start", "last_end", "deadline")  # fmt: skip
+
+
+def to_second(value: Any) -> Any:
+    """An ISO 8601 timestamp to the second, with its time zone (UTC when it has none)."""
+    if not isinstance(value, str) or len(value) < 19:
+        return value
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.isoformat(timespec="seconds")
+
+
+def _seconds(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: to_second(v) if k in TIME_KEYS else _seconds(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_seconds(v) for v in data]
+    return data
+
+
+def validators_of(revision: Any) -> list[dict[str, Any]]:
+    """Who validated the revision, from its signed validation record."""
+    record = getattr(revision, "validation", None)
+    if record is None:
+        return []
+    return [{"name": record.by, "role": record.role, "at": record.at.isoformat() if hasattr(record.at, "isoformat")
+             else str(record.at), "key_id": record.key_id}]  # fmt: skip
+
+
+def printed_build_files(lot: Lot, jobs: list[Any]) -> list[dict[str, Any]]:
+    """Per plate made: the build file actually printed (the successful attempt's sha256), printer, material."""
+    by_id = {j.id: j for j in jobs}
+    out = []
+    for plate in lot.plates:
+        if plate.state != DONE:
+            continue
+        job = by_id.get(plate.job_id or "")
+        out.append({"plate": plate.id, "units": plate.units, "printer": plate.printer,
+                    "printer_profile": job.printer_profile if job else None,
+                    "material": job.material if job else None, "material_lot": job.material_lot if job else None,
+                    "build_file": job.build_file if job else None, "sha256": job.sha256 if job else None,
+                    "job": plate.job_id, "operator": job.operator if job else None})  # fmt: skip
+    return out
+
+
+def _distinct_builds(printed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The build files actually printed (one line per profile, material and sha256, with its plates)."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for p in printed:
+        key = (p["printer_profile"], p["material"], p["sha256"])
+        entry = out.setdefault(key, {"printer": p["printer_profile"], "material": p["material"],
+                                     "sha256": p["sha256"], "build_file": p["build_file"], "plates": []})
+        entry["plates"].append(p["plate"])
+    return list(out.values())
+
+
+def device_history(store: QueueStore, journal: Journal, lot_id: str, *, inspections: Any = None,
+                   revision: Any = None) -> dict[str, Any]:
+    """The whole record of one lot as plain data (``inspections``: an InspectionStore; ``revision``: the
+    catalog revision, for its validators). Timestamps to the second, with time zone."""
     lot = store.lot(lot_id)
     jobs = [j for j in journal.jobs(newest_first=False) if j.lot_id == lot.id]
     made = lot.units_made
-    return {
+    results = [r.as_dict() for r in inspections.for_lot(lot.id)] if inspections is not None else []
+    drawn = [int(u) for u in (lot.sampling or {}).get("units", [])]
+    inspected = sorted({r["unit"] for r in results if r["unit"] in drawn})
+    printed = printed_build_files(lot, jobs)
+    return _seconds({
         "lot": {k: v for k, v in lot.__dict__.items() if k != "plates"},
         "summary": {
             **lot.summary(),
             "units_failed_plates": sum(p.planned_units for p in lot.plates if p.state == FAILED),
+            "units_inspected": len(inspected),
             "units_released": made if lot.state == "released" else 0,
+            "revision": lot.spec,
+            "validators": validators_of(revision),
             "printers": sorted({j.printer for j in jobs if j.printer}),
+            "printer_profiles": sorted({j.printer_profile for j in jobs if j.printer_profile}),
             "materials": sorted({f"{j.material} ({j.material_lot or 'lot ?'})" for j in jobs if j.material}),
             "operators": sorted({j.operator for j in jobs} | {lot.operator}),
-            "build_files": [{"printer": r["printer"], "material": r["material"], "sha256": r["sha256"]}
-                            for r in lot.recipes],
+            "build_files": _distinct_builds(printed),
             "first_start": min((j.started_at for j in jobs if j.started_at), default=None),
             "last_end": max((j.ended_at for j in jobs if j.ended_at), default=None),
+            "inspection_verdict": lot.inspection,
         },
         "plates": [p.as_dict() for p in lot.plates],
+        "printed": printed,
         "attempts": [j.as_dict() for j in jobs],
+        "inspections": results,
         "events": [e for p in lot.plates for e in store.events(p.id)],
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def to_csv(record: dict[str, Any]) -> str:
@@ -84,7 +159,16 @@ def to_html(record: dict[str, Any]) -> str:
         ("Production", f"{s['first_start'] or '-'} to {s['last_end'] or '-'}"),
         ("Printers", ", ".join(s["printers"]) or "-"), ("Materials (lots)", ", ".join(s["materials"]) or "-"),
         ("Operators", ", ".join(s["operators"])),
-        ("Build files (sha256)", "; ".join(f"{b['printer']}/{b['material']}: {b['sha256']}" for b in s["build_files"])),
+        ("Revision validated by", "; ".join(f"{v['name']} ({v['role']}, {v['at']}, key {v['key_id']})"
+                                            for v in s.get("validators", [])) or "-"),
+        ("Build files printed (sha256)", "; ".join(f"{b['printer']}/{b['material']}: {b['sha256']} "
+                                                   f"({len(b['plates'])} plates)" for b in s["build_files"]) or "-"),
+        ("Units inspected", f"{s.get('units_inspected', 0)}: " + ("; ".join(
+            f"unit {r['unit']} {r['method']} {r['verdict'].upper()}" + (
+                f" (RMS {r['figures']['rms_mm']:.3f} mm, max {r['figures']['max_mm']:.3f} mm, "
+                f"{100 * r['figures']['within_tolerance_share']:.1f} % within +/-{r['tolerance_mm']:g} mm)"
+                if r["method"] == "scan" else "") + f" by {r['inspected_by']} at {r['inspected_at']}"
+            for r in record.get("inspections", [])) or "-")),
         ("Inspection sample", f"{sample.get('sample_size', '?')} per {sample.get('lot_size', '?')}: {drawn or '-'}"),
         ("Acceptance", f"{lot['inspection'] or 'pending'}" + (f" by {lot['released_by']} at {lot['released_at']}"
                                                               if lot["released_by"] else "")),

@@ -1,0 +1,156 @@
+"""`hospfab inspect`: synthetic scans of the seed references (noise, hidden base, shadow, re-tessellation,
+random pose) must pass; defective prints (shrinkage, warped corner, missing feature, mirror image, another
+part, too little coverage) must fail with the right finding. Small point counts keep it quick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scans import defective, make_scan
+
+from hospfab.errors import InputError
+from hospfab.inspect.distance import SurfaceIndex, closest_points_on_triangles
+from hospfab.inspect.measure import inspect_scan
+from hospfab.inspect.scan import Scan, read_reference
+from hospfab.inspect.tolerances import acceptance_of
+
+ROOT = Path(__file__).resolve().parents[1]
+RACK = ROOT / "catalog/TUBE-RACK-16/rev-1/model.stl"
+KNOB = ROOT / "catalog/KNOB-D6-30/rev-1/model.stl"
+TOL = 0.3
+
+
+def chiral_part() -> np.ndarray:
+    """An L-shaped bracket with a post off-centre on one arm: no mirror plane, so its mirror image differs."""
+    from manifold3d import Manifold
+
+    solid = (Manifold.cube([50, 12, 8]) + Manifold.cube([12, 30, 8])
+             + Manifold.cylinder(14, 4, circular_segments=32).translate([38, 6, 8]))  # fmt: skip
+    mesh = solid.to_mesh()
+    return np.asarray(mesh.vert_properties, np.float64)[:, :3][np.asarray(mesh.tri_verts, np.int64)]
+
+
+def cloud(points: np.ndarray) -> Scan:
+    return Scan(Path("synthetic.xyz"), "0" * 64, points, np.ones(len(points)), 0, "point cloud")
+
+
+def run(reference: np.ndarray, part: np.ndarray, seed: int, **scan_kwargs):
+    scan = make_scan(part, np.random.default_rng(seed), **{"points": 2500, **scan_kwargs})
+    result = inspect_scan(cloud(scan.points), reference, tolerance_mm=TOL, reference="ref", reference_sha256="x")
+    return result, scan
+
+
+def pose_error(result, scan, reference: np.ndarray) -> float:
+    """RMS distance (mm) between the reference vertices mapped by the true and the found pose: 0 for the
+    right pose, and also for a pose that differs by a symmetry of the part."""
+    verts = reference.reshape(-1, 3)
+    in_scan = verts @ scan.rotation.T + scan.translation
+    found = in_scan @ np.array(result.pose["matrix"])[:3, :3].T + np.array(result.pose["matrix"])[:3, 3]
+    hit = SurfaceIndex(reference).closest(found)
+    return float(np.sqrt(np.mean(hit.distance**2)))
+
+
+@pytest.fixture(scope="module")
+def rack() -> np.ndarray:
+    return read_reference(RACK)[0]
+
+
+def test_point_to_triangle_distances_are_exact():
+    rng = np.random.default_rng(1)
+    tri = read_reference(KNOB)[0]
+    points = tri.reshape(-1, 3)[rng.choice(len(tri) * 3, 120)] + rng.normal(0, 2.0, size=(120, 3))
+    got = SurfaceIndex(tri).closest(points)
+    brute = np.empty(len(points))
+    for i, p in enumerate(points):
+        rep = np.repeat(p[None], len(tri), axis=0)
+        brute[i] = np.linalg.norm(rep - closest_points_on_triangles(rep, tri[:, 0], tri[:, 1], tri[:, 2]), axis=1).min()
+    assert np.allclose(np.abs(got.distance), brute, atol=1e-9)
+    # the sign says which side: a point pushed outward along a face normal is positive
+    centre = tri[0].mean(axis=0)
+    normal = np.cross(tri[0, 1] - tri[0, 0], tri[0, 2] - tri[0, 0])
+    normal /= np.linalg.norm(normal)
+    out = SurfaceIndex(tri).closest(np.array([centre + 0.01 * normal, centre - 0.01 * normal]))
+    assert out.distance[0] == pytest.approx(0.01, abs=1e-6) and out.distance[1] == pytest.approx(-0.01, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed,mesh", [(11, False), (12, True)])
+def test_good_scan_in_a_random_pose_passes(rack, seed, mesh):
+    result, scan = run(rack, rack, seed, mesh=mesh)
+    f = result.figures
+    assert result.verdict == "pass", result.findings
+    assert pose_error(result, scan, rack) < 0.05
+    assert f["rms_mm"] < 0.06 and f["within_tolerance_share"] > 0.999 and abs(f["scale_error_pct"]) < 0.1
+    assert 0.5 < f["coverage_share"] < 0.97  # base hidden and a region in shadow
+
+
+def test_uniform_shrinkage_fails_with_the_scale_measured(rack):
+    result, _ = run(rack, defective(rack, shrink=0.015), 13)
+    assert result.verdict == "fail"
+    assert "scale" in [f.code for f in result.findings]
+    assert result.figures["scale_error_pct"] == pytest.approx(-1.5, abs=0.15)
+
+
+def test_warped_corner_fails(rack):
+    result, scan = run(rack, defective(rack, warp_mm=1.0), 14)
+    assert [f.code for f in result.findings] == ["out_of_tolerance"]
+    assert 0.8 < result.figures["max_mm"] < 1.3
+    assert np.nanmax(result.display_deviation) > TOL  # the heat map shows it
+
+
+def test_missing_feature_fails(rack):
+    part = defective(rack, fill_hole=(11.0, 11.0, 8.5))  # the first hole was not made
+    result, _ = run(rack, part, 15)
+    assert "out_of_tolerance" in [f.code for f in result.findings]
+    assert result.figures["max_mm"] > 3.0
+
+
+def test_mirrored_part_is_recognised():
+    part = chiral_part()
+    good, _ = run(part, part, 16)
+    assert good.verdict == "pass", good.findings
+    mirrored, _ = run(part, defective(part, mirror=True), 16)
+    assert "mirrored" in [f.code for f in mirrored.findings]
+
+
+def test_another_part_is_refused(rack):
+    knob = read_reference(KNOB)[0]
+    result, _ = run(rack, knob, 17)
+    assert "different_part" in [f.code for f in result.findings]
+
+
+def test_too_little_coverage_is_flagged(rack):
+    from scans import random_rotation
+
+    scan = make_scan(rack, np.random.default_rng(18), points=6000, pose=False, shadow=0)
+    top = scan.points[scan.points[:, 2] > 19.5]  # only the top face was scanned
+    rot = random_rotation(np.random.default_rng(18))
+    result = inspect_scan(cloud(top @ rot.T + 30.0), rack, tolerance_mm=TOL, reference="ref", reference_sha256="x")
+    assert "low_coverage" in [f.code for f in result.findings]
+    assert result.figures["coverage_share"] < 0.3
+    with pytest.raises(InputError, match="at least 50"):
+        inspect_scan(cloud(top[:20]), rack, tolerance_mm=TOL, reference="ref", reference_sha256="x")
+
+
+def test_acceptance_accessor_tolerates_absence():
+    assert acceptance_of(SimpleNamespace(meta=SimpleNamespace())).surface_tolerance_mm is None
+    meta = SimpleNamespace(acceptance=SimpleNamespace(dimensions=["Hole 17 +/- 0.3 mm"]))
+    assert acceptance_of(SimpleNamespace(meta=meta)).dimensions == ["Hole 17 +/- 0.3 mm"]
+    given = SimpleNamespace(meta=SimpleNamespace(acceptance={"surface_tolerance_mm": 0.4}))
+    assert acceptance_of(given).surface_tolerance_mm == 0.4
+    assert acceptance_of(SimpleNamespace(meta=SimpleNamespace(acceptance={"surface_tolerance_mm": "x"}))
+                         ).surface_tolerance_mm is None  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="known limitation: on the propeller (nearly symmetric by a blade turn) "
+                   "the chosen pose leaves 1.4 % of a good scan beyond 0.3 mm (max 2 mm); at the true pose none is")
+def test_corpus_propeller_scan_passes_and_its_mirror_image_is_flagged(corpus):
+    propeller = read_reference(corpus / "makair-blower-propeller-v14.stl")[0]  # 49k facets, chiral
+    good, scan = run(propeller, propeller, 19, points=3000)
+    assert good.verdict == "pass", good.findings
+    assert pose_error(good, scan, propeller) < 0.05
+    mirrored, _ = run(propeller, defective(propeller, mirror=True), 20, points=3000)
+    assert "mirrored" in [f.code for f in mirrored.findings]
