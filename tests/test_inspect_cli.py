@@ -54,8 +54,13 @@ def test_unreadable_scan_and_missing_tolerance_exit_2_in_one_line(cli, tmp_path,
     assert "Traceback" not in out.stderr
     out = cli("inspect", tmp_path / "nope.ply", "--against", RACK, "--tolerance", "0.3")
     assert out.exit_code == 2 and "not found" in out.stderr
-    out = cli("--catalog", CATALOG, "inspect", scans / "good.ply", "--against", "TUBE-RACK-16@1")
+    # a bare reference mesh has no acceptance criteria: the tolerance must be given
+    out = cli("inspect", scans / "good.ply", "--against", RACK)
     assert out.exit_code == 2 and "give --tolerance" in out.stderr
+    # a catalog revision brings its own, from its signed acceptance criteria
+    out = cli("--catalog", CATALOG, "inspect", scans / "good.ply", "--against", "TUBE-RACK-16@1", "--json")
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert "acceptance" in out.json()["data"]["tolerance_source"]
 
 
 def test_tolerance_may_only_tighten_the_acceptance_criteria():

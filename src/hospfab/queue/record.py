@@ -54,12 +54,19 @@ def _seconds(data: Any) -> Any:
 
 
 def validators_of(revision: Any) -> list[dict[str, Any]]:
-    """Who validated the revision, from its signed validation record."""
-    record = getattr(revision, "validation", None)
-    if record is None:
-        return []
-    return [{"name": record.by, "role": record.role, "at": record.at.isoformat() if hasattr(record.at, "isoformat")
-             else str(record.at), "key_id": record.key_id}]  # fmt: skip
+    """Who signed the revision (validated, approved), from its signed records: each signer's name and roles as
+    the site's trust store gave them when they signed (``catalog verify`` checks them against it)."""
+    records = list(getattr(revision, "signatures", None) or [])
+    if not records and getattr(revision, "validation", None) is not None:
+        records = [revision.validation]
+    out = []
+    for record in records:
+        at = record.at.isoformat() if hasattr(record.at, "isoformat") else str(record.at)
+        name = getattr(record, "signer", None) or getattr(record, "by", "")
+        roles = getattr(record, "roles", None) or [getattr(record, "role", "")]
+        out.append({"name": name, "role": ", ".join(r for r in roles if r), "meaning":
+                    getattr(record, "meaning", "validated"), "at": at, "key_id": record.key_id})
+    return out
 
 
 def printed_build_files(lot: Lot, jobs: list[Any]) -> list[dict[str, Any]]:
