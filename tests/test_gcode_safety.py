@@ -543,3 +543,17 @@ def test_g92_on_an_unknown_axis_in_every_unit(tmp_path, body, ok):
 def test_g92_on_a_known_axis_in_inches(tmp_path):
     r = check(tmp_path, START + "G20\nG92 X1\nG1 X2\n", BOX)  # X1 in = here (0 mm): X2 in is 25.4 mm
     assert r.stats["travel_extents_mm"]["x"] == [25.4, 25.4]
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 40])
+def test_layer_markers_are_counted_at_a_chunk_start(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(check_mod, "CHUNK_BYTES", chunk)
+    text = ";LAYER_CHANGE\n" + START + "G1 Z0.2\nG1 X10 E1\n;LAYER_CHANGE\nG1 Z0.4\nG1 X20 E1\n"
+    assert check(tmp_path, text).stats["layers"] == 2
+
+
+def test_an_empty_file_is_named_empty(tmp_path):
+    from hospfab.errors import InputError
+
+    with pytest.raises(InputError, match=r"t.gcode: empty G-code file$"):
+        check(tmp_path, b"")
