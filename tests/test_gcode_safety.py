@@ -511,3 +511,49 @@ def test_moves_off_the_bed_in_x_or_y_are_not_the_part(tmp_path):
 def test_layers_are_counted_to_the_thousandth(tmp_path):
     r = check(tmp_path, START + "G1 Z0.2001\nG1 X10 E1\nG1 Z0.2004\nG1 X20 E1\nG1 Z0.4\nG1 X30 E1\n")
     assert r.stats["layers"] == 2
+
+
+def test_five_problems_in_one_run_are_all_reported(tmp_path):
+    r = check(tmp_path, "M117 x\n" + "".join(f"G1 X{k}\n" for k in range(1, 7)))
+    assert [i.line for i in r.issues] == [2, 3, 4, 5, 6]
+    r = check(tmp_path, START + "".join(f"G1 X{300 + k}\n" for k in range(6)), BOX)
+    assert [i.line for i in r.issues] == [7, 8, 9, 10, 11]
+
+
+def test_absolute_e_of_the_previous_run_is_the_start_of_the_next(tmp_path):
+    r = check(tmp_path, START + "M82\nG92 E0\nG1 X10 E1\nG90\nG1 X20 E2\n")
+    assert r.stats["printing_moves"] == 2
+
+
+def test_a_bare_g92_resets_e(tmp_path):
+    r = check(tmp_path, START + "M82\nG92 E5\nG92\nG1 E0.5\n")
+    assert r.stats["printing_moves"] == 1
+
+
+@pytest.mark.parametrize(("body", "ok"), [
+    ("G20\nG92 X1 Y1 Z1\nG91\nG1 X9", False),    # declared at 25.4 mm, 9 in further: 254 mm
+    ("G20\nG92 X1 Y1 Z1\nG91\nG1 X8.8", True),   # 248.92 mm
+    ("G92 X10 Y10 Z5\nG1 X250", True),            # declared positions carry no offset
+])
+def test_g92_on_an_unknown_axis_in_every_unit(tmp_path, body, ok):
+    r = check(tmp_path, HOT + body + "\n", BOX)
+    assert r.ok is ok, r.errors
+
+
+def test_g92_on_a_known_axis_in_inches(tmp_path):
+    r = check(tmp_path, START + "G20\nG92 X1\nG1 X2\n", BOX)  # X1 in = here (0 mm): X2 in is 25.4 mm
+    assert r.stats["travel_extents_mm"]["x"] == [25.4, 25.4]
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 40])
+def test_layer_markers_are_counted_at_a_chunk_start(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(check_mod, "CHUNK_BYTES", chunk)
+    text = ";LAYER_CHANGE\n" + START + "G1 Z0.2\nG1 X10 E1\n;LAYER_CHANGE\nG1 Z0.4\nG1 X20 E1\n"
+    assert check(tmp_path, text).stats["layers"] == 2
+
+
+def test_an_empty_file_is_named_empty(tmp_path):
+    from hospfab.errors import InputError
+
+    with pytest.raises(InputError, match=r"t.gcode: empty G-code file$"):
+        check(tmp_path, b"")
