@@ -175,7 +175,9 @@ class Settings:
         }
         if self.database_url is None:
             out["database"]["value"] = f"sqlite (journal {self.journal_path})"
-        out["alerts"] = {"value": mask_secrets(self.alerts) if self.alerts else None,
+        from hospfab.alerts.config import shown_alerts
+
+        out["alerts"] = {"value": shown_alerts(self.alerts) if self.alerts else None,
                          "source": "config" if self.alerts else "default"}
         out["config_file"] = {"value": str(self.config_file) if self.config_file else None,
                               "source": self.sources.get("config_file", "default")}

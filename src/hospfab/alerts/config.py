@@ -51,11 +51,33 @@ class Channel(BaseModel):
         return value.strip()
 
     def shown(self) -> str:
-        """The target as safe to print: a webhook URL keeps only scheme and host (its path is a secret)."""
-        if self.type == "webhook":
-            parts = urlsplit(self.target)
-            return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}/…"
-        return self.target
+        """The target as safe to print (see :func:`shown_target`)."""
+        return shown_target(self.type, self.target)
+
+
+def shown_target(kind: Any, target: Any) -> Any:
+    """A channel's target as safe to print: a webhook URL keeps only scheme and host (its path, query and
+    user info may be the secret)."""
+    if kind == "webhook" and isinstance(target, str):
+        try:
+            parts = urlsplit(target)
+            port = parts.port
+        except ValueError:
+            return "***"
+        return f"{parts.scheme}://{parts.hostname}{':' + str(port) if port else ''}/…"
+    return target
+
+
+def shown_alerts(raw: Any) -> Any:
+    """The raw ``alerts`` mapping of the site configuration as safe to print (``hospfab config show``): every
+    channel's target through :func:`shown_target`, other secrets masked."""
+    from hospfab.settings import mask_secrets
+
+    if isinstance(raw, dict) and isinstance(raw.get("channels"), list):
+        raw = {**raw, "channels": [
+            {**c, "target": shown_target(c.get("type"), c.get("target"))} if isinstance(c, dict) else c
+            for c in raw["channels"]]}
+    return mask_secrets(raw)
 
 
 class Smtp(BaseModel):
