@@ -34,6 +34,7 @@ __all__ = [
     "read_regular_text",
     "read_yaml_mapping",
     "shown",
+    "spreadsheet_safe",
 ]
 
 MAX_ERRORS_SHOWN = 3
@@ -197,6 +198,18 @@ def _file_kind(mode: int) -> str:
         if test(mode):
             return name
     return "a special file"
+
+
+#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: free text starting like a formula (an operator named
+    ``=HYPERLINK(...)``, a printer's error message) gets a leading ``'``. Numbers are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def shown(value: object) -> str:

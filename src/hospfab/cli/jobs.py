@@ -254,12 +254,14 @@ def history(
 def history_csv(jobs: list[dict[str, Any]]) -> str:
     import json
 
+    from hospfab.fileio import spreadsheet_safe
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HISTORY_COLUMNS)
     for job in jobs:
         row = dict(job, overrides=json.dumps(job["overrides"], sort_keys=True))
-        writer.writerow(["" if row[c] is None else row[c] for c in HISTORY_COLUMNS])
+        writer.writerow(["" if row[c] is None else spreadsheet_safe(row[c]) for c in HISTORY_COLUMNS])
     return out.getvalue()
 
 
