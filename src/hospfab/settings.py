@@ -203,7 +203,19 @@ def mask_secrets(value: Any, key: str = "") -> Any:
         return "***"
     if isinstance(value, str) and "://" in value:
         return _mask_url(value)
+    if isinstance(value, str) and "=" in value:
+        return _mask_keywords(value)
     return value
+
+
+_SECRET_KEYWORDS = ("password", "sslpassword")
+
+
+def _mask_keywords(text: str) -> str:
+    """A libpq keyword/value connection string (``host=db password=x``) with its password values masked."""
+    import re
+
+    return re.sub(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1***", text)
 
 
 def _mask_url(url: str) -> str:
@@ -213,7 +225,9 @@ def _mask_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "***"
-    if parts.password is None and "password=" not in parts.query.lower():
+    from urllib.parse import unquote
+
+    if parts.password is None and "password" not in unquote(parts.query).lower():
         return url
     netloc = parts.netloc
     if parts.password is not None:
@@ -221,7 +235,7 @@ def _mask_url(url: str) -> str:
         host = netloc.rpartition("@")[2]
         netloc = f"{user}:***@{host}"
     query = "&".join(
-        f"{k}=***" if k.lower() in ("password", "sslpassword") else f"{k}={v}"
+        f"{k}=***" if unquote(k).strip().lower() in _SECRET_KEYWORDS else f"{k}={v}"
         for k, _, v in (item.partition("=") for item in parts.query.split("&") if item)
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
