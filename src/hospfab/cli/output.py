@@ -46,6 +46,17 @@ class CommandResult:
     render: Callable[[Console], None] | None = None
 
 
+def plain(value: Any) -> str:
+    """Free text (an operator, a lot number, a printer's message, a file name) as it must enter rich markup or a
+    table cell: brackets escaped (``[/]`` is not a tag, ``L[red]1`` keeps its brackets) and control characters
+    written as escapes (no terminal sequence from a printer reaches the terminal)."""
+    from rich.markup import escape
+
+    from hospfab.fileio import shown
+
+    return escape(shown("" if value is None else value))
+
+
 def stdout_console() -> Console:
     from rich.console import Console
 
