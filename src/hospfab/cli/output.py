@@ -125,7 +125,8 @@ def emit(command: str, as_json: bool, work: Callable[[], CommandResult]) -> NoRe
         sys.stdout.flush()
     else:
         if result.render is not None and not (_QUIET.get() and int(result.exit_code) == 0):
-            result.render(stdout_console())
+            render = result.render
+            result = run_work(lambda: (render(stdout_console()), result)[1])  # a bug while printing: one line
         if result.errors:
             from rich.markup import escape
 
