@@ -45,3 +45,13 @@ def test_jobs_list_and_show_show_a_reason_with_brackets(cli):
         out = cli(*args)
         assert out.exit_code == 0, out.stdout + out.stderr
         assert "E[/]X" in out.stdout and "\x1b]0;" not in out.stdout
+
+
+def test_operator_and_site_with_brackets(cli, fleet, tmp_path):
+    out = cli("printers", "cleared", "p1", "--operator", "[/]Night [b]nurse")
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert "[/]Night [b]nurse" in out.stdout
+    assert cli("init", "--site", "[/]Ward [b]3", "--catalog", tmp_path).exit_code == 0
+    shown = cli("config", "show")
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    assert "[/]Ward [b]3" in shown.stdout

@@ -303,7 +303,7 @@ def printers_cleared(
             record = journal.mark_bed_clear(name, operator or default_operator())
         data = {"printer": record.printer, "cleared_at": record.cleared_at, "operator": record.operator}
         return CommandResult(
-            data=data, render=lambda c: c.print(f"Bed of {name} confirmed clear by {record.operator}.")
+            data=data, render=lambda c: c.print(f"Bed of {plain(name)} confirmed clear by {plain(record.operator)}.")
         )
 
     emit("printers cleared", json_, work)
