@@ -10,7 +10,11 @@ OCTOPRINT_VERSION ?= 1.11.8
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps venv octoprint demo test bench lint clean
+MUTATION_VENV ?= .mutation-venv
+FUZZ_SECONDS ?= 300
+MUTANTS ?=
+
+.PHONY: setup system-deps venv octoprint demo test typecheck fuzz mutation bench lint clean
 
 setup: system-deps venv octoprint
 
@@ -35,11 +39,33 @@ $(OCTOPRINT_VENV)/.installed:
 demo: setup
 	$(PY) -m hospfab demo
 
-test: setup
+test: setup typecheck
 	HOSPFAB_OCTOPRINT=$(CURDIR)/$(OCTOPRINT_VENV)/bin/octoprint $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# mypy in strict mode on the packages listed in pyproject.toml's [tool.mypy] (hospfab.gcode, hospfab.profiles).
+typecheck: venv
+	$(PY) -m mypy
+
+# Fuzz the STL reader, the G-code tokenizer and the YAML loaders for FUZZ_SECONDS in all (the normal test run
+# has a few-second slice of each). A crashing input is printed: add it to the fuzzer's REGRESSIONS list.
+fuzz: venv
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_stl.py \
+		tests/test_fuzz_gcode.py tests/test_fuzz_yaml.py -k fuzz_
+
+# Mutation testing with mutmut ([tool.mutmut] in pyproject.toml says which modules and which tests), in its
+# own venv (mutmut brings click, which changes what httpx imports). One module: make mutation MUTANTS='hospfab.gcode.rules*'
+mutation: $(MUTATION_VENV)/.installed
+	rm -rf mutants
+	nice $(MUTATION_VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(MUTATION_VENV)/bin/mutmut results
+
+$(MUTATION_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 'mutmut==3.8.1'
+	touch $@
 
 bench: setup
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(OCTOPRINT_VENV) .pytest_cache build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(OCTOPRINT_VENV) $(MUTATION_VENV) mutants .pytest_cache .mypy_cache build *.egg-info src/*.egg-info

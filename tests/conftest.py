@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-pytest_plugins = ["octoprint_fixtures"]
+pytest_plugins = ["octoprint_fixtures", "postgres_fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("HOSPFAB_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -21,7 +21,8 @@ def hospfab_home(tmp_path_factory, monkeypatch):
     """Every test gets its own HOSPFAB_HOME so nothing touches the user's home."""
     home = tmp_path_factory.mktemp("hospfab-home")
     monkeypatch.setenv("HOSPFAB_HOME", str(home))
-    for var in ("HOSPFAB_CATALOG", "HOSPFAB_FLEET", "HOSPFAB_PROFILES", "HOSPFAB_DEBUG"):
+    for var in ("HOSPFAB_CATALOG", "HOSPFAB_FLEET", "HOSPFAB_PROFILES", "HOSPFAB_DEBUG", "HOSPFAB_DATABASE",
+                "HOSPFAB_DATABASE_FILE"):
         monkeypatch.delenv(var, raising=False)
     return home
 

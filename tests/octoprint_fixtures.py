@@ -6,19 +6,56 @@
 - ``octoprint_server``: one such server.
 
 The ``octoprint`` executable is found via ``$HOSPFAB_OCTOPRINT`` (the Makefile sets it) or this checkout's
-``.octoprint-venv/bin/octoprint``; when absent, tests using these fixtures are skipped with the reason.
+``.octoprint-venv/bin/octoprint``; when absent, tests using these fixtures are skipped with the reason, or
+fail when the environment variable ``CI`` is set (:func:`skip_or_fail`, the one way a test gives up on a
+missing OctoPrint, prusa-slicer or PostgreSQL: a green CI must mean the integration tests ran).
 Start-up costs ~3 s a server, so they are shared: a test that breaks a server (firmware error, cancel) needs no
 clean-up, the next checkout resets it; a server that died is replaced.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the running test because a dependency is missing; with ``CI`` set (to anything but empty), fail it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a missing dependency fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+def postgres_bin_dir() -> Path | None:
+    """Debian's PostgreSQL server binaries (the version differs between images), or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    return Path(pg_ctl).parent if pg_ctl else None
+
+
+# marker -> (is the dependency there?, what to do when it is not)
+DEPENDENCY_MARKERS = {
+    "slicer": (lambda: shutil.which("prusa-slicer") is not None,
+               "prusa-slicer not installed: run `make system-deps`"),
+    "postgres": (lambda: postgres_bin_dir() is not None,
+                 "PostgreSQL server not installed: run `make system-deps`"),
+}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``slicer`` or ``postgres`` need that program: skipped without it, failed with ``CI`` set."""
+    for marker, (present, reason) in DEPENDENCY_MARKERS.items():
+        if item.get_closest_marker(marker) is not None and not present():
+            skip_or_fail(reason)
 
 
 def octoprint_executable() -> Path | None:
@@ -67,7 +104,7 @@ def octoprint_server_factory(tmp_path_factory):
     """Call with a count: ``servers = octoprint_server_factory(3)``."""
     executable = octoprint_executable()
     if executable is None:
-        pytest.skip(
+        skip_or_fail(
             "OctoPrint not installed: run `make octoprint` or set HOSPFAB_OCTOPRINT to the octoprint executable"
         )
     pool = ServerPool(executable, tmp_path_factory)

@@ -140,6 +140,12 @@ def _documented_in_a_group_line(readme: str, command: str) -> bool:
 HELP_WIDTH = 80
 
 
+def _in_list(line: str) -> bool:
+    """A line of a hand-made list in help text: ``- item`` or the item's continuation indented under it."""
+    text = line.lstrip("│").removeprefix(" ")
+    return text.startswith(("- ", "* ", "  ")) and not text.startswith("   ") and bool(text.strip())
+
+
 def _cut_early(lines: list[str]) -> list[str]:
     """Lines broken before the terminal's width although the next line's first word would have fitted
     (a docstring line break kept by the help formatter cuts a sentence in the middle)."""
@@ -151,6 +157,8 @@ def _cut_early(lines: list[str]) -> list[str]:
             continue
         if line.startswith("│") != nxt.startswith("│"):
             continue
+        if nxt.lstrip("│ ").startswith(("- ", "* ")) or _in_list(line) or _in_list(nxt):
+            continue  # a list laid out by hand: its items and their indented continuations
         # a continuation: the next line starts further right than where this line's text starts
         text_start = len(line) - len(line.lstrip("│ ").lstrip())
         if nxt.startswith("│"):
@@ -210,7 +218,9 @@ def test_shell_completion_is_offered_and_completes_lazy_commands(cli):
     out = cli("--help")
     assert "--install-completion" in out.stdout and "--show-completion" in out.stdout
     exe = Path(sys.executable).with_name("hospfab")  # the installed entry point, as a shell calls it
-    script = subprocess.run([exe, "--show-completion", "bash"], capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run([exe, "--show-completion", "bash"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    script = shown.stdout
     assert "_HOSPFAB_COMPLETE=complete_bash" in script or "complete_bash" in script
 
     def complete(words: str) -> list[str]:

@@ -167,7 +167,7 @@ def test_site_profile_change_is_seen_through_the_cache(cli, hospfab_home, tmp_pa
     _write(hospfab_home, f"site_profiles: {site}\n")
     stl = REPO / "catalog" / "EAR-SAVER" / "rev-1" / "model.stl"
     first = cli("check", stl, "--printer", "prusa-mk4", "--json").json()
-    mk4.write_text("inherits: prusa-mk4\nbuild_volume_mm: [20, 20, 20]\n")
+    mk4.write_text("inherits: prusa-mk4\nbuild_volume_mm: [20, 20, 20]\ntravel_y_mm: [-4, 20]\n")
     second = cli("check", stl, "--printer", "prusa-mk4", "--json")
     assert first["exit_code"] == 0 and second.exit_code == 1
     assert "exceeds_build_volume" in json.dumps(second.json()["errors"])

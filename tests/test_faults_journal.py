@@ -138,7 +138,9 @@ def test_migration_3_keeps_rows_and_accepts_unknown(tmp_path):
     migrate(conn, COMPONENT, MIGRATIONS[:2])
     conn.execute("INSERT INTO jobs(id, ref, revision, sha256, operator, created_at, outcome) "
                  "VALUES ('J1', 'R', 1, 'x', 'ana', ?, 'done')", (now_iso(),))  # fmt: skip
-    with pytest.raises(sqlite3.IntegrityError):
+    from hospfab.journal.db import ConstraintViolation
+
+    with pytest.raises(ConstraintViolation):  # the CHECK constraint, through the database seam
         conn.execute("UPDATE jobs SET outcome='unknown' WHERE id='J1'")
     conn.close()
     with Journal(path) as journal:

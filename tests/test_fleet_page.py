@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from test_alerts import free_port
-from test_print_support import AcceptingChecks, write_fleet
+from test_print_support import write_fleet
 
 from hospfab.catalog import Catalog
 from hospfab.fleet import Fleet
@@ -37,19 +37,16 @@ def page_catalog(tmp_path_factory) -> Path:
     from meshes import box, write_binary
     from octoprint_fixtures import make_gcode
 
-    from hospfab.catalog.signing import generate_key_pair
+    from test_print_support import TEST_META, trusted_test_key
 
     base = tmp_path_factory.mktemp("page-catalog")
     root, work = base / "catalog", base / "work"
     work.mkdir()
-    private, public, _ = generate_key_pair("page-validator", work / "keys")
-    (root / "keys").mkdir(parents=True)
-    shutil.copy(public, root / "keys" / public.name)
-    catalog = Catalog(root, checks=AcceptingChecks())
-    catalog.new(REF, "page test part", write_binary(work / "part.stl", box((10.0, 10.0, 2.0))))
+    private, catalog = trusted_test_key(root, work, "page-validator")
+    catalog.new(REF, "page test part", write_binary(work / "part.stl", box((10.0, 10.0, 2.0))), meta=TEST_META)
     catalog.add_recipe(f"{REF}@1", make_gcode(work / "page.gcode", moves=20, dwell_s=20), printer="virtual-test",
                        material="pla", process="standard", copies=1, estimates={"print_time_s": 20})  # fmt: skip
-    catalog.validate(f"{REF}@1", by="Test Validator", role="biomedical engineer", key_file=private)
+    catalog.validate(f"{REF}@1", key_file=private)
     return root
 
 
@@ -102,6 +99,7 @@ def test_live_page_over_a_running_queue(octoprint_server_factory, page_catalog, 
     fleet = write_fleet(tmp_path / "fleet.yaml", servers, monkeypatch, bed_clearing="manual",
                         **{"vt-1": {"site": "ward-b"}})  # fmt: skip
     monkeypatch.setenv("HOSPFAB_CATALOG", str(page_catalog))
+    monkeypatch.setenv("HOSPFAB_TRUST_STORE", str(page_catalog.parent / "trust.yaml"))
     monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
     shown = cli("batch", REF, "--quantity", "4", "--plan")
     assert shown.exit_code == 0, shown.stdout + shown.stderr

@@ -40,23 +40,32 @@ def test_clean_file_passes_with_stats(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("body", "code"),
+    ("body", "code", "message"),
     [
-        ("G1 Z0.2\nG1 X260 Y10 E1\n", "out_of_bounds"),
-        ("G1 Z0.2\nG1 X10 Y-5\n", "out_of_bounds"),  # travel off the bed counts too
-        ("G1 Z0.2\nG1 X10 Y10 E1\nG1 Z230\n", "exceeds_max_height"),
-        ("M104 S300\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range"),  # above printer limit 290
-        ("M104 S240\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range"),  # above PLA window
-        ("M104 S170\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range"),  # extruding below window
-        ("M140 S110\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range"),
-        ("G1 Z0.2\nG1 X10 Y10 E1\n; gcode_flavor = reprapfirmware\n", "flavor_mismatch"),
-        ("PRINT_START BED=60\nG1 Z0.2\nG1 X10 Y10 E1\n", "flavor_mismatch"),
+        ("G1 Z0.2\nG1 X260 Y10 E1\n", "out_of_bounds", "line 8: move to X260.000 Y10.000 Z0.200 is outside"),
+        ("G1 Z0.2\nG1 X10 Y-5\n", "out_of_bounds", "line 8: move to X10.000 Y-5.000"),  # travel counts too
+        ("G1 Z0.2\nG1 X10 Y10 E1\nG1 Z230\n", "exceeds_max_height", "line 9: move to X10.000 Y10.000 Z230.000"),
+        ("M104 S300\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range",
+         "line 7: nozzle set to 300 °C, above the printer's limit 290 °C"),
+        ("M104 S240\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range",
+         "line 7: nozzle set to 240 °C, above the material's maximum 230 °C"),
+        ("M104 S180\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range",
+         "line 9: extruding with the nozzle at 180 °C, below the material's minimum 190 °C"),
+        ("M140 S110\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range",
+         "line 7: bed set to 110 °C, above the material's maximum 70 °C"),
+        ("M140 S35\nG1 Z0.2\nG1 X10 Y10 E1\n", "temperature_out_of_range",
+         "line 9: printing with the bed at 35 °C, below the material's minimum bed temperature 40 °C"),
+        ("G1 Z0.2\nG1 X10 Y10 E1\n; gcode_flavor = reprapfirmware\n", "flavor_mismatch",
+         "G-code was generated for the 'reprapfirmware' flavor, printer prusa-mk4 speaks 'marlin2'"),
+        ("PRINT_START BED=60\nG1 Z0.2\nG1 X10 Y10 E1\n", "flavor_mismatch",
+         "Klipper-style macros (PRINT_START) in G-code for Marlin printer prusa-mk4"),
     ],
 )
-def test_each_failure_code(tmp_path, body, code):
-    r = run(tmp_path, body)
-    assert not r.ok and code in r.codes, r.errors
-    assert all(":" in e for e in r.errors)
+def test_each_failure_code(tmp_path, body, code, message):
+    r = run(tmp_path, body, printer=STORE.printer("prusa-mk4").model_copy(update={"travel_y_mm": None}))
+    assert r.codes == [code], r.errors
+    assert r.issues[0].message.startswith(message), r.issues[0].message
+    assert r.errors == [f"{code}: {i.message}" for i in r.issues]
 
 
 def test_preheat_below_window_is_fine_if_not_extruding(tmp_path):
@@ -157,10 +166,34 @@ def test_fast_tokenizer_matches_reference(lines):
 def assert_same_tokens(fast, slow):
     """Same moves (every column, bit for bit up to float rounding), same lines, same special commands."""
     np.testing.assert_array_equal(fast.move_lines, slow.move_lines)
-    for axis in "xyzeij":
+    for axis in "xyzeijr":
         np.testing.assert_allclose(getattr(fast, axis), getattr(slow, axis), atol=1e-9, rtol=0)
     assert fast.lines == slow.lines
     state = {"G90", "G91", "M82", "M83", "G20", "G21", "G28", "G92", "M104", "M109", "M140", "M190"}
     kept = [(s.line, s.moves_before, s.command, s.words) for s in slow.specials if s.command in state]
     assert [(s.line, s.moves_before, s.command, s.words) for s in fast.specials if s.command in state] == kept
     assert {s.command for s in fast.specials} | fast.commands == {s.command for s in slow.specials}
+
+
+@pytest.mark.parametrize(("comment", "key", "value"), [
+    (";TIME:123.5", "print_time_s", 123.5),
+    (";TIME:6000", "print_time_s", 6000.0),
+    ("; estimated printing time (normal mode) = 2m 3s", "print_time_s", 123.0),
+    ("; filament used [mm] = 1.5, 2.5", "filament_mm", 4.0),
+    (";Filament used: 1.5m", "filament_mm", 1500.0),
+    ("; filament used [g] = 3.25", "filament_g", 3.25),
+])
+def test_slicer_estimates_are_read(tmp_path, comment, key, value):
+    r = run(tmp_path, "G1 Z0.2\nG1 X10 Y10 E1\n" + comment + "\n")
+    assert r.stats["estimates"][key] == pytest.approx(value)
+
+
+def test_printer_named_by_the_slicer_is_compared(tmp_path):
+    r = run(tmp_path, "; hospfab printer = prusa-mini\nG1 Z0.2\nG1 X10 Y10 E1\n")
+    assert r.ok and r.warnings == ["printer_mismatch: G-code was sliced for printer prusa-mini, not prusa-mk4"]
+    assert run(tmp_path, "; hospfab printer = prusa-mk4\nG1 Z0.2\nG1 X10 Y10 E1\n").warnings == []
+
+
+def test_parse_duration_without_units():
+    assert parse_duration("soon") is None and parse_duration("") is None
+    assert parse_duration("0s") == 0.0

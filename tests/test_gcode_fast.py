@@ -122,7 +122,7 @@ def test_arc_heavy_file_flags_an_arc_leaving_the_bed(tmp_path):
 
 def test_relative_moves_across_a_chunk_boundary(tmp_path, monkeypatch):
     # 5 relative steps of 60 mm from X10 reach X310, with chunks of a few lines each.
-    text = "M83\nM104 S215\nG28\nG1 Z0.2\nG1 X10 Y10\nG91\n" + "G1 X60 E1\n" * 5 + "G90\nG92 X0\nG1 X1\n"
+    text = "M83\nM104 S215\nM140 S60\nG28\nG1 Z0.2\nG1 X10 Y10\nG91\n" + "G1 X60 E1\n" * 5 + "G90\nG92 X0\nG1 X1\n"
     fast, slow = _reports(tmp_path, text, 24, monkeypatch)
     assert fast == slow
     assert fast["codes"] == ["out_of_bounds"] and "X310.000" in fast["errors"][0]["message"]

@@ -1,4 +1,5 @@
-"""The job journal: claims, outcomes, bed-clear confirmations, queries; concurrency through real processes."""
+"""The job journal on both backends: claims, outcomes, bed-clear confirmations, queries; concurrency through
+real processes."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ def make_job(printer="p1", ref="KNOB", **kw) -> Job:
     return Job(**base)
 
 
-def test_claim_then_second_claim_refused(tmp_path):
-    j = Journal(tmp_path / "j.sqlite3")
+def test_claim_then_second_claim_refused(database):
+    j = Journal(database)
     first = make_job()
     j.claim(first, require_bed_clear=True)
     with pytest.raises(PrinterError) as info:
@@ -30,8 +31,8 @@ def test_claim_then_second_claim_refused(tmp_path):
     j.claim(make_job(printer="p2"), require_bed_clear=True)  # another printer is free
 
 
-def test_outcome_lifecycle_and_roundtrip(tmp_path):
-    j = Journal(tmp_path / "j.sqlite3")
+def test_outcome_lifecycle_and_roundtrip(database):
+    j = Journal(database)
     job = make_job(overrides={"allow_draft": True})
     j.claim(job, require_bed_clear=True)
     j.update(job.id, outcome=PRINTING, started_at=now_iso(), remote_file="x.gcode")
@@ -40,11 +41,11 @@ def test_outcome_lifecycle_and_roundtrip(tmp_path):
     assert done.overrides == {"allow_draft": True}
     again = j.finish(job.id, FAILED, "late")  # a final outcome is never overwritten
     assert again.outcome == DONE and again.reason is None
-    assert Journal(tmp_path / "j.sqlite3").get(job.id[:-2]).remote_file == "x.gcode"
+    assert Journal(database).get(job.id[:-2]).remote_file == "x.gcode"
 
 
-def test_bed_clear_rules(tmp_path):
-    j = Journal(tmp_path / "j.sqlite3")
+def test_bed_clear_rules(database):
+    j = Journal(database)
     assert j.bed_clear("p1")  # never printed
     job = make_job()
     j.claim(job, require_bed_clear=True)
@@ -67,8 +68,8 @@ def test_bed_clear_rules(tmp_path):
     j.claim(make_job(printer="p3"), require_bed_clear=True)
 
 
-def test_queries(tmp_path):
-    j = Journal(tmp_path / "j.sqlite3")
+def test_queries(database):
+    j = Journal(database)
     a = make_job(ref="A")
     j.add(a)
     b = make_job(ref="B", printer="p2")
@@ -91,8 +92,8 @@ def _claim_worker(path, barrier, results):
         results.put("refused")
 
 
-def test_concurrent_processes_claim_one_printer_once(tmp_path):
-    path = tmp_path / "j.sqlite3"
+def test_concurrent_processes_claim_one_printer_once(database):
+    path = database
     Journal(path).close()
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(6), ctx.Queue()
@@ -106,8 +107,8 @@ def test_concurrent_processes_claim_one_printer_once(tmp_path):
     assert len(Journal(path).jobs(outcomes=[UPLOADING])) == 1
 
 
-def test_material_loads_are_recorded_per_printer_newest_first(tmp_path):
-    j = Journal(tmp_path / "j.sqlite3")
+def test_material_loads_are_recorded_per_printer_newest_first(database):
+    j = Journal(database)
     first = j.record_material_load("p1", "pla", "L-1", "ana")
     j.record_material_load("p2", "petg", "P-7", "bo")
     last = j.record_material_load("p1", "petg", "L-2", "cy")
@@ -118,8 +119,8 @@ def test_material_loads_are_recorded_per_printer_newest_first(tmp_path):
     assert j.material_loads("nobody") == []
 
 
-def test_last_start_over_printers(tmp_path):
-    j = Journal(tmp_path / "j.sqlite3")
+def test_last_start_over_printers(database):
+    j = Journal(database)
     assert j.last_start(["p1", "p2"]) is None and j.last_start([]) is None
     old = make_job(printer="p1", started_at="2025-01-01T00:00:00.000000+00:00", outcome=DONE)
     j.add(old)
@@ -135,11 +136,11 @@ def test_last_start_over_printers(tmp_path):
     assert j.last_start(["p1"]) == old.started_at
 
 
-def test_a_journal_at_the_previous_schema_version_is_upgraded(tmp_path):
+def test_a_journal_at_the_previous_schema_version_is_upgraded(empty_database):
     from hospfab.journal.db import connect, migrate, schema_version
     from hospfab.journal.store import COMPONENT, MIGRATIONS
 
-    path = tmp_path / "old.sqlite3"
+    path = empty_database
     conn = connect(path)
     assert migrate(conn, COMPONENT, MIGRATIONS[:1]) == 1  # as an older hospfab left it
     job = make_job(outcome=DONE, started_at=now_iso())
@@ -149,15 +150,45 @@ def test_a_journal_at_the_previous_schema_version_is_upgraded(tmp_path):
         (job.id, job.ref, job.revision, job.sha256, job.printer, job.operator, job.created_at, job.started_at,
          job.outcome),
     )  # fmt: skip
-    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "material_loads" not in names
+    conn.execute("INSERT INTO jobs(id, ref, revision, sha256, printer, operator, created_at, outcome) "
+                 "VALUES ('old-1', 'A', 1, 'x', 'p9', 'ana', '2025-01-01T00:00:00+00:00', 'uploading'),"
+                 " ('old-2', 'A', 1, 'x', 'p9', 'ana', '2025-01-02T00:00:00+00:00', 'printing')")
     conn.close()
 
     j = Journal(path)
     assert schema_version(j.conn, COMPONENT) == len(MIGRATIONS)
     assert j.get(job.id).outcome == DONE and j.last_start([job.printer]) == job.started_at
+    # two active jobs on one printer (possible before the unique index): the older one is settled as lost
+    assert j.get("old-1").outcome == "lost" and "upgrade" in j.get("old-1").reason
+    assert j.get("old-2").outcome == PRINTING
     j.record_material_load("p1", "petg", "L-9", "ana")
     j.close()
     with Journal(path) as again:  # reopening is a no-op
         assert [m.lot for m in again.material_loads("p1")] == ["L-9"]
         assert schema_version(again.conn, COMPONENT) == len(MIGRATIONS)
+
+
+def test_two_active_jobs_on_one_printer_are_refused_by_the_database_itself(database):
+    """The invariant holds even for a writer that skips the check (an older hospfab, a manual insert)."""
+    from hospfab.journal.db import ConstraintViolation, transaction
+    from hospfab.journal.store import insert_job
+
+    j = Journal(database)
+    j.claim(make_job(), require_bed_clear=False)
+    with pytest.raises(ConstraintViolation) as info:
+        with transaction(j.conn):
+            insert_job(j.conn, make_job())
+    assert info.value.exit_code == ExitCode.DATABASE
+    assert len(j.active_jobs("p1")) == 1
+
+
+def test_times_come_from_the_database_clock_and_compare_as_times(database):
+    from hospfab.journal.db import parse_time
+
+    j = Journal(database)
+    job = make_job(created_at="1999-01-01T00:00:00+00:00")  # a client with a wrong clock
+    j.claim(job, require_bed_clear=False)
+    stored = j.get(job.id)
+    assert parse_time(stored.created_at).year > 2000
+    j.update(job.id, outcome=PRINTING, started_at="now")
+    assert 0 <= j.seconds_since_last_start(["p1"]) < 600

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from octoprint_fixtures import octoprint_executable
+from octoprint_fixtures import octoprint_executable, skip_or_fail
 
 from hospfab.catalog.signing import generate_key_pair
 
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_demo_prints_a_real_seed_recipe_to_done_and_stops_the_server(cli, monkeypatch):
     executable = octoprint_executable()
     if executable is None:
-        pytest.skip("OctoPrint not installed: run `make octoprint`")
+        skip_or_fail("OctoPrint not installed: run `make octoprint`")
     out = cli("--catalog", REPO / "catalog", "demo", "--octoprint", str(executable), "--json")
     assert out.exit_code == 0, out.stdout + out.stderr
     data = out.json()["data"]

@@ -180,3 +180,37 @@ def test_cli_show_unknown_profile(cli):
     assert out.json()["errors"][0]["code"] == "unknown_profile"
     out = cli("profiles", "show", "nope")
     assert out.exit_code == 2 and "KIND/NAME" in out.stderr
+
+
+def test_prusa_printers_keep_their_stock_purge_line_beside_the_bed(store):
+    for name, purge in (("prusa-mk3s", "G1 Y-3 F1000 ; go outside print area"), ("prusa-mini", "G1 Y-2 X179 F2400"),
+                        ("prusa-mk4", "G0 X0 Y-4 Z15 F4800 ; move away and ready for the purge")):
+        p = store.printer(name)
+        assert purge in p.start_gcode.splitlines()
+        assert p.travel_area_mm == ((0.0, p.build_volume_mm[0]), (-4.0, p.build_volume_mm[1]))
+    ender = store.printer("creality-ender3-v2")
+    assert ender.travel_area_mm == ((0.0, 220.0), (0.0, 220.0)) and ender.min_extrude_temp_c == 170
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("travel_y_mm: [1, 200]", "travel_y_mm must contain the bed 0..200"),
+    ("travel_x_mm: [0, 199]", "travel_x_mm must contain the bed 0..200"),
+    ("travel_x_mm: [-51, 200]", "at most 50 mm beyond it (got [-51, 200])"),
+    ("travel_y_mm: [0, 250.5]", "at most 50 mm beyond it"),
+    ("allowed_firmware_commands: [M999]", "unknown firmware command(s) M999"),
+    ("min_extrude_temp_c: 400", "min_extrude_temp_c"),
+    ("max_chamber_temp_c: -1", "max_chamber_temp_c"),
+])
+def test_travel_area_and_firmware_settings_are_validated(tmp_path, line, words):
+    _write(tmp_path, "printer", "p", PRINTER + line + "\n")
+    with pytest.raises(ConfigError) as err:
+        ProfileStore(tmp_path).printer("p")
+    assert words in err.value.message
+
+
+def test_travel_area_at_its_limits_loads(tmp_path):
+    _write(tmp_path, "printer", "p", PRINTER + "travel_x_mm: [-50, 250]\ntravel_y_mm: [0, 200]\n"
+           "allowed_firmware_commands: [M500, M211]\n")
+    p = ProfileStore(tmp_path).printer("p")
+    assert p.travel_area_mm == ((-50.0, 250.0), (0.0, 200.0))
+    assert p.allowed_firmware_commands == ("M500", "M211")

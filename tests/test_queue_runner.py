@@ -74,8 +74,10 @@ def farm(octoprint_server_factory, lot_catalog, tmp_path, monkeypatch):
     return make
 
 
-def journal_path(home: Path) -> Path:
-    return home / "journal.sqlite3"
+def journal_path(home: Path) -> Path | str:
+    """The database the runner and the CLI use: HOSPFAB_DATABASE (set by the ``database`` fixture, SQLite or
+    PostgreSQL) or the SQLite journal of ``home``."""
+    return os.environ.get("HOSPFAB_DATABASE") or home / "journal.sqlite3"
 
 
 def new_lot(cli, quantity: int, *extra: str) -> dict:
@@ -128,7 +130,7 @@ def printed_once_everywhere(servers, home: Path, lot_id: str) -> dict[str, int]:
     return counts
 
 
-def test_lot_is_spread_over_printers_and_recorded(farm, cli, hospfab_home, tmp_path):
+def test_lot_is_spread_over_printers_and_recorded(farm, cli, hospfab_home, tmp_path, database):
     servers, _fleet = farm(2)
     plan = new_lot(cli, 8, "--chart", tmp_path / "plan.png")
     assert plan["units_per_plate"] == 2 and plan["plates"] == 4 and plan["units"] == 8
@@ -171,10 +173,11 @@ def test_firmware_error_mid_lot_reprints_the_plate_elsewhere(farm, cli, hospfab_
     assert set(printed_once_everywhere(servers, hospfab_home, lot_id).values()) == {1}
 
 
-def test_runner_killed_mid_lot_and_restarted_prints_each_plate_once(farm, cli, hospfab_home):
+def test_runner_killed_mid_lot_and_restarted_prints_each_plate_once(farm, cli, hospfab_home, database):
     servers, _fleet = farm(2)
     lot_id = new_lot(cli, 12)["lot_id"]  # 6 plates, 3 rounds of ~2.5 s on 2 printers
-    command = [sys.executable, "-m", "hospfab", "queue", "run", "--until-empty", "--poll", "0.2", "--json"]
+    command = [sys.executable, "-m", "hospfab", "queue", "run", "--until-empty", "--poll", "0.2", "--lease", "3",
+               "--json"]  # the killed runner's lease expires 3 s after its last heartbeat
     first = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: sum(p.state == DONE for p in plates(hospfab_home, lot_id)) >= 2

@@ -1,4 +1,5 @@
-"""Lots and plates in the journal database: transitions, attempts, exclusive claims, release."""
+"""Lots and plates on both backends: transitions, attempts, exclusive claims (with their journal job in one
+transaction), release."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ RECIPES = [{"printer": "virtual-test", "material": "PLA", "sha256": "ab" * 32, "
 
 
 @pytest.fixture
-def store(tmp_path):
-    with QueueStore(tmp_path / "journal.sqlite3") as s:
+def store(database):
+    with QueueStore(database) as s:
         yield s
 
 
@@ -37,7 +38,7 @@ def make_lot(store, plates=3, **kw):
 
 def test_lot_is_created_with_queued_plates_and_the_queue_schema_version(store):
     lot = make_lot(store)
-    assert schema_version(store.conn, "queue") == 1
+    assert schema_version(store.conn, "queue") == len(QueueStore.MIGRATIONS)
     assert [p.state for p in lot.plates] == [QUEUED] * 3
     assert [p.id for p in lot.plates] == [f"{lot.id}-001", f"{lot.id}-002", f"{lot.id}-003"]
     assert lot.units_planned == 6 and lot.units_made == 0 and lot.status == "queued"
@@ -88,6 +89,26 @@ def test_unclaim_never_gives_the_attempt_back(store):
     assert again.attempts == 2 and again.remote_file != first.remote_file  # a name is never reused
 
 
+def test_a_claim_and_its_journal_job_are_one_transaction(store):
+    from hospfab.errors import PrinterError
+    from hospfab.journal import Journal
+    from test_journal_store import make_job
+
+    first, second = make_lot(store, 2).plates
+    job = make_job(printer="p1")
+    claimed = store.claim(first.id, runner="r", printer="p1", job_id=job.id, job=job)
+    journal = Journal(store.conn)
+    recorded = journal.get(job.id)
+    assert recorded.remote_file == claimed.remote_file and recorded.plate_id == first.id
+    other = make_job(printer="p1")
+    with pytest.raises(PrinterError, match="already has job"):
+        store.claim(second.id, runner="r", printer="p1", job_id=other.id, job=other)
+    after = store.plate(second.id)
+    assert after.state == QUEUED and after.attempts == 0  # nothing of the refused claim remains
+    with pytest.raises(NotFoundError):
+        journal.get(other.id)
+
+
 def test_cancel_prioritize_and_release(store):
     lot = make_lot(store, 3)
     first = lot.plates[0]
@@ -112,11 +133,11 @@ def test_cancel_prioritize_and_release(store):
 
 def _claim_all(path, runner, ids, out):
     with QueueStore(path) as s:
-        out.put([i for i in ids if s.claim(i, runner=runner, printer=runner, job_id=f"{runner}-{i}")])
+        out.put([i for i in ids if s.claim(i, runner=runner, printer=f"{runner}-{i}", job_id=f"{runner}-{i}")])
 
 
-def test_two_processes_never_claim_the_same_plate(tmp_path):
-    path = tmp_path / "journal.sqlite3"
+def test_two_processes_never_claim_the_same_plate(database):
+    path = database
     with QueueStore(path) as s:
         ids = [p.id for p in make_lot(s, 40).plates]
     ctx = multiprocessing.get_context("spawn")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from hospfab.slicing import plate_fits, slice_parts
 from tests.test_profiles import SHIPPED
 
 STORE = ProfileStore(SHIPPED)
-needs_slicer = pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="prusa-slicer not installed")
-pytestmark = [pytest.mark.slicer, needs_slicer]
+pytestmark = [pytest.mark.slicer]  # skipped without prusa-slicer, failed with CI set (octoprint_fixtures)
 
 
 def _box(path: Path, size=(20.0, 20.0, 10.0), open_faces: int = 0) -> Path:

@@ -105,13 +105,18 @@ def test_check_slice_gcode_verify_and_print_from_an_installed_wheel(run, tmp_pat
     out = run("gcode", "check", "ear.gcode", "--printer", "prusa-mk4", "--material", "petg", "--json")
     assert _json(out)["data"]["ok"] is True
 
+    # nothing is trusted until the site pins the validator's key (never from the catalog folder)
+    assert run("catalog", "verify", "--catalog", catalog).returncode == 4
+    out = run("keys", "trust", catalog / "keys" / "demo-validator.pub", "--name", "Demo Validator",
+              "--role", "biomedical engineer")
+    assert out.returncode == 0, out.stderr
     out = run("catalog", "verify", "--catalog", catalog, "--json")
     doc = _json(out)
-    assert doc["exit_code"] == 0 and doc["data"]
+    assert doc["exit_code"] == 0 and doc["data"], out.stderr
     # a changed build file is caught by the installed tool too
     damaged = tmp_path / "damaged"
     shutil.copytree(catalog, damaged)
-    target = damaged / "EAR-SAVER" / "rev-1" / "build" / "virtual-test_petg_draft.gcode"
+    target = sorted((damaged / "EAR-SAVER" / "rev-1" / "build").glob("*.gcode"))[0]
     target.write_bytes(target.read_bytes() + b"; extra\n")
     assert run("catalog", "verify", "--catalog", damaged).returncode == 4
 
@@ -122,8 +127,9 @@ def test_check_slice_gcode_verify_and_print_from_an_installed_wheel(run, tmp_pat
     key_file.chmod(0o600)
     fleet = run.home / "fleet.yaml"
     fleet.write_text(yaml.safe_dump({"printers": [{
-        "name": "vt-0", "url": octoprint_server.url, "api_key_file": str(key_file), "profile": "virtual-test",
-        "material": "petg", "material_lot": "LOT-1", "site": "lab", "bed_clearing": "automatic"}]}))
+        "name": "vt-0", "url": octoprint_server.url, "api_key_file": str(key_file), "profile": "prusa-mini",
+        "material": "petg", "material_lot": "LOT-1", "site": "lab", "bed_clearing": "automatic",
+        "test_printer": True}]}))  # OctoPrint's Virtual Printer standing in for a real MINI
     out = run("init", "--catalog", catalog, "--fleet", fleet, "--site", "lab", "--json")
     assert _json(out)["exit_code"] == 0, out.stderr
     out = run("print", "EAR-SAVER", "--printer", "vt-0", "--operator", "wheel-test", "--json")

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage error or unreadable input (bad STL, broken YAML, unknown profile)
     PRINTER = 3  # printer unavailable or unreachable, or no printer can take the job
     SAFETY = 4  # refused for safety: integrity (checksum, signature) or validation status
+    DATABASE = 5  # the journal database is unreachable, busy too long, or cannot be read or written
     INTERNAL = 70  # a bug in hospfab: please report it
 
 

@@ -66,6 +66,7 @@ class Settings:
     fleet_path: Path
     site_profiles_dir: Path | None = None
     database_url: str | None = None
+    database_file: Path | None = None  # HOSPFAB_DATABASE_FILE: an owner-only file holding the database URL
     trust_store: Path | None = None  # None: <config>/trust/trust.yaml
     site: str | None = None
     alerts: dict[str, Any] | None = None
@@ -82,7 +83,20 @@ class Settings:
 
     @property
     def journal_path(self) -> Path:
+        """The default, embedded SQLite journal file."""
         return self.data_dir / "journal.sqlite3"
+
+    @property
+    def database_target(self) -> Path | str:
+        """What the journal, queue and printer state open: the configured URL (or SQLite path), the URL in
+        the owner-only ``database_file``, else the SQLite journal file."""
+        if self.database_url:
+            return self.database_url
+        if self.database_file is not None:
+            from hospfab.journal.db import read_url_file
+
+            return read_url_file(self.database_file)
+        return self.journal_path
 
     @property
     def trust_store_path(self) -> Path:
@@ -150,6 +164,7 @@ class Settings:
             fleet_path=path(pick("fleet", fleet, "--fleet", "HOSPFAB_FLEET", config_dir / "fleet.yaml")),
             site_profiles_dir=path(pick("site_profiles", None, None, "HOSPFAB_SITE_PROFILES")),
             database_url=pick("database", database, "--database", "HOSPFAB_DATABASE"),
+            database_file=path(pick("database_file", None, None, "HOSPFAB_DATABASE_FILE")),
             trust_store=path(pick("trust_store", None, None, "HOSPFAB_TRUST_STORE")),
             site=pick("site", None, None, "HOSPFAB_SITE"),
             alerts=conf.get("alerts"),

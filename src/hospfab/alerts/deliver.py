@@ -116,10 +116,10 @@ class AlertHook:
         self._thread = threading.Thread(target=self._run, name="hospfab-alerts", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def _run(self, with_status: bool | None = None) -> None:
         try:
             result = run_pass(self.journal_path, self.config_dir, printers=self.printers,
-                              with_status=self.with_status)
+                              with_status=self.with_status if with_status is None else with_status)
         except HospfabError as err:
             self.log(f"alerts: {err.message}")
             return
@@ -127,10 +127,11 @@ class AlertHook:
             self.log(f"alert: {event['message']}")
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for a running pass (at stop), then run a last one so the final events go out."""
+        """Wait for a running pass (at stop), then run a last one so the final events go out. The last pass
+        delivers what is recorded without asking printers: a run refused for safety contacts no printer."""
         if self._thread is not None:
             self._thread.join(timeout)
-        self._last = -1e9
-        self.__call__()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._thread = threading.Thread(target=self._run, kwargs={"with_status": False}, name="hospfab-alerts",
+                                        daemon=True)
+        self._thread.start()
+        self._thread.join(timeout)

@@ -6,6 +6,7 @@ The lifecycle (new, revise, build, validate, retire) lives in :mod:`hospfab.cata
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +18,15 @@ from hospfab.catalog.model import (
     LegacyRetirement, PartMeta, RetirementRecord, RevisionMeta, SignatureRecord, ValidationRecord, check_ref,
 )
 from hospfab.catalog.paths import PathRefused, safe_path
-from hospfab.errors import ConfigError, InputError, NotFoundError, SafetyError
+from hospfab.errors import ConfigError, HospfabError, InputError, NotFoundError, SafetyError
 
 PART_FILE = "part.yaml"
 REVISION_FILE = "revision.yaml"
 REV_DIR = re.compile(r"^rev-([1-9][0-9]{0,5})$")
 SPEC = re.compile(r"^(?P<ref>[^@\s]+)(?:@(?P<rev>\S+))?$")
 MAX_REV_DIGITS = 6  # revisions 1 .. 999999
+MAX_SUGGESTIONS = 3  # "did you mean A, B or C?"
+SUGGEST_CUTOFF = 0.6  # difflib similarity below which a reference is not suggested
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,24 @@ def parse_spec(spec: str) -> tuple[str, int | None]:
     return ref, int(rev)
 
 
+def close_refs(name: str, refs: list[str], n: int = MAX_SUGGESTIONS) -> list[str]:
+    """The references of ``refs`` closest to ``name``, compared case-insensitively, closest first.
+
+    Only ever suggested, never accepted in place of ``name``: a reference is an identity in a signed catalog."""
+    wanted = name.strip().upper()
+    by_upper = {ref.upper(): ref for ref in refs}
+    same = [by_upper[wanted]] if wanted in by_upper else []
+    close = [by_upper[m] for m in difflib.get_close_matches(wanted, list(by_upper), n=n, cutoff=SUGGEST_CUTOFF)]
+    return list(dict.fromkeys(same + close))[:n]
+
+
+def _did_you_mean(suggestions: list[str]) -> str:
+    if not suggestions:
+        return ""
+    listed = suggestions[0] if len(suggestions) == 1 else f"{', '.join(suggestions[:-1])} or {suggestions[-1]}"
+    return f"; did you mean {listed}?"
+
+
 class Catalog:
     """A catalog folder. Every read goes to disk: no cached state to go stale (the site's trust store is read
     once per Catalog object).
@@ -240,6 +261,33 @@ class Catalog:
         if not self.root.is_dir():
             raise NotFoundError(f"{self.root}: catalog folder not found (set --catalog or HOSPFAB_CATALOG)")
 
+    def unknown_ref(self, ref: str) -> NotFoundError:
+        """The error for a reference that is not in the catalog, suggesting the closest ones (exit 2)."""
+        shown_ref = ref if len(ref) <= 80 else ref[:80] + "..."
+        try:
+            suggestions = close_refs(ref, self.refs()) if len(ref) <= 200 else []
+        except HospfabError:
+            suggestions = []
+        case = " (references are upper case)" if ref.upper() in suggestions and ref not in suggestions else ""
+        return NotFoundError(
+            f"reference {shown_ref} not found in catalog {self.root}{case}{_did_you_mean(suggestions)}",
+            details={"suggestions": suggestions} if suggestions else None,
+        )
+
+    def parse_spec(self, spec: str) -> tuple[str, int | None]:
+        """:func:`parse_spec`, except that a reference that is not one (``ear-saver``) but resembles one of this
+        catalog's gives the closest ones ("did you mean EAR-SAVER?") instead of only the syntax error."""
+        try:
+            return parse_spec(spec)
+        except InputError as err:
+            candidate = spec.strip().split("@", 1)[0] if isinstance(spec, str) and len(spec) <= 200 else ""
+            if not candidate or not err.message.startswith("invalid reference"):
+                raise
+            unknown = self.unknown_ref(candidate)
+            if not unknown.details.get("suggestions"):
+                raise
+            raise unknown from None
+
     def refs(self) -> list[str]:
         self._require_root()
         return sorted(
@@ -260,7 +308,7 @@ class Catalog:
         if folder.is_symlink():
             raise PathRefused(f"{folder}: symbolic link refused in the catalog")
         if not part_file.is_file():
-            raise NotFoundError(f"reference {ref} not found in catalog {self.root}")
+            raise self.unknown_ref(ref)
         meta = load_model(part_file, PartMeta)
         if meta.ref != ref:
             raise ConfigError(f"{part_file}: key 'ref' is {meta.ref!r} but the folder is {ref!r}")
@@ -282,14 +330,14 @@ class Catalog:
         folder = self.part_dir(ref) / f"rev-{rev}"
         if not (folder / REVISION_FILE).is_file():
             if not (self.part_dir(ref) / PART_FILE).is_file():
-                raise NotFoundError(f"reference {ref} not found in catalog {self.root}")
+                raise self.unknown_ref(ref)
             raise NotFoundError(f"{ref}@{rev}: no such revision in {self.part_dir(ref)}")
         self.get(ref)  # validates part.yaml too
         return self._load_revision(ref, folder, rev)
 
     def resolve(self, spec: str) -> Revision:
         """``"REF@REV"`` -> that revision (any status); ``"REF"`` -> the latest validated revision."""
-        ref, rev = parse_spec(spec)
+        ref, rev = self.parse_spec(spec)
         if rev is not None:
             return self.revision(ref, rev)
         part = self.get(ref)

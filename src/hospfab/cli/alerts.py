@@ -144,7 +144,7 @@ def run(
         printers = load_printers(config, required=False)
         total = {"new_events": [], "sent": 0, "failed": 0}
         while True:
-            result = run_pass(config.journal_path, config.config_dir, printers=printers)
+            result = run_pass(config.database_target, config.config_dir, printers=printers)
             total["new_events"] += result["new_events"]
             total["sent"] += result["sent"]
             total["failed"] += result["failed"]

@@ -27,7 +27,8 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "gcode": ("gcode",),
     "catalog": ("catalog",),
     "keys": ("keys",),
-    "printers": ("printers", "jobs", "printers_set"),  # jobs adds `printers cleared`, printers_set `printers set`
+    # jobs adds `printers cleared`, printers_set `printers set`, printers_enable `printers disable|enable`
+    "printers": ("printers", "jobs", "printers_set", "printers_enable"),
     "print": ("print_",),
     "jobs": ("jobs",),
     "history": ("jobs",),
@@ -38,6 +39,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "serve": ("serve",),
     "alerts": ("alerts",),
     "demo": ("demo",),
+    "db": ("db",),
     "init": ("init",),
     "config": ("config",),
     "doctor": ("doctor",),
@@ -177,6 +179,15 @@ def root(
     fleet: Annotated[
         Path | None, typer.Option("--fleet", help="Fleet YAML file (env HOSPFAB_FLEET).", show_default=False)
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Shared database: postgresql://user@host/db (password from ~/.pgpass, HOSPFAB_DATABASE or "
+            "HOSPFAB_DATABASE_FILE), or an SQLite file. Default: the SQLite journal in the data directory.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No output on success, errors only (for scripts).")
     ] = False,
@@ -186,7 +197,7 @@ def root(
     Settings: option > environment > site configuration (hospfab init) > default; see `hospfab config show`.
 
     Exit codes: 0 ok, 1 check or validation failed, 2 usage error or unreadable input,
-    3 printer unavailable, 4 refused for safety (integrity or validation).
+    3 printer unavailable, 4 refused for safety (integrity or validation), 5 database unreachable or busy.
     """
     from hospfab.cli.output import set_quiet
 
@@ -194,14 +205,14 @@ def root(
     ctx.call_on_close(lambda: set_quiet(False))
     if ctx.resilient_parsing:  # shell completion: no settings needed
         return
-    ctx.obj = SettingsRequest(catalog=catalog, profiles=profiles, fleet=fleet)
+    ctx.obj = SettingsRequest(catalog=catalog, profiles=profiles, fleet=fleet, database=database)
 
 
 class SettingsRequest:
     """The root options, resolved into :class:`Settings` only when a command asks for them (so that a
     broken site configuration does not stop `hospfab config show` or `hospfab init` from running)."""
 
-    def __init__(self, **flags: Path | None) -> None:
+    def __init__(self, **flags: Path | str | None) -> None:
         self.flags = flags
 
     def resolve(self) -> Settings:

@@ -118,7 +118,7 @@ def batch(
         compatible = [p for p in printers if revision.recipe_for(p.profile, p.material) is not None]
         busy, down = _busy_seconds(compatible)
         usable = [p for p in compatible if p.name in busy]
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             bed_clear = {p.name: journal.bed_clear(p.name) for p in usable}
         if compatible and not usable:
             raise PrinterError(f"no compatible printer can be reached for {revision.spec}: "
@@ -134,7 +134,7 @@ def batch(
                           deadline_s=proposal.lot_plan.deadline_s)  # fmt: skip
             data["chart"] = str(chart)
         if not plan_only:
-            with QueueStore(config.journal_path) as store:
+            with QueueStore(config.database_target) as store:
                 lot = create_lot(store, proposal, revision.meta.sampling, operator=_operator(operator),
                                  priority=priority, max_attempts=max_attempts)  # fmt: skip
             data["lot_id"] = lot.id
@@ -188,6 +188,10 @@ def queue_run(
     stagger: Annotated[float, typer.Option("--stagger", min=0, help="Seconds between starts on a site.")] = 0.0,
     lost_after: Annotated[float, typer.Option("--lost-after", min=0, help="Seconds a printer may be unreachable "
                                               "while printing before its plate is lost.")] = 60.0,
+    site: Annotated[str | None, typer.Option("--site", help="Dispatch only to this site's printers (several "
+                                             "runners, one per site, share the lots).")] = None,
+    lease: Annotated[float, typer.Option("--lease", min=1, help="Seconds without a heartbeat after which other "
+                                         "runners take over this runner's plates.")] = 120.0,
     operator: OperatorOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -196,7 +200,7 @@ def queue_run(
     Safe to kill at any moment: on start it reconciles every plate that was being sent or printed with what
     the printers report. Manual-clearing printers wait for `hospfab printers cleared NAME`.
 
-    Example: hospfab queue run --until 07:00 --stagger 120
+    Example: hospfab queue run --site north --until 07:00 --stagger 120
     """
     config = settings(ctx)
 
@@ -210,11 +214,11 @@ def queue_run(
 
         log = (lambda m: None) if json_ else _printer_log()
         printers = load_printers(config)
-        alerts = AlertHook(config.journal_path, config.config_dir, printers, log=log)
+        alerts = AlertHook(config.database_target, config.config_dir, printers, log=log)
         options = RunnerOptions(poll_s=poll, stagger_s=stagger, lost_after_s=lost_after, until_empty=until_empty,
                                 until=parse_deadline(until), operator=_operator(operator),
-                                on_round=alerts)  # fmt: skip
-        with QueueRunner(config.journal_path, printers, catalog=Catalog(config.catalog_dir),
+                                on_round=alerts, site=site, lease_s=lease)  # fmt: skip
+        with QueueRunner(config.database_target, printers, catalog=Catalog(config.catalog_dir),
                          options=options, log=log) as runner:  # fmt: skip
             try:
                 summary = runner.run()
@@ -222,7 +226,7 @@ def queue_run(
                 runner.summary.stopped = "interrupted"
                 raise
             finally:
-                runner_stopped(config.journal_path, config.config_dir, runner.id, runner.summary)
+                runner_stopped(config.database_target, config.config_dir, runner.id, runner.summary)
                 alerts.join(timeout=15.0)
         data = summary.as_dict()
         return CommandResult(data=data, render=lambda c: c.print(
@@ -252,7 +256,7 @@ def queue_status(ctx: typer.Context, json_: JsonOpt = False) -> None:
     def work() -> CommandResult:
         from hospfab.queue.store import ACTIVE, QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             plates = store.plates()
             open_lots = [lot.summary() for lot in store.lots() if lot.state == "open" and not lot.finished]
         counts: dict[str, int] = {}
@@ -289,7 +293,7 @@ def queue_list(
     def work() -> CommandResult:
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             lot_id = store.lot(lot).id if lot else None
             plates = store.plates(lot_id=lot_id, states=tuple(state) if state else None)
         rows = [p.as_dict() for p in plates]
@@ -308,7 +312,7 @@ def _change(config: Any, command: str, action: Any) -> Any:
         from hospfab.errors import InputError
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             changed = action(store)
         if not changed:
             raise InputError(f"{command}: nothing to change (see `hospfab queue list`)")
@@ -353,7 +357,7 @@ def queue_prioritize(ctx: typer.Context, ident: Annotated[str, typer.Argument(he
         from hospfab.errors import InputError
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             changed = store.prioritize(ident, priority)
             ahead = [p for p in store.plates(states=("queued",)) if p.priority > priority]
         if not changed:
@@ -384,7 +388,7 @@ def lots_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     def work() -> CommandResult:
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             lots = [lot.summary() for lot in store.lots()]
         return CommandResult(data={"lots": lots}, render=lambda c: _table(
             c, f"{len(lots)} lots", ["lot", "reference", "status", "units made", "quantity", "plates done"],
@@ -409,7 +413,7 @@ def lots_show(ctx: typer.Context, lot_id: Annotated[str, typer.Argument(help="Lo
 
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store, Journal(config.journal_path) as journal:
+        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal:
             record = device_history(store, journal, lot_id)
         per_printer: dict[str, dict[str, int]] = {}
         for plate in record["plates"]:
@@ -459,7 +463,7 @@ def lots_release(
     def work() -> CommandResult:
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store:
+        with QueueStore(config.database_target) as store:
             lot = store.release(lot_id, by=by, inspection=inspection, note=note)
         data = lot.summary() | {"released_by": lot.released_by, "released_at": lot.released_at,
                                 "inspection": lot.inspection}  # fmt: skip
@@ -487,7 +491,7 @@ def lots_export(
         from hospfab.queue.record import device_history, export
         from hospfab.queue.store import QueueStore
 
-        with QueueStore(config.journal_path) as store, Journal(config.journal_path) as journal:
+        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal:
             path = export(device_history(store, journal, lot_id), output)
         return CommandResult(data={"path": str(path)}, render=lambda c: c.print(f"Wrote {path}"))
 

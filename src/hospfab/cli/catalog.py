@@ -111,10 +111,8 @@ def show_command(
     """
 
     def work() -> CommandResult:
-        from hospfab.catalog.store import parse_spec
-
         cat = _catalog(ctx)
-        ref, rev = parse_spec(spec)
+        ref, rev = cat.parse_spec(spec)  # a misspelt reference names the closest ones
         part = cat.get(ref)
         revision = cat.resolve(spec) if rev is not None or part.latest_validated else part.latest
         data = {"part": part.meta.model_dump(mode="json"), "revision": revision.to_dict() if revision else None,

@@ -137,7 +137,7 @@ def demo(
             from hospfab.fleet import Fleet
 
             printers = Fleet.load(config.fleet_path).printers
-            with Journal(config.journal_path) as journal:
+            with Journal(config.database_target) as journal:
                 options = PrintOptions(operator="demo", allow_draft=False)
                 result = print_reference(catalog, printers, journal, revision.spec, options)
                 job = result.job

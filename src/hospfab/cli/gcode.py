@@ -23,6 +23,27 @@ def check(
 ) -> None:
     """Check moves, heights, temperatures and flavor of a G-code file (exit 1 on any problem).
 
+    Proven, reading each line as Marlin does (a bare CR ends a line) and
+    following G90/G91, M82/M83, G92, G20/G21 and arcs:
+    - every move ends inside the allowed box: X and Y on the bed or in the
+      profile's travel area beside it, Z from 0 to the maximum height
+      (an arc by its whole circle);
+    - no move on an axis before G28 homes it or G92 sets it;
+    - no extrusion with the nozzle target below the printer's cold-extrusion
+      limit or the material's minimum, nor the bed below the material's;
+    - every heating command (M104 M109 M140 M190 M141 M191 M303) within the
+      printer's and the material's maximum;
+    - no word given twice on a line (G1 X500 X10);
+    - no firmware-changing command (M92 M206 M211 S0 M302 M428 M500 M502
+      M851 M997) unless the printer profile allows it;
+    - the slicer's flavor matches the printer.
+
+    Not proven: that the nozzle reached its target (M104 without M109); the
+    physical home position (G28 is taken as 0, 0, 0) and probe offsets;
+    commands not listed above (recorded, not simulated); E after G90
+    following M83 (firmwares differ; read as relative); ( ) comments (read
+    as comments); speeds, fans and the quality of the part.
+
     Example: hospfab gcode check valve.gcode --printer prusa-mk4 --material petg
     """
 

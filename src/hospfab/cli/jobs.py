@@ -96,7 +96,7 @@ def list_jobs(
         from hospfab.journal import ACTIVE_OUTCOMES, Journal
 
         config = settings(ctx)
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             problems = _reconcile(journal, config, printer)
             outcomes = ACTIVE_OUTCOMES if active else None
             jobs = [j.as_dict() for j in journal.jobs(ref=ref, printer=printer, outcomes=outcomes, limit=limit)]
@@ -121,7 +121,7 @@ def show_job(
         from hospfab.journal import Journal
 
         config = settings(ctx)
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             job = journal.get(job_id)
             problems = _reconcile(journal, config, job.printer) if job.active else {}
             data = journal.get(job.id).as_dict()
@@ -160,7 +160,7 @@ def cancel(
         from hospfab.printing import cancel_job, default_operator
 
         config = settings(ctx)
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             job = journal.get(job_id)
             printer = printer_named(load_printers(config), job.printer)
             before = job.outcome
@@ -199,7 +199,7 @@ def watch(
         printers = load_printers(config)
         finished: list[dict[str, Any]] = []
         exit_code, errors = ExitCode.OK, []
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             jobs = [journal.get(job_id)] if job_id else journal.active_jobs()
             for job in jobs:
                 if not job.active:
@@ -240,7 +240,7 @@ def history(
 
         config = settings(ctx)
         start = _parse_since(since)
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             problems = _reconcile(journal, config)
             jobs = [j.as_dict() for j in journal.jobs(ref=ref, since=start, newest_first=False)]
         data = {"ref": ref, "since": start, "jobs": jobs, "not_reconciled": problems, "damaged": _damaged(jobs)}
@@ -298,7 +298,7 @@ def printers_cleared(
 
         config = settings(ctx)
         printer_named(load_printers(config), name)
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             _reconcile(journal, config, name)
             record = journal.mark_bed_clear(name, operator or default_operator())
         data = {"printer": record.printer, "cleared_at": record.cleared_at, "operator": record.operator}

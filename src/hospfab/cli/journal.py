@@ -29,7 +29,7 @@ def check(ctx: typer.Context, json_: JsonOpt = False) -> None:
     def work() -> CommandResult:
         from hospfab.journal.integrity import WAY_OUT, check_journal
 
-        path = settings(ctx).journal_path
+        path = _sqlite_journal(ctx)
         report = check_journal(path)
         errors = []
         if report["problem"]:
@@ -61,7 +61,7 @@ def backup(
     def work() -> CommandResult:
         from hospfab.journal.integrity import backup_journal
 
-        data = backup_journal(settings(ctx).journal_path, out)
+        data = backup_journal(_sqlite_journal(ctx), out)
         return CommandResult(data=data, render=lambda c: c.print(f"Journal copied to {data['backup']}"))
 
     emit("journal backup", json_, work)
@@ -83,7 +83,7 @@ def restore(
     def work() -> CommandResult:
         from hospfab.journal.integrity import restore_journal
 
-        data = restore_journal(settings(ctx).journal_path, source)
+        data = restore_journal(_sqlite_journal(ctx), source)
 
         def render(console: Console) -> None:
             console.print(f"Journal restored from {data['restored_from']}")
@@ -98,3 +98,17 @@ def restore(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.add_typer(journal_app, name="journal")
+
+
+def _sqlite_journal(ctx: typer.Context):
+    """The SQLite journal file; with a PostgreSQL database configured these commands do not apply."""
+    from pathlib import Path
+
+    from hospfab.errors import InputError
+    from hospfab.journal.db import describe, is_url
+
+    config = settings(ctx)
+    if is_url(str(config.database_target)):
+        raise InputError(f"the database is {describe(config.database_target)}: `hospfab journal` checks, backs up "
+                         "and restores the SQLite journal; for PostgreSQL use pg_dump/pg_restore and `hospfab db status`")
+    return Path(config.database_target)

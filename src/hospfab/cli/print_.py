@@ -21,7 +21,8 @@ INTERRUPTED = 130
 
 
 def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
-    """The printers of the fleet file. With ``required=False`` a missing or broken fleet gives []."""
+    """The printers of the fleet file, with the material and lot the database says are loaded now (the newest
+    spool change, from any workstation). With ``required=False`` a missing or broken fleet gives []."""
     from hospfab.errors import ConfigError, HospfabError
     from hospfab.fleet import Fleet
 
@@ -33,7 +34,18 @@ def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
         return []
     if required and not fleet.printers:
         raise ConfigError(fleet.hint or f"{config.fleet_path}: no printers")
-    return list(fleet.printers)
+    return shared_printers(config, fleet.printers)
+
+
+def shared_printers(config: Settings, printers: list[Any]) -> list[Any]:
+    """``printers`` with the material and lot the database says are loaded now (whoever recorded the spool
+    change, on whichever workstation)."""
+    if not printers:
+        return []
+    from hospfab.journal.printer_state import read_shared_states, with_shared_state
+
+    now = read_shared_states(config.database_target, [p.name for p in printers])  # read only: nothing migrated
+    return [with_shared_state(p, now.get(p.name)) for p in printers]
 
 
 def printer_named(printers: list[Any], name: str | None) -> Any:
@@ -118,6 +130,48 @@ def outcome_result(job: Job, interrupted: bool) -> tuple[int, list[dict[str, Any
     return ExitCode.FAILED, [{"code": f"print_{job.outcome}", "message": message}]
 
 
+WAIT_TIMEOUT_DEFAULT_MIN = 60.0
+WAIT_POLL_DEFAULT_S = 10.0
+
+
+class WaitLine:
+    """The progress line of ``--wait-for-printer``: a live status line on a terminal, otherwise one printed line
+    each time what it waits for changes."""
+
+    def __init__(self) -> None:
+        from hospfab.cli.output import stdout_console
+
+        self.console = stdout_console()
+        self.status: Any = None
+        self.shown = ""
+
+    def __call__(self, waiting: Any) -> None:
+        from rich.markup import escape
+
+        what = "; ".join(f"{p['printer']} {p['reason']}" + (f" ({_duration(p['time_left_s'])} left)"
+                                                          if p.get("time_left_s") is not None else "")
+                         for p in waiting.printers)
+        eta = f"first free in ~{_duration(waiting.eta_s)}" if waiting.eta_s is not None else "no estimate yet"
+        line = (f"Waiting for a printer for [bold]{escape(waiting.spec)}[/]: {escape(what)} · {eta} · "
+                f"giving up in {_duration(waiting.remaining_s)}")
+        if self.console.is_terminal:
+            if self.status is None:
+                self.status = self.console.status(line)
+                self.status.start()
+            else:
+                self.status.update(line)
+            return
+        key = "; ".join(f"{p['printer']} {p['reason']}" for p in waiting.printers)
+        if key != self.shown:
+            self.shown = key
+            self.console.print(line)
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
 def render_assessments(console: Console, rows: list[dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
@@ -144,6 +198,18 @@ def print_command(
         bool, typer.Option("--allow-draft", help="Allow a draft or retired revision (recorded as an override).")
     ] = False,
     give_up: GiveUpOpt = GIVE_UP_DEFAULT_S,
+    wait_for_printer: Annotated[
+        bool, typer.Option("--wait-for-printer",
+                           help="When no compatible printer is free, wait for one instead of exiting 3.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.05, max=1440.0,
+                            help="With --wait-for-printer: give up (exit 3) after this many minutes.")
+    ] = WAIT_TIMEOUT_DEFAULT_MIN,
+    poll: Annotated[
+        float, typer.Option("--poll", min=1.0, max=600.0,
+                            help="With --wait-for-printer: seconds between two looks at the fleet.")
+    ] = WAIT_POLL_DEFAULT_S,
     json_: JsonOpt = False,
 ) -> None:
     """Print a catalog reference on a printer that has its recipe and material, and record the job.
@@ -157,6 +223,10 @@ def print_command(
     started: exit 3, "not sent", safe to retry. Printer cannot be asked: exit 3, the job is "unknown" and the
     printer stays reserved; check the printer before any retry.
 
+    With --wait-for-printer, waits (a progress line with an ETA from the busy printers) until a compatible
+    printer is free, then prints as above; exit 3 at once when no printer could ever take it, or after
+    --timeout minutes; Ctrl-C stops waiting (exit 130, nothing sent).
+
     Example: hospfab print VISOR-HEADBAND --operator ana --wait
     """
 
@@ -165,26 +235,38 @@ def print_command(
         from hospfab.journal import Journal
         from hospfab.journal.db import JournalError
         from hospfab.printing import NoPrinterAvailable, PrintOptions, print_reference
+        from hospfab.printing.wait import WaitTimedOut, print_when_free
 
         config = settings(ctx)
-        printers = load_printers(config)
         options = PrintOptions(printer, operator, material_lot, allow_draft, dry_run)
         try:
-            journal_db = Journal(config.journal_path)
+            printers = load_printers(config)  # the spool loaded is read from the database
+            journal_db = Journal(config.database_target)
         except JournalError as err:
             raise type(err)(f"{err.message}; nothing was sent to any printer", code=err.code) from None
         with journal_db as journal:
+            catalog = Catalog(config.catalog_dir)
+            line = WaitLine() if wait_for_printer and not json_ else None
             try:
-                result = print_reference(Catalog(config.catalog_dir), printers, journal, spec, options)
+                if wait_for_printer:
+                    result = print_when_free(catalog, printers, journal, spec, options, timeout_s=timeout * 60,
+                                             poll_s=poll, on_wait=line)
+                else:
+                    result = print_reference(catalog, printers, journal, spec, options)
             except NoPrinterAvailable as err:
                 rows = err.details.get("printers", [])
+                lead = (f"no compatible printer became free for {spec} in {timeout:g} min"
+                        if isinstance(err, WaitTimedOut) else f"no printer can take {spec}")
                 return CommandResult(
                     data={"spec": spec, "printers": rows},
                     exit_code=err.exit_code,
                     errors=[{"code": err.code, "message": err.message if len(rows) <= 3 or json_ else
-                             f"no printer can take {spec} (see the table above)"}],
-                    render=lambda c: render_assessments(c, rows, f"No printer can take {spec}"),
+                             f"{lead} (see the table above)"}],
+                    render=lambda c: render_assessments(c, rows, lead[:1].upper() + lead[1:]),
                 )
+            finally:
+                if line is not None:
+                    line.close()
             data = result.as_dict()
             exit_code, errors, interrupted = ExitCode.OK, [], False
             if result.job is not None:

@@ -128,8 +128,11 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
     def work() -> CommandResult:
         from hospfab.fleet import Fleet
 
+        from hospfab.cli.print_ import shared_printers
+        from hospfab.fleet.status import status_all
+
         fleet = Fleet.load(config.fleet_path)
-        statuses = fleet.status_all(timeout=timeout)
+        statuses = status_all(shared_printers(config, fleet.printers), timeout=timeout)  # spool from the database
         errors = []
         for item in statuses:
             if not item.reachable:
@@ -139,7 +142,7 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
                 errors.append({"code": "printer_error", "message": message + (f": {item.error}" if item.error else "")})
         from hospfab.web.status import bed_waits
 
-        waits = bed_waits(config.journal_path, fleet.printers) if fleet.printers else {}
+        waits = bed_waits(config.database_target, fleet.printers) if fleet.printers else {}
         data = {
             "fleet": str(fleet.path),
             "hint": fleet.hint,
@@ -314,7 +317,7 @@ def load(
         printer = fleet.get(name)
         _check_profiles(config, None, material)
         before = {"material": printer.material, "material_lot": printer.material_lot}
-        with Journal(config.journal_path) as journal:  # traced first: a change is never untraced
+        with Journal(config.database_target) as journal:  # traced first: a change is never untraced
             record = journal.record_material_load(name, material, lot.strip(), who)
         printer.material, printer.material_lot = material, lot.strip()
         path = fleet.save(config.fleet_path)
@@ -345,7 +348,7 @@ def history(
     def work() -> CommandResult:
         from hospfab.journal import Journal
 
-        with Journal(config.journal_path) as journal:
+        with Journal(config.database_target) as journal:
             loads = [item.as_dict() for item in journal.material_loads(name)]
         data = {"printer": name, "material_loads": loads}
 

@@ -44,7 +44,7 @@ def printers_set(
         if before != bed_clearing:
             printer.bed_clearing = bed_clearing
             fleet.save()
-        with BedClearingLog(config.journal_path) as log:
+        with BedClearingLog(config.database_target) as log:
             change = log.record(name, before, bed_clearing, who)
         data = change.as_dict()
         return CommandResult(data=data, render=lambda c: c.print(

@@ -6,13 +6,16 @@ import ctypes
 import math
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hospfab.errors import InputError
-from hospfab.gcode.machine import Limits, Machine
-from hospfab.gcode.tokenize import tokenize_fast, tokenize_slow
+from hospfab.gcode.machine import Issue, Limits, Machine
+from hospfab.gcode.tokenize import as_lines, tokenize_fast, tokenize_slow
 
 if TYPE_CHECKING:
     from hospfab.profiles import MaterialProfile, PrinterProfile
@@ -26,8 +29,8 @@ class GcodeReport:
     path: Path
     printer: str
     material: str
-    issues: list = field(default_factory=list)
-    warning_issues: list = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    warning_issues: list[Issue] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,7 +106,7 @@ def _read_comment(name: str, value: str, found: dict[str, Any]) -> None:
             pass
 
 
-def _chunks(path: Path):
+def _chunks(path: Path) -> Iterator[bytes]:
     try:
         with path.open("rb") as fh:
             rest = b""
@@ -114,7 +117,8 @@ def _chunks(path: Path):
                         yield rest + b"\n"
                     return
                 block = rest + block
-                cut = block.rfind(b"\n")
+                # the last line end: LF, or a bare CR (one the next block cannot turn into CR LF)
+                cut = max(block.rfind(b"\n"), block.rfind(b"\r", 0, len(block) - 1))
                 if cut < 0:
                     rest = block
                     continue
@@ -130,7 +134,7 @@ _MALLOC_TUNED = False
 _GCODE_WORD = re.compile(r"[GMT]\d{1,4}$")
 
 
-def _keep_freed_memory() -> None:
+def _keep_freed_memory() -> None:  # pragma: no mutate block (allocator tuning: speed only, no verdict)
     """Let glibc reuse freed heap memory for the per-chunk numpy temporaries (100 KB - 2 MB each).
 
     By default glibc gives blocks of that size their own mmap and returns them on free, so every chunk
@@ -162,31 +166,24 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such G-code file")
-    x, y, z = printer.build_volume_mm
-    limits = Limits(
-        bed_x_mm=x, bed_y_mm=y, max_z_mm=z,
-        nozzle_min_c=material.nozzle_temp_min_c, nozzle_max_c=material.nozzle_temp_max_c,
-        bed_min_c=material.bed_temp_min_c, bed_max_c=material.bed_temp_max_c,
-        printer_nozzle_max_c=printer.max_nozzle_temp_c, printer_bed_max_c=printer.max_bed_temp_c,
-    )
-    machine = Machine(limits)
+    machine = Machine(Limits.of(printer, material))
     _keep_freed_memory()
     comments: dict[str, Any] = {}
     line_base, fast_chunks, slow_chunks, size, layer_changes = 0, 0, 0, 0, 0
-    for chunk in _chunks(path):
-        size += len(chunk)
-        if b"\r" in chunk:  # CRLF files: same lines, same line numbers
-            chunk = chunk.replace(b"\r\n", b"\n")
-        tokens = tokenize_fast(chunk)
-        if tokens is None:
-            tokens = tokenize_slow(chunk)
-            slow_chunks += 1
-        else:
-            fast_chunks += 1
-        machine.run(tokens, line_base + 1)
-        line_base += tokens.lines
-        layer_changes += chunk.count(b"\n;LAYER_CHANGE\n") + chunk.startswith(b";LAYER_CHANGE\n")
-        _scan_comments(tokens.notes, comments)
+    with np.errstate(all="ignore"):  # huge numbers (inf) are refused as out of bounds, not warned about
+        for chunk in _chunks(path):
+            size += len(chunk)
+            chunk = as_lines(chunk)  # a bare CR ends a line, as the firmware reads it; CR LF is one line end
+            tokens = tokenize_fast(chunk)
+            if tokens is None:
+                tokens = tokenize_slow(chunk)
+                slow_chunks += 1
+            else:
+                fast_chunks += 1
+            machine.run(tokens, line_base + 1)
+            line_base += tokens.lines
+            layer_changes += chunk.count(b"\n;LAYER_CHANGE\n") + chunk.startswith(b";LAYER_CHANGE\n")
+            _scan_comments(tokens.notes, comments)
     if size == 0:
         raise InputError(f"{path}: empty G-code file")
     if not any(_GCODE_WORD.match(c) for c in machine.commands_seen):

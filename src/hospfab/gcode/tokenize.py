@@ -1,6 +1,7 @@
 """Turn a chunk of G-code into moves (vectorised) and special lines (one by one).
 
-A chunk is bytes ending with a newline. Each line is classified with numpy by its first bytes:
+A chunk is bytes ending with a newline. A bare CR ends a line too, as Marlin's serial reader reads it (CR LF
+is one line end); both tokenizers turn every CR into a line end first. Each line is classified with numpy by its first bytes:
 
 - empty or comment-only (``;...``): skipped;
 - a plain command word first (``G``/``M``/``T``, 1-4 digits, then a space, ``;`` or the line end):
@@ -13,20 +14,30 @@ A chunk is bytes ending with a newline. Each line is classified with numpy by it
   :func:`parse_line`, the reference parser.
 
 Both :func:`tokenize_fast` and :func:`tokenize_slow` (every line through :func:`parse_line`) give the same
-moves, in the same order, so the machine sees the same runs whichever was used.
+moves, in the same order, so the machine sees the same runs whichever was used. A move that repeats an axis
+word (``G1 X500 X10``: the firmware may read either) is not a move but a special line with ``repeated`` set.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
-# Commands that change position, modes or temperatures; every other command is only recorded.
-STATE_COMMANDS = frozenset("M82 M83 G20 G21 G90 G91 G92 G28 G2 G3 G0 G1 M104 M109 M140 M190".split())
+from hospfab.profiles.models import FIRMWARE_COMMANDS
+
+HEAT_COMMANDS = frozenset("M104 M109 M140 M190 M141 M191 M303".split())
+# Commands that change position, modes, temperatures or the firmware; every other command is only recorded.
+STATE_COMMANDS = frozenset(
+    set("M82 M83 G20 G21 G90 G91 G92 G28 G2 G3 G0 G1".split()) | HEAT_COMMANDS | set(FIRMWARE_COMMANDS)
+)
 MOVE_COMMANDS = ("G0", "G1", "G2", "G3")
-COLUMNS = "XYZEIJ"  # I and J are kept for arcs (G2/G3) only
+COLUMNS = "XYZEIJR"  # I, J and R are kept for arcs (G2/G3) only
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 _NL, _SP, _SEMI, _MINUS = 10, 32, 59, 45
 
 
@@ -39,23 +50,31 @@ class Special:
     command: str  # "G92", "M104", ... or the first word of an unknown line
     words: dict[str, float] = field(default_factory=dict)
     text: str = ""
+    repeated: str = ""  # letters given more than once ("X" for G1 X500 X10): the line is ambiguous
 
 
 @dataclass
 class ChunkTokens:
     """Moves (G0-G3) as columns, NaN where a word is absent, plus the special lines, in file order."""
 
-    x: np.ndarray
-    y: np.ndarray
-    z: np.ndarray
-    e: np.ndarray
-    i: np.ndarray  # arc centre offsets, NaN on G0/G1
-    j: np.ndarray
-    move_lines: np.ndarray  # chunk line index of each move
+    x: FloatArray
+    y: FloatArray
+    z: FloatArray
+    e: FloatArray
+    i: FloatArray  # arc centre offsets, NaN on G0/G1
+    j: FloatArray
+    r: FloatArray  # arc radius (G2/G3 R form), NaN on G0/G1
+    move_lines: IntArray  # chunk line index of each move
     specials: list[Special]
     lines: int
     commands: set[str] = field(default_factory=set)  # commands seen that need no special handling
     notes: list[bytes] = field(default_factory=list)  # comment lines that may carry slicer estimates
+
+
+def _chunk_tokens(cols: list[FloatArray], **rest: Any) -> ChunkTokens:
+    """ChunkTokens from the columns in :data:`COLUMNS` order."""
+    x, y, z, e, i, j, r = cols
+    return ChunkTokens(x, y, z, e, i, j, r, **rest)
 
 
 # Comment lines worth reading for estimates: "; estimated printing time...", "; filament used...",
@@ -70,8 +89,11 @@ _WORD = re.compile(r"([A-Z])[ \t]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))")
 _LINE_NUMBER = re.compile(r"^N[0-9]+[ \t]*")
 
 
-def parse_line(raw: bytes) -> tuple[str, dict[str, float], str] | None:
-    """One line -> (command, words, text) or None for a blank or comment-only line.
+Parsed = tuple[str, dict[str, float], str, str]
+
+
+def parse_line(raw: bytes) -> Parsed | None:
+    """One line -> (command, words, text, repeated letters) or None for a blank or comment-only line.
 
     Handles ``;`` and ``( )`` comments, ``N`` line numbers, ``*`` checksums, lower case and spacing.
     A line that is not G/M/T code (e.g. a Klipper macro) gives its first word as the command.
@@ -88,17 +110,29 @@ def parse_line(raw: bytes) -> tuple[str, dict[str, float], str] | None:
         return None
     words = _WORD.findall(upper)
     if not words or not upper.startswith(words[0][0]) or words[0][0] not in "GMT":
-        return upper.split()[0], {}, code
+        return upper.split()[0], {}, code, ""
     letter, number = words[0]
-    try:
-        num = float(number)
-    except ValueError:
-        return upper.split()[0], {}, code
+    num = float(number)
     command = f"{letter}{num:g}"
     args: dict[str, float] = {}
+    repeated = ""
     for letter, number in words[1:]:
+        if letter in args and letter not in repeated:
+            repeated += letter
         args[letter] = float(number)
-    return command, args, code
+    return command, args, code, repeated
+
+
+def _is_move(command: str, repeated: str) -> bool:
+    """A G0-G3 line that names each axis once (a repeated word makes it an ambiguous special line)."""
+    return command in MOVE_COMMANDS and not any(c in COLUMNS for c in repeated)
+
+
+def as_lines(buf: bytes) -> bytes:
+    """Every bare CR as a line end, as the firmware reads it (CR LF stays one line end)."""
+    if b"\r" in buf:
+        buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return buf
 
 
 def _move_columns(moves: list[tuple[int, str, dict[str, float]]]) -> list[list[float]]:
@@ -115,7 +149,7 @@ def tokenize_slow(buf: bytes) -> ChunkTokens:
     """Parse every line with :func:`parse_line` (the reference behaviour)."""
     moves: list[tuple[int, str, dict[str, float]]] = []
     specials: list[Special] = []
-    lines = buf.split(b"\n")
+    lines = as_lines(buf).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     notes = [raw for raw in lines if raw[:3] in NOTE_STARTS]
@@ -123,13 +157,13 @@ def tokenize_slow(buf: bytes) -> ChunkTokens:
         parsed = parse_line(raw)
         if parsed is None:
             continue
-        command, words, text = parsed
-        if command in MOVE_COMMANDS:
+        command, words, text, repeated = parsed
+        if _is_move(command, repeated):
             moves.append((index, command, words))
         else:
-            specials.append(Special(index, len(moves), command, words, text))
+            specials.append(Special(index, len(moves), command, words, text, repeated))
     cols = [np.array(c, dtype=np.float64) for c in _move_columns(moves)]
-    return ChunkTokens(*cols, move_lines=np.array([m[0] for m in moves], dtype=np.int64),
+    return _chunk_tokens(cols, move_lines=np.array([m[0] for m in moves], dtype=np.int64),
                        specials=specials, lines=len(lines), notes=notes)
 
 
@@ -203,11 +237,12 @@ def _code_ends(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndar
     while True:
         trail = (ends > begin) & (b[np.maximum(ends - 1, 0)] == _SP)
         if not trail.any():
-            return ends
+            return cast(np.ndarray, ends)
         ends[trail] -= 1
 
 
-def _move_text(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndarray, ends: np.ndarray):
+def _move_text(b: np.ndarray, starts: np.ndarray, nl: np.ndarray, lines: np.ndarray,
+               ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The code of ``lines`` (each cut at ``ends``), one per line, in a buffer padded with ``_PAD`` bytes of
     ``"0"`` each side. Returns (padded, row of each of ``lines`` in it).
 
@@ -273,6 +308,7 @@ def _parse_moves(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     col = np.take(_COLUMN_OF, letters)
     want = np.flatnonzero((col >= 0) & ~first)
     ts, te, tline, col = ts[want], seps[want], tline[want], col[want]
+    line_bad |= _repeats_a_column(tline, col, nlines)
     neg = c[ts + 1] == _MINUS
     ds = ts + 1 + neg
     size = te - ds  # bytes of the number after the sign
@@ -301,8 +337,23 @@ def _parse_moves(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, line_bad
 
 
+_POPCOUNT7 = np.array([bin(v).count("1") for v in range(128)], dtype=np.int64)
+
+
+def _repeats_a_column(tline: IntArray, col: npt.NDArray[np.int8], nlines: int) -> npt.NDArray[np.bool_]:
+    """Per line: whether a column letter comes twice (``G1 X500 X10``), in one pass over the words.
+
+    Each word adds ``1 << column`` plus 1024 to its line's sum: with at most 7 distinct columns the low part
+    stays below 128 and has one bit per word; a repeat shows as fewer bits than words (or a carry past 127)."""
+    total = np.bincount(tline, weights=np.left_shift(1, col.astype(np.int64)) + 1024, minlength=nlines)
+    total = total.astype(np.int64)
+    words, bits = total >> 10, total & 1023
+    return cast(npt.NDArray[np.bool_], (words > 7) | (bits > 127) | (_POPCOUNT7[np.minimum(bits, 127)] != words))
+
+
 def tokenize_fast(buf: bytes) -> ChunkTokens | None:
     """Vectorised tokenizer, same result as :func:`tokenize_slow`; None if ``buf`` does not end a line."""
+    buf = as_lines(buf)
     b = np.frombuffer(buf, dtype=np.uint8)
     n = b.size
     if n == 0 or b[-1] != _NL:
@@ -340,11 +391,11 @@ def tokenize_fast(buf: bytes) -> ChunkTokens | None:
     for i in slow_idx.tolist():
         parsed = parse_line(buf[starts[i] : nl[i]])
         if parsed is not None:
-            command, words, text = parsed
-            if command in MOVE_COMMANDS:
+            command, words, text, repeated = parsed
+            if _is_move(command, repeated):
                 extra.append((i, command, words))
             else:
-                specials.append(Special(i, 0, command, words, text))
+                specials.append(Special(i, 0, command, words, text, repeated))
     if extra:
         move_idx = np.concatenate([move_idx, np.array([m[0] for m in extra], dtype=np.int64)])
         values = np.concatenate([values, np.array(_move_columns(extra), dtype=np.float64)], axis=1)
@@ -360,5 +411,5 @@ def tokenize_fast(buf: bytes) -> ChunkTokens | None:
         first3 = head[comment] & np.uint64(0xFFFFFF)
         for i in comment[np.isin(first3, _NOTE_CODES)].tolist():
             notes.append(buf[starts[i] : nl[i]])
-    return ChunkTokens(*values, move_lines=move_idx, specials=specials, lines=nlines, commands=commands,
+    return _chunk_tokens(list(values), move_lines=move_idx, specials=specials, lines=nlines, commands=commands,
                        notes=notes)

@@ -16,17 +16,12 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from hospfab.errors import ExitCode, HospfabError
+from hospfab.errors import ExitCode
+from hospfab.journal.connection import JournalError
 
 #: ``PRAGMA application_id`` of a hospfab journal ("HFJ1").
 APPLICATION_ID = 0x48464A31
 WAY_OUT = "run `hospfab journal check`; restore a good copy with `hospfab journal restore FROM`"
-
-
-class JournalError(HospfabError):
-    """The journal database cannot be opened, read or written."""
-
-    code = "journal_error"
 
 
 class JournalDamaged(JournalError):

@@ -2,16 +2,17 @@
 
 One row per job in ``jobs`` (printer columns may be NULL for a job still queued, and ``lot_id``/``plate_id``
 belong to the batch queue); one row per printer in ``bed_clear`` (the last time someone confirmed the bed
-empty); one row per spool change in ``material_loads`` (``hospfab printers load``). Timestamps are ISO 8601 UTC strings with microseconds, so they sort as text. Every change is one
-transaction; :meth:`Journal.claim` takes the write lock (``BEGIN IMMEDIATE``) before checking that the printer
-has no active job, so two concurrent ``hospfab print`` can never both claim one printer.
+empty); one row per spool change in ``material_loads`` (``hospfab printers load``). Timestamps are ISO 8601
+UTC strings with microseconds from the database server's clock (:meth:`Database.now`), compared as times.
+Every change is one transaction. "At most one active job per printer" is the database's own invariant (a
+partial unique index over uploading, printing and unknown jobs, migration 4): two concurrent ``hospfab print`` (one workstation or two, SQLite or
+PostgreSQL) can never both claim one printer, whatever the code around the insert does.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hospfab.errors import NotFoundError, PrinterError
-from hospfab.journal.db import Database, transaction
+from hospfab.journal.db import ConstraintViolation, Connection, Database, parse_time, transaction
 
 COMPONENT = "journal"
 
@@ -127,7 +128,34 @@ MIGRATIONS = (
     CREATE INDEX jobs_outcome ON jobs(outcome);
     CREATE INDEX jobs_printer_started ON jobs(printer, started_at);
     """,
+    # 4: at most one active job per printer, enforced by the database (older duplicates are settled first)
+    lambda conn: _one_active_job_per_printer(conn),
 )
+
+ACTIVE_JOB_INDEX = "jobs_one_active_per_printer"
+NOW = "now"  # Journal.update(job_id, started_at=NOW): the database server's time
+
+
+def _one_active_job_per_printer(conn: Connection) -> None:
+    duplicates = conn.execute(
+        "SELECT printer FROM jobs WHERE outcome IN ('uploading','printing','unknown') AND printer IS NOT NULL "
+        "GROUP BY printer HAVING COUNT(*) > 1"
+    ).fetchall()
+    for (printer,) in duplicates:
+        rows = conn.execute(
+            "SELECT id FROM jobs WHERE printer=? AND outcome IN ('uploading','printing','unknown') "
+            "ORDER BY created_at DESC, id DESC",
+            (printer,),
+        ).fetchall()
+        for (job_id,) in rows[1:]:  # keep the newest active; the older ones cannot both be on the printer
+            conn.execute(
+                "UPDATE jobs SET outcome='lost', ended_at=COALESCE(ended_at, created_at), "
+                "reason='journal upgrade: a newer job was active on the same printer' WHERE id=?",
+                (job_id,),
+            )
+    conn.execute(
+        f"CREATE UNIQUE INDEX {ACTIVE_JOB_INDEX} ON jobs(printer) WHERE outcome IN ('uploading','printing','unknown')"
+    )
 
 JOB_COLUMNS = (
     "id", "ref", "revision", "build_file", "sha256", "printer", "printer_url", "printer_profile", "material",
@@ -180,7 +208,7 @@ class Job:
         return asdict(self)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
+    def from_row(cls, row: Any) -> Job:
         """The job of a row; a row whose values cannot be what hospfab wrote (damaged text, a non-integer
         revision, an unknown outcome, bad JSON or dates) comes back flagged: outcome ``damaged``, the problem as
         its reason, so one bad row never hides the rest of the history."""
@@ -281,24 +309,13 @@ class Journal(Database):
         (``require_bed_clear``) if its bed was not confirmed clear since its last job.
         """
         with transaction(self.conn):
-            busy = self._active_on(job.printer)
-            if busy is not None:
-                raise PrinterError(
-                    f"printer {job.printer}: already has job {busy.id} ({busy.outcome}) in the journal",
-                    code="printer_claimed",
-                )
-            if require_bed_clear and not self._bed_clear(job.printer):
-                raise PrinterError(
-                    f"printer {job.printer}: bed not confirmed clear since its last job "
-                    f"(run `hospfab printers cleared {job.printer}`)",
-                    code="bed_not_clear",
-                )
-            self._insert(job)
+            claim_printer(self.conn, job, require_bed_clear=require_bed_clear)
 
     def add(self, job: Job) -> None:
-        """Record a job without claiming a printer (e.g. a queued job)."""
+        """Record a job without claiming a printer (e.g. a queued job); ``created_at`` is the server's now."""
         with transaction(self.conn):
-            self._insert(job)
+            job.created_at = self.conn.now()
+            insert_job(self.conn, job)
 
     def update(self, job_id: str, **changes: Any) -> Job:
         """Change fields of one job in one transaction; returns the job as stored."""
@@ -308,6 +325,9 @@ class Journal(Database):
         if "overrides" in changes:
             changes["overrides"] = json.dumps(changes["overrides"], sort_keys=True)
         with transaction(self.conn):
+            for key in ("created_at", "started_at", "ended_at"):
+                if changes.get(key) == NOW:
+                    changes[key] = self.conn.now()
             if changes:
                 assignments = ", ".join(f"{key}=?" for key in changes)
                 self.conn.execute(f"UPDATE jobs SET {assignments} WHERE id=?", (*changes.values(), job_id))
@@ -318,12 +338,13 @@ class Journal(Database):
         if outcome not in FINAL_OUTCOMES:
             raise ValueError(f"not a final outcome: {outcome}")
         with transaction(self.conn):
-            job = self._get(job_id)
+            job = self._get(job_id, lock=True)
             if job.active:
                 progress = 100.0 if outcome == DONE else job.progress
                 self.conn.execute(  # a reason recorded earlier (a lost answer) is kept unless a new one is given
-                    "UPDATE jobs SET outcome=?, reason=COALESCE(?, reason), ended_at=?, progress=? WHERE id=?",
-                    (outcome, reason, now_iso(), progress, job_id),
+                    "UPDATE jobs SET outcome=?, reason=COALESCE(?, reason), ended_at=?, progress=? WHERE id=? "
+                    "AND outcome IN ('queued','uploading','printing','unknown')",
+                    (outcome, reason, self.conn.now(), progress, job_id),
                 )
             return self._get(job_id)
 
@@ -333,14 +354,15 @@ class Journal(Database):
         Refused while the journal still shows an active job on that printer (reconcile it first).
         """
         with transaction(self.conn):
-            busy = self._active_on(printer)
+            self.conn.lock_key(f"printer:{printer}")
+            busy = _active_on(self.conn, printer)
             if busy is not None:
                 raise PrinterError(
                     f"printer {printer}: job {busy.id} is still {busy.outcome}; "
                     "the bed can be confirmed clear once it has ended",
                     code="printer_busy",
                 )
-            record = BedClear(printer, now_iso(), operator)
+            record = BedClear(printer, self.conn.now(), operator)
             self.conn.execute(
                 "INSERT INTO bed_clear(printer, cleared_at, operator) VALUES (?, ?, ?) "
                 "ON CONFLICT(printer) DO UPDATE SET cleared_at=excluded.cleared_at, operator=excluded.operator",
@@ -350,8 +372,8 @@ class Journal(Database):
 
     def record_material_load(self, printer: str, material: str, lot: str, operator: str) -> MaterialLoad:
         """Record a spool change on ``printer``, now."""
-        record = MaterialLoad(printer, material, lot, operator, now_iso())
         with transaction(self.conn):
+            record = MaterialLoad(printer, material, lot, operator, self.conn.now())
             self.conn.execute(
                 "INSERT INTO material_loads(printer, material, lot, operator, at) VALUES (?, ?, ?, ?, ?)",
                 (record.printer, record.material, record.lot, record.operator, record.at),
@@ -385,7 +407,14 @@ class Journal(Database):
             names,
         )
         times = [t for t in (started.fetchone()[0], uploading.fetchone()[0]) if t]
-        return max(times) if times else None
+        return max(times, key=parse_time) if times else None
+
+    def seconds_since_last_start(self, printers: Iterable[str]) -> float | None:
+        """Seconds since :meth:`last_start`, on the database server's clock (hosts may disagree)."""
+        last = self.last_start(printers)
+        if last is None:
+            return None
+        return (parse_time(self.conn.now()) - parse_time(last)).total_seconds()
 
     def get(self, job_id: str) -> Job:
         """One job by id, or by a unique prefix of its id."""
@@ -438,47 +467,89 @@ class Journal(Database):
         return self.jobs(printer=printer, outcomes=CLAIMING_OUTCOMES, newest_first=False)
 
     def active_on(self, printer: str) -> Job | None:
-        return self._active_on(printer)
+        return _active_on(self.conn, printer)
 
     def bed_clear(self, printer: str) -> bool:
         """True when the bed was confirmed clear after the printer's last job (or it never had one)."""
-        return self._bed_clear(printer)
+        return _bed_clear(self.conn, printer)
 
     def last_bed_clear(self, printer: str) -> BedClear | None:
-        row = self.conn.execute("SELECT * FROM bed_clear WHERE printer=?", (printer,)).fetchone()
-        return BedClear(row["printer"], row["cleared_at"], row["operator"]) if row else None
+        return _last_bed_clear(self.conn, printer)
 
     # ---- internals ---------------------------------------------------------------------------------------
 
-    def _insert(self, job: Job) -> None:
-        values = job.as_dict()
-        values["overrides"] = json.dumps(job.overrides, sort_keys=True)
-        columns = ", ".join(JOB_COLUMNS)
-        marks = ", ".join("?" * len(JOB_COLUMNS))
-        self.conn.execute(f"INSERT INTO jobs({columns}) VALUES ({marks})", [values[c] for c in JOB_COLUMNS])
-
-    def _get(self, job_id: str) -> Job:
-        row = self.conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+    def _get(self, job_id: str, *, lock: bool = False) -> Job:
+        sql = "SELECT * FROM jobs WHERE id=?" + (self.conn.for_update if lock else "")
+        row = self.conn.execute(sql, (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {job_id}: not found in journal {self.path}")
         return Job.from_row(row)
 
-    def _active_on(self, printer: str) -> Job | None:
-        row = self.conn.execute(
-            "SELECT * FROM jobs WHERE printer=? AND outcome IN ('uploading','printing','unknown') "
-            "ORDER BY created_at DESC LIMIT 1",
-            (printer,),
-        ).fetchone()
-        return Job.from_row(row) if row else None
+    def _insert(self, job: Job) -> None:
+        insert_job(self.conn, job)
 
-    def _bed_clear(self, printer: str) -> bool:
-        last = self.conn.execute(
-            "SELECT * FROM jobs WHERE printer=? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1",
-            (printer,),
-        ).fetchone()
-        if last is None:
-            return True
-        if last["outcome"] in ACTIVE_OUTCOMES:
-            return False
-        cleared = self.last_bed_clear(printer)
-        return cleared is not None and cleared.cleared_at >= (last["ended_at"] or last["started_at"])
+
+# ---- statements shared with the queue (one transaction for a plate claim and its job) --------------------
+
+
+def claim_printer(conn: Connection, job: Job, *, require_bed_clear: bool, now: str | None = None) -> None:
+    """Inside a transaction on ``conn``: record ``job`` as its printer's claim (``created_at``: the server's
+    now). Raises :class:`PrinterError` (``printer_claimed`` or ``bed_not_clear``); the unique index
+    turns a race lost to another workstation into the same error."""
+    conn.lock_key(f"printer:{job.printer}")
+    busy = _active_on(conn, job.printer or "")
+    if busy is not None:
+        raise _claimed(job.printer, busy)
+    if require_bed_clear and not _bed_clear(conn, job.printer or ""):
+        raise PrinterError(
+            f"printer {job.printer}: bed not confirmed clear since its last job "
+            f"(run `hospfab printers cleared {job.printer}`)",
+            code="bed_not_clear",
+        )
+    job.created_at = now or conn.now()
+    try:
+        insert_job(conn, job)
+    except ConstraintViolation as err:
+        if ACTIVE_JOB_INDEX in err.constraint or "jobs.printer" in err.constraint:
+            raise _claimed(job.printer, None) from err
+        raise
+
+
+def _claimed(printer: str | None, busy: Job | None) -> PrinterError:
+    what = f"job {busy.id} ({busy.outcome})" if busy else "an active job (claimed at the same instant)"
+    return PrinterError(f"printer {printer}: already has {what} in the journal", code="printer_claimed")
+
+
+def insert_job(conn: Connection, job: Job) -> None:
+    values = job.as_dict()
+    values["overrides"] = json.dumps(job.overrides, sort_keys=True)
+    columns = ", ".join(JOB_COLUMNS)
+    marks = ", ".join("?" * len(JOB_COLUMNS))
+    conn.execute(f"INSERT INTO jobs({columns}) VALUES ({marks})", [values[c] for c in JOB_COLUMNS])
+
+
+def _active_on(conn: Connection, printer: str) -> Job | None:
+    row = conn.execute(
+        "SELECT * FROM jobs WHERE printer=? AND outcome IN ('uploading','printing','unknown') "
+        "ORDER BY created_at DESC LIMIT 1",
+        (printer,),
+    ).fetchone()
+    return Job.from_row(row) if row else None
+
+
+def _last_bed_clear(conn: Connection, printer: str) -> BedClear | None:
+    row = conn.execute("SELECT * FROM bed_clear WHERE printer=?", (printer,)).fetchone()
+    return BedClear(row["printer"], row["cleared_at"], row["operator"]) if row else None
+
+
+def _bed_clear(conn: Connection, printer: str) -> bool:
+    last = conn.execute(
+        "SELECT * FROM jobs WHERE printer=? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1",
+        (printer,),
+    ).fetchone()
+    if last is None:
+        return True
+    if last["outcome"] in ACTIVE_OUTCOMES:
+        return False
+    cleared = _last_bed_clear(conn, printer)
+    return cleared is not None and parse_time(cleared.cleared_at) >= parse_time(last["ended_at"] or last["started_at"])

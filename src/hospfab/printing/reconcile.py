@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from hospfab.errors import HospfabError, PrinterError
-from hospfab.journal import CANCELLED, DONE, FAILED, LOST, PRINTING, UNKNOWN, UPLOADING, Job, Journal, now_iso
+from hospfab.journal import CANCELLED, DONE, FAILED, LOST, PRINTING, UNKNOWN, UPLOADING, Job, Journal
+from hospfab.journal.store import NOW
 
 #: A job still "uploading" (its process may still be sending the file) is left alone for this long.
 UPLOAD_GRACE_S = 120.0
@@ -68,7 +69,7 @@ def reconcile_job(journal: Journal, job: Job, client: Any) -> Job:
     if ours and info.state in JOB_ACTIVE_STATES:
         changes: dict[str, Any] = {"outcome": PRINTING, "progress": info.completion}
         if job.started_at is None:
-            changes["started_at"] = now_iso()
+            changes["started_at"] = NOW
         return journal.update(job.id, **changes)
     try:
         stats = client.file_info(job.remote_file)
@@ -95,7 +96,7 @@ def reconcile_job(journal: Journal, job: Job, client: Any) -> Job:
             return job
         return journal.finish(job.id, LOST, f"printer {job.printer} shows no print of {job.remote_file}")
     if job.started_at is None:
-        journal.update(job.id, started_at=now_iso())
+        journal.update(job.id, started_at=NOW)
     if stats.last_success:
         return journal.finish(job.id, DONE)
     if (ours or info.file_name is None) and (info.error or info.state in ERROR_STATES):

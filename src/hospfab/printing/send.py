@@ -30,6 +30,7 @@ from typing import Any
 from hospfab.errors import HospfabError, IntegrityError, NotFoundError, PrinterError, SafetyError
 from hospfab.journal.db import JournalError
 from hospfab.journal import FAILED, PRINTING, UNKNOWN, UPLOADING, Job, Journal, new_job_id, now_iso
+from hospfab.journal.store import NOW
 from hospfab.printing.choose import Assessment, assess_printers, no_printer_error
 from hospfab.printing.reconcile import ASK_TIMEOUT_S, PrinterLike
 
@@ -83,10 +84,10 @@ def resolve_for_print(catalog: Any, spec: str, *, allow_draft: bool) -> tuple[An
     """The revision to print and the overrides used. Raises SafetyError/IntegrityError (exit 4)."""
     from hospfab.catalog.store import parse_spec
 
-    ref, rev = parse_spec(spec)
     try:
-        revision = catalog.resolve(spec)
+        revision = catalog.resolve(spec)  # an unknown reference names the closest ones ("did you mean ...?")
     except SafetyError as err:
+        ref, rev = parse_spec(spec)
         if not (allow_draft and rev is None and err.code == "not_validated"):
             raise
         revision = catalog.get(ref).latest
@@ -248,14 +249,14 @@ def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: Any, 
         failure = f"local failure during the upload ({type(err).__name__})"
     else:
         if result.effective_print:
-            return _recorded(journal, job, PRINTING, started_at=now_iso(), remote_file=result.name)
+            return _recorded(journal, job, PRINTING, started_at=NOW, remote_file=result.name)
         _delete_quietly(client, result.name)
         return _not_sent(journal, job, f"printer {printer.name} did not start {result.name}",
                          " (busy or not operational)")
     with printer.client(read_timeout=ASK_TIMEOUT_S, retries=1) as asker:
         verdict = confirm_send(asker, job.remote_file)
     if verdict.kind == SENT:
-        recorded = _recorded(journal, job, PRINTING, started_at=now_iso(),
+        recorded = _recorded(journal, job, PRINTING, started_at=NOW,
                              reason=f"answer to the upload lost ({failure}); {verdict.detail}")
         if interrupted:
             raise PrintInterrupted(

@@ -12,6 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 GcodeFlavor = Literal["marlin2", "marlin", "reprapfirmware", "repetier", "smoothie"]
 
+# Commands that change the firmware's settings or protections rather than the print; `gcode check` refuses
+# them unless the printer profile lists them in ``allowed_firmware_commands``.
+FIRMWARE_COMMANDS: dict[str, str] = {
+    "M92": "changes the steps per mm (every distance)",
+    "M206": "changes the home offsets (the coordinate system)",
+    "M211": "turns the software endstops off (with S0)",
+    "M302": "changes or disables the cold-extrusion protection",
+    "M428": "sets the home offsets from the current position",
+    "M500": "saves the settings to EEPROM",
+    "M502": "resets the settings to the firmware defaults",
+    "M851": "changes the probe Z offset (the first layer height)",
+    "M997": "starts a firmware update",
+}
+MAX_TRAVEL_BEYOND_BED_MM = 50.0  # a travel area wider than this beside the bed is a typo, not a purge line
+
 DisinfectionMethod = Literal[
     "soap_and_water",
     "isopropyl_alcohol_70",
@@ -67,6 +82,56 @@ class PrinterProfile(_Profile):
         "", description="G-code run before the print; PrusaSlicer placeholders like [first_layer_temperature]."
     )
     end_gcode: str = Field("", description="G-code run after the print.")
+    travel_x_mm: tuple[float, float] | None = Field(
+        None,
+        description="Where the head may go in X (min, max), mm, when wider than the bed 0..X: like Klipper's "
+        "position_min/position_max or OctoPrint's custom_box (purge lines, parking). Default: the bed.",
+    )
+    travel_y_mm: tuple[float, float] | None = Field(
+        None, description="Where the head may go in Y (min, max), mm; e.g. [-4, 210] for Prusa's purge line."
+    )
+    min_extrude_temp_c: float = Field(
+        170, ge=0, le=300,
+        description="Cold-extrusion limit, °C (Marlin EXTRUDE_MINTEMP, Klipper min_extrude_temp): no extrusion "
+        "below it, whatever the material.",
+    )
+    max_chamber_temp_c: float = Field(
+        0, ge=0, le=100, description="Hottest safe heated-chamber temperature, °C (0: no heated chamber)."
+    )
+    allowed_firmware_commands: tuple[str, ...] = Field(
+        (), description="Firmware-changing commands this printer's G-code may contain (M500, M211...); "
+        "refused otherwise.",
+    )
+
+    @property
+    def travel_area_mm(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(X min, X max), (Y min, Y max) where the head may go: the bed unless the profile widens it."""
+        from hospfab.profiles.store import travel_area
+
+        return travel_area(self.build_volume_mm, self.travel_x_mm, self.travel_y_mm)
+
+    @field_validator("allowed_firmware_commands")
+    @classmethod
+    def _known_commands(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in value if c not in FIRMWARE_COMMANDS]
+        if unknown:
+            raise ValueError(f"unknown firmware command(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(FIRMWARE_COMMANDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _travel_contains_bed(self) -> PrinterProfile:
+        for axis, size, area in (("x", self.build_volume_mm[0], self.travel_x_mm),
+                                 ("y", self.build_volume_mm[1], self.travel_y_mm)):
+            if area is None:
+                continue
+            lo, hi = area
+            if not (-MAX_TRAVEL_BEYOND_BED_MM <= lo <= 0 and size <= hi <= size + MAX_TRAVEL_BEYOND_BED_MM):
+                raise ValueError(
+                    f"travel_{axis}_mm must contain the bed 0..{size:g} and reach at most "
+                    f"{MAX_TRAVEL_BEYOND_BED_MM:g} mm beyond it (got [{lo:g}, {hi:g}])"
+                )
+        return self
 
     @field_validator("build_volume_mm")
     @classmethod

@@ -7,15 +7,16 @@ child's (mappings merged key by key, everything else replaced), chains are follo
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hospfab.errors import ConfigError, HospfabError, NotFoundError
 
 if TYPE_CHECKING:
-    from hospfab.profiles.models import MaterialProfile, PrinterProfile, ProcessProfile
+    from hospfab.profiles.models import MaterialProfile, PrinterProfile, ProcessProfile, _Profile
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 MAX_INHERITANCE_DEPTH = 10
@@ -62,7 +63,7 @@ class ProfileCheck:
         return {"kind": self.kind, "name": self.name, "path": str(self.path), "ok": self.ok, "error": self.error}
 
 
-def _merge(parent: dict, child: dict) -> dict:
+def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     out = dict(parent)
     for key, value in child.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -70,6 +71,16 @@ def _merge(parent: dict, child: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def travel_area(build_volume_mm: Any, travel_x_mm: Any, travel_y_mm: Any
+                ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(X min, X max), (Y min, Y max) where the head may go: the bed unless the profile widens it (shared by
+    :class:`~hospfab.profiles.models.PrinterProfile` and the cached :class:`ProfileView`)."""
+    x, y = float(build_volume_mm[0]), float(build_volume_mm[1])
+    area_x = (float(travel_x_mm[0]), float(travel_x_mm[1])) if travel_x_mm else (0.0, x)
+    area_y = (float(travel_y_mm[0]), float(travel_y_mm[1])) if travel_y_mm else (0.0, y)
+    return area_x, area_y
 
 
 class ProfileView:
@@ -98,7 +109,12 @@ class ProfileView:
     @property
     def first_layer_temp_c(self) -> float:
         first = self._data.get("first_layer_nozzle_temp_c")
-        return first if first is not None else self._data["nozzle_temp_c"]
+        return float(first if first is not None else self._data["nozzle_temp_c"])
+
+    @property
+    def travel_area_mm(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return travel_area(self._data["build_volume_mm"], self._data.get("travel_x_mm"),
+                           self._data.get("travel_y_mm"))
 
     def model_dump(self, **_: Any) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self._data.items()}
@@ -116,7 +132,7 @@ class ProfileStore:
         self.site_dir = Path(site_dir) if site_dir is not None else None
         self.roots = [r for r in (self.site_dir, self.root) if r is not None]
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: dict[tuple[str, str], _Profile] = {}
         self._files: dict[tuple[str, str], list[Path]] = {}
 
     # -- discovery ---------------------------------------------------------------------------------------
@@ -164,7 +180,7 @@ class ProfileStore:
             )
 
     # -- loading -----------------------------------------------------------------------------------------
-    def _read_yaml(self, kind: str, name: str, start: int = 0) -> tuple[dict, Path, int]:
+    def _read_yaml(self, kind: str, name: str, start: int = 0) -> tuple[dict[str, Any], Path, int]:
         self._check_roots()
         path, index = self._locate(kind, name, start)
         if not NAME_RE.match(name) or index < 0:
@@ -181,13 +197,13 @@ class ProfileStore:
                 raise ConfigError(f"{path}: key '{key}' is not allowed (it comes from the file's location)")
         return data, path, index
 
-    def resolved_data(self, kind: str, name: str) -> dict:
+    def resolved_data(self, kind: str, name: str) -> dict[str, Any]:
         """The raw YAML mapping with every ``inherits:`` ancestor merged in (child wins)."""
         self._check_kind(kind)
         chain: list[tuple[str, int]] = []
         current: str | None = name
         start = 0
-        layers: list[dict] = []
+        layers: list[dict[str, Any]] = []
         files: list[Path] = []
         while current is not None:
             try:
@@ -210,14 +226,14 @@ class ProfileStore:
             # a site profile inheriting its own name extends the shipped profile of that name
             start = index + 1 if parent == current else 0
             current = parent
-        merged: dict = {}
+        merged: dict[str, Any] = {}
         for layer in reversed(layers):
             merged = _merge(merged, layer)
         merged["inherits"] = layers[0].get("inherits")
         self._files[(kind, name)] = files
         return merged
 
-    def get(self, kind: str, name: str):
+    def get(self, kind: str, name: str) -> _Profile:
         """The validated profile ``kind/name``; ConfigError when invalid, NotFoundError when absent."""
         from pydantic import ValidationError
 
@@ -237,7 +253,7 @@ class ProfileStore:
                 ) from None
         return self._cache[key]
 
-    def view(self, kind: str, name: str):
+    def view(self, kind: str, name: str) -> _Profile | ProfileView:
         """The profile ``kind/name`` for reading only: a :class:`ProfileView` from the content cache when
         every file it was built from is unchanged (no yaml, no pydantic), else validated with :meth:`get`."""
         from hospfab import contentcache
@@ -261,15 +277,15 @@ class ProfileStore:
         return profile
 
     def printer(self, name: str) -> PrinterProfile:
-        return self.get("printer", name)
+        return cast("PrinterProfile", self.get("printer", name))
 
     def material(self, name: str) -> MaterialProfile:
-        return self.get("material", name)
+        return cast("MaterialProfile", self.get("material", name))
 
     def process(self, name: str) -> ProcessProfile:
-        return self.get("process", name)
+        return cast("ProcessProfile", self.get("process", name))
 
-    def get_ref(self, ref: str):
+    def get_ref(self, ref: str) -> _Profile:
         """``printer/prusa-mk4`` (or ``printers/prusa-mk4``) -> the profile."""
         kind, sep, name = ref.partition("/")
         plural = {v: k for k, v in KIND_DIRS.items()}
@@ -294,7 +310,7 @@ class ProfileStore:
             raise self._none_found()
         return out
 
-    def check_all(self) -> list[ProfileCheck]:
+    def check_all(self) -> builtins.list[ProfileCheck]:
         """Load and validate every profile; one result per file (errors collected, not raised)."""
         self._check_roots()
         results = []

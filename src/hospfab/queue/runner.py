@@ -2,26 +2,31 @@
 
 One round (:meth:`QueueRunner.step`):
 
-1. **observe** every plate that is dispatching or printing (whoever dispatched it): its attempt's journal job is
-   reconciled with the printer (``hospfab.printing.reconcile_job``: unique remote file, print statistics);
+1. **observe** every plate that is dispatching or printing and is this runner's, or an orphan (its runner's
+   lease in the database has expired: kill -9, power loss, network cut, on any host): its attempt's journal
+   job is reconciled with the printer (``hospfab.printing.reconcile_job``: unique remote file, print statistics);
    done -> the plate is done with the units of its recipe; failed, cancelled or lost -> the plate is queued
    again avoiding that printer, until its attempts run out. A printer that stays unreachable for
    ``lost_after_s`` while printing a plate makes its job ``unknown``: it may still be printing (a network
    fault does not stop OctoPrint), so the plate is never given back until the printer answers and its file
-   statistics decide. An attempt left half-way by a runner that died on this machine (claimed, or uploading
-   with no file on the printer) ends at once as not sent, so a restart after ``kill -9`` neither loses nor
-   repeats a plate.
+   statistics decide. An orphan's attempt left half-way (uploading with no file on the printer) ends at once
+   as not sent, so a runner dying (``kill -9``) neither loses nor repeats a plate.
 2. **dispatch**: printers that are idle, have no active journal job, have a confirmed clear bed (unless the
    fleet says ``bed_clearing: automatic``) and whose site has not started a plate in the last ``stagger_s``
    (read from the journal's start times of the site's printers, so a restarted runner keeps the gap) each get
    the plate the planner chooses for them (priority first; a plate avoids printers it failed on while another
-   compatible printer exists). The plate is claimed (``BEGIN IMMEDIATE``), the printer is
-   claimed in the journal, the build file (staged, sha256 checked) is uploaded with ``print=true`` under the
+   compatible printer exists). The plate and the printer are claimed in ONE transaction (the plate's
+   conditional update and the attempt's journal job; the database refuses a second active job on a
+   printer), then the build file (staged, sha256 checked) is uploaded with ``print=true`` under the
    attempt's unique name, and ``effectivePrint`` is checked. Every claim consumes an attempt (its number and
    remote name are never reused): a send that ends "not sent" queues the plate again avoiding that printer,
    and a plate that cannot be sent ``max_attempts`` times in a row fails with the last reason (logged), so
    one plate never starves the later ones. An ambiguous send is settled by asking the printer
    (``hospfab.printing.confirm``): printing, not sent, or ``unknown`` (printer kept, plate kept).
+
+Printers are those of the runner's site (``site``), with the material and lot loaded and the enabled flag
+read from the database every round (``hospfab.queue.coordination``). When the database cannot be reached,
+:meth:`QueueRunner.run` waits with backoff and carries on; nothing is uploaded unless its claim was committed.
 """
 
 from __future__ import annotations
@@ -35,16 +40,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hospfab.errors import HospfabError, PrinterError
 from hospfab.journal import DONE, FAILED, PRINTING, UNKNOWN, UPLOADING, Job, Journal, new_job_id, now_iso
+from hospfab.journal.db import DatabaseBusy, DatabaseUnavailable
+from hospfab.queue.coordination import Backoff, Coordination
+from hospfab.queue.leases import DEFAULT_LEASE_S
 from hospfab.queue.planner import PlanPlate, PlanPrinter, PlateOption, choose_plate
 from hospfab.queue.store import ACTIVE, DISPATCHING, PENDING, QUEUED, Lot, Plate, QueueStore
 
-CLAIM_STALE_S = 30.0  # a claimed plate with no journal job, from a runner we cannot see, is freed after this
 DEFAULT_PLATE_S = 3600.0  # plate duration assumed when a recipe has no print_time_s estimate
 
 
@@ -56,6 +63,8 @@ class RunnerOptions:
     until_empty: bool = False  # stop when no plate is queued or printing
     until: datetime | None = None  # stop dispatching after this time, stop when the running plates end
     operator: str = "queue"
+    site: str | None = None  # dispatch only to this site's printers (None: every printer of the fleet)
+    lease_s: float = DEFAULT_LEASE_S  # the runner is considered gone this long after its last heartbeat
     on_round: Callable[[], None] | None = None  # called after each round (alerts: must return at once)
 
 
@@ -76,31 +85,6 @@ class RunSummary:
 
 def runner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def _runner_gone(rid: str | None) -> bool:
-    """True when ``rid`` is a runner of this machine whose process no longer exists."""
-    if not rid:
-        return True
-    host, _, rest = rid.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _age_s(iso: str | None) -> float:
-    if not iso:
-        return 0.0
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
 
 
 class LotBuilds:
@@ -173,13 +157,16 @@ class QueueRunner:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options or RunnerOptions()
-        self.printers = {p.name: p for p in printers}
-        self.journal = Journal(journal_path)
-        self.store = QueueStore(journal_path)
-        self.builds = LotBuilds(catalog)
-        self.id = runner_id()
         self.log = log or (lambda message: None)
+        self.store = QueueStore(journal_path)  # one connection for every component of the runner
+        self.journal = Journal(self.store.conn)
+        self.id = runner_id()
+        self.shared = Coordination(self.store.conn, self.id, printers, site=self.options.site,
+                                   lease_s=self.options.lease_s, log=self.log)  # fmt: skip
         self.summary = RunSummary()
+        self.printers = self.shared.printers(self.summary.waiting)
+        self.shared.start()
+        self.builds = LotBuilds(catalog)
         self._clients: dict[str, Any] = {}  # short timeouts: status and job questions
         self._senders: dict[str, Any] = {}  # the printer's own timeout: uploads
         self._unreachable_since: dict[str, float] = {}
@@ -192,8 +179,12 @@ class QueueRunner:
         for client in (*self._clients.values(), *self._senders.values()):
             client.close()
         self.builds.close()
-        self.store.close()
+        try:
+            self.shared.stop()
+        except HospfabError:
+            pass  # the database is down: the lease simply expires
         self.journal.close()
+        self.store.close()
 
     def __enter__(self) -> QueueRunner:
         return self
@@ -205,34 +196,48 @@ class QueueRunner:
 
     def run(self, *, max_rounds: int | None = None) -> RunSummary:
         self.builds.verify_queued(self.store)
-        rounds = 0
+        rounds, backoff = 0, Backoff(max_s=max(self.options.poll_s, 60.0))
         while True:
-            self.step()
+            try:
+                self.step()
+                stopped = self._stop_reason()
+            except (DatabaseUnavailable, DatabaseBusy) as err:  # wait for the database; nothing is sent meanwhile
+                wait_s = backoff.next()
+                self.log(f"database: {err.message}; retrying in {wait_s:g} s")
+                time.sleep(wait_s)
+                continue
+            backoff.reset()
             rounds += 1
-            pending = self.store.plates(states=PENDING)
-            active = [p for p in pending if p.state in ACTIVE]
-            dispatching_over = self.options.until is not None and datetime.now().astimezone() >= self.options.until
-            if dispatching_over and not active:
-                self.summary.stopped = "time limit reached"
+            if stopped:
+                self.summary.stopped = stopped
                 break
-            if self.options.until_empty:
-                if not pending:
-                    self.summary.stopped = "queue empty"
-                    break
-                stuck = [p for p in pending if p.state == QUEUED and not self._compatible_printers(p)]
-                if not active and len(stuck) == len(pending):
-                    self.summary.stopped = f"{len(stuck)} queued plates have no compatible printer in the fleet"
-                    break
             if max_rounds is not None and rounds >= max_rounds:
                 self.summary.stopped = "round limit"
                 break
             time.sleep(self.options.poll_s)
         return self.summary
 
+    def _stop_reason(self) -> str:
+        """Why the run should end after this round ("" to go on); reads the database."""
+        pending = self.store.plates(states=PENDING)
+        active = [p for p in pending if p.state in ACTIVE]
+        dispatching_over = self.options.until is not None and datetime.now().astimezone() >= self.options.until
+        if dispatching_over and not active:
+            return "time limit reached"
+        if self.options.until_empty:
+            if not pending:
+                return "queue empty"
+            stuck = [p for p in pending if p.state == QUEUED and not self._compatible_printers(p)]
+            if not active and len(stuck) == len(pending):
+                return f"{len(stuck)} queued plates have no compatible printer in the fleet"
+        return ""
+
     def step(self) -> None:
         self._lots.clear()
+        self.shared.heartbeat()
+        self.printers = self.shared.printers(self.summary.waiting)  # fresh: spool changes, disabled printers
         first, self._rounds = self._rounds == 0, self._rounds + 1
-        active = self.store.plates(states=ACTIVE)
+        active = [p for p in self.store.plates(states=ACTIVE) if self.shared.mine_to_watch(p)]  # own + orphans
         if first:
             self.log(f"on start: {len(active)} plates were being sent or printed; reconciling with the printers"
                      if active else "on start: no plate was being sent or printed")
@@ -265,11 +270,11 @@ class QueueRunner:
         except NotFoundError:
             job = None
         if job is None or job.id != plate.job_id:
-            gone = plate.runner != self.id and _runner_gone(plate.runner)
-            if plate.state == DISPATCHING and (gone or _age_s(plate.updated_at) > CLAIM_STALE_S):
+            # claimed by an older hospfab (plate claim and job were two transactions): its runner is gone
+            if plate.state == DISPATCHING and self.shared.gone(plate.runner):
                 self._end_unsent(plate, None, "claimed but never sent to the printer", plate.printer)
             return
-        printer = self.printers.get(job.printer or "")
+        printer = self.printers.get(job.printer or "") or self.shared.any_printer(job.printer or "")
         if job.active and printer is None:
             return  # not in this fleet: cannot ask; leave it as recorded
         if job.active:
@@ -282,7 +287,7 @@ class QueueRunner:
             else:
                 if self._unreachable_since.pop(printer.name, None) is not None:
                     self.log(f"printer {printer.name} answers again")
-                if job.outcome == UPLOADING and plate.runner != self.id and _runner_gone(plate.runner):
+                if job.outcome == UPLOADING and self.shared.gone(plate.runner):
                     if self._abandoned_upload(client, job, info):
                         self._end_unsent(plate, job, "upload interrupted (runner stopped); nothing printed",
                                          printer.name)
@@ -424,9 +429,9 @@ class QueueRunner:
         started it: this runner, one before a restart, another runner or `hospfab print`."""
         if self.options.stagger_s <= 0:
             return 0.0
-        names = [name for name, p in self.printers.items() if getattr(p, "site", None) == site]
-        last = self.journal.last_start(names)
-        return 0.0 if last is None else max(0.0, self.options.stagger_s - _age_s(last))
+        names = [name for name, p in self.shared.fleet.items() if getattr(p, "site", None) == site]
+        since = self.journal.seconds_since_last_start(names)  # on the database server's clock
+        return 0.0 if since is None else max(0.0, self.options.stagger_s - since)
 
     def _plan_plates(self, queued: list[Plate], printer: Any) -> list[PlanPlate]:
         out = []
@@ -484,21 +489,26 @@ class QueueRunner:
             self.log(f"lot {lot.id}: {err.message}")
             return False
         job_id = new_job_id()
-        claimed = self.store.claim(plate.id, runner=self.id, printer=printer.name, job_id=job_id)
-        if claimed is None:
-            return False  # another runner took it
         job = Job(
             id=job_id, ref=lot.ref, revision=lot.revision, build_file=Path(recipe["build_file"]).name,
             sha256=recipe["sha256"], printer=printer.name, printer_url=printer.url, printer_profile=printer.profile,
             material=printer.material, material_lot=getattr(printer, "material_lot", None),
-            operator=self.options.operator, created_at=now_iso(), outcome=UPLOADING,
-            remote_file=claimed.remote_file, lot_id=lot.id, plate_id=plate.id,
+            operator=self.options.operator, created_at=now_iso(), outcome=UPLOADING, lot_id=lot.id, plate_id=plate.id,
         )  # fmt: skip
         manual = getattr(printer, "bed_clearing", "manual") != "automatic"
-        try:
-            self.journal.claim(job, require_bed_clear=manual)
+        try:  # the plate and the printer, in one transaction: both or neither
+            claimed = self.store.claim(plate.id, runner=self.id, printer=printer.name, job_id=job_id, job=job,
+                                       require_bed_clear=manual)  # fmt: skip
         except PrinterError as err:
-            self.store.unclaim(plate.id, job_id, err.message)
+            self.summary.waiting[printer.name] = err.message
+            return False
+        if claimed is None:
+            return False  # another runner took it
+        if not self.shared.leases.heartbeat(self.id, lease_s=self.options.lease_s):
+            # paused past the lease: another runner may already be settling this attempt; never upload it
+            self.journal.finish(job_id, FAILED, "not sent: runner lease expired before the upload")
+            self.store.unclaim(plate.id, job_id, "runner lease expired before the upload")
+            self.shared.start()
             return False
         userdata = {"hospfab": {"job_id": job_id, "lot_id": lot.id, "plate_id": plate.id,
                                 "attempt": claimed.attempts, "ref": lot.ref, "revision": lot.revision,

@@ -64,14 +64,14 @@ class StatusSource:
         if deliver_alerts:
             from hospfab.alerts.deliver import AlertHook
 
-            self.hook = AlertHook(settings.journal_path, settings.config_dir, self.printers, with_status=False)
+            self.hook = AlertHook(settings.database_target, settings.config_dir, self.printers, with_status=False)
 
     def get(self) -> dict[str, Any]:
         from hospfab.web.status import fleet_view
 
         with self._lock:
             if self._cached is None or time.monotonic() - self._cached[0] > CACHE_S:
-                view = fleet_view(self.settings.journal_path, self.printers, timeout=self.timeout,
+                view = fleet_view(self.settings.database_target, self.printers, timeout=self.timeout,
                                   config_dir=self.settings.config_dir, clearing_delay_s=self.clearing_delay_s)
                 self._cached = (time.monotonic(), view.as_dict())
                 if self.hook is not None:
