@@ -1,6 +1,6 @@
 """G-code files as a hostile night brings them: bare-CR line ends (a line end for the firmware) must be read
-in bounded pieces like LF files, and no numpy warning may reach the terminal. Both defects live in
-``hospfab.gcode`` (being changed elsewhere): the tests are strict xfails until it is fixed there."""
+in bounded pieces like LF files (a bare-CR file was one chunk grown by repeated concatenation: 21 MB took
+9 s and 810 MB, a 1 GB file with no LF never ended), and no numpy warning may reach the terminal."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import sys
 import tracemalloc
 import warnings
 from pathlib import Path
-
-import pytest
 
 from hospfab.gcode.check import check_gcode
 from hospfab.profiles.store import ProfileStore
@@ -41,9 +39,6 @@ def peak_mb(path: Path) -> tuple[float, object]:
         tracemalloc.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="gcode.check._chunks cuts chunks at LF only: a bare-CR file (2.6 MB here) "
-                   "is one chunk, grown by repeated concatenation (quadratic: 21 MB took 9 s and 810 MB, a 1 GB "
-                   "file with no LF never ends) and parsed by the slow path")
 def test_bare_cr_file_is_read_in_bounded_pieces_like_an_lf_file(tmp_path):
     lf_peak, lf_report = peak_mb(write_moves(tmp_path / "lf.gcode", "\n"))
     cr_peak, cr_report = peak_mb(write_moves(tmp_path / "cr.gcode", "\r"))
@@ -51,8 +46,6 @@ def test_bare_cr_file_is_read_in_bounded_pieces_like_an_lf_file(tmp_path):
     assert cr_peak < 1.3 * lf_peak, f"bare CR: {cr_peak:.0f} MB peak against {lf_peak:.0f} MB for the same lines"
 
 
-@pytest.mark.xfail(strict=True, reason="gcode.machine._minmax calls np.nanmin on an all-NaN column (an axis no "
-                   "move of the chunk sets): numpy's RuntimeWarning is printed by `hospfab gcode check`")
 def test_no_numpy_warning_reaches_the_terminal(tmp_path):
     gcode = tmp_path / "small.gcode"
     gcode.write_text("M104 S240\nG1 X10 Y10\n")
