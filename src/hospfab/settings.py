@@ -163,7 +163,7 @@ class Settings:
             profiles_dir=path(pick("profiles", profiles, "--profiles", "HOSPFAB_PROFILES", shipped_profiles_dir())),
             fleet_path=path(pick("fleet", fleet, "--fleet", "HOSPFAB_FLEET", config_dir / "fleet.yaml")),
             site_profiles_dir=path(pick("site_profiles", None, None, "HOSPFAB_SITE_PROFILES")),
-            database_url=pick("database", database, "--database", "HOSPFAB_DATABASE"),
+            database_url=_database_value(pick("database", database, "--database", "HOSPFAB_DATABASE"), sources),
             database_file=path(pick("database_file", None, None, "HOSPFAB_DATABASE_FILE")),
             trust_store=path(pick("trust_store", None, None, "HOSPFAB_TRUST_STORE")),
             site=pick("site", None, None, "HOSPFAB_SITE"),
@@ -200,6 +200,22 @@ class Settings:
                              else "default"}
         out["data_dir"] = {"value": str(self.data_dir), "source": out["config_dir"]["source"]}
         return out
+
+
+def _database_value(value: Any, sources: dict[str, str]) -> Any:
+    """The database setting, refused (ConfigError, the value not shown) when it is a libpq keyword string
+    (``host=db password=...``): it is neither a URL nor a path, and taken as a SQLite file name it would create
+    a journal named after the password and print it in every message about the journal."""
+    import re
+
+    if isinstance(value, str) and "://" not in value and re.search(
+            r"(?i)(^|\s)(host|hostaddr|dbname|user|password|sslpassword|port|sslmode|service)\s*=", value):
+        where = sources.get("database", "database")
+        where = "database: in the site configuration" if where == "config" else where
+        raise ConfigError(f"{where}: a libpq keyword string (host=... dbname=...) is not a journal database: give "
+                          "a postgresql://user@host/db URL (its password in HOSPFAB_DATABASE_FILE) or a SQLite file "
+                          "path (the value is not shown: it may hold a password)", code="invalid_database")
+    return value
 
 
 SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential", "auth")
