@@ -57,10 +57,10 @@ def store(cache_dir: Path | None, namespace: str, key: str, value: Any) -> None:
     if cache_dir is None:
         return
     from hospfab.fileio import atomic_write_bytes
+    from hospfab.settings import make_private_dir
 
     try:
-        folder = cache_dir / namespace
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_private_dir(cache_dir / namespace)  # 0700: a cached result is trusted when read back
         atomic_write_bytes(folder / f"{key}.json", json.dumps({"value": value}).encode(), mode=0o600)
     except OSError:
         pass

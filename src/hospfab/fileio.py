@@ -19,6 +19,7 @@ from hospfab.errors import ConfigError, InputError, NotFoundError
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_ALIAS_NODES",
     "MAX_INT_DIGITS",
     "MAX_TEXT_BYTES",
     "atomic_path",
@@ -33,6 +34,7 @@ __all__ = [
     "read_regular_text",
     "read_yaml_mapping",
     "shown",
+    "spreadsheet_safe",
 ]
 
 MAX_ERRORS_SHOWN = 3
@@ -135,6 +137,9 @@ MAX_TEXT_BYTES = 4 << 20
 MAX_DEPTH = 32
 #: Digits allowed in an integer of a YAML or JSON document (Python's own limit is 4300, and slow).
 MAX_INT_DIGITS = 30
+#: Values a YAML document may expand to through its aliases (``*name``) beyond its own nodes: "billion
+#: laughs" (nine aliases of nine aliases...) is a few hundred bytes that expand to hundreds of millions.
+MAX_ALIAS_NODES = 100_000
 
 
 def open_regular(path: str | os.PathLike[str], *, what: str = "file") -> int:
@@ -195,6 +200,18 @@ def _file_kind(mode: int) -> str:
     return "a special file"
 
 
+#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: free text starting like a formula (an operator named
+    ``=HYPERLINK(...)``, a printer's error message) gets a leading ``'``. Numbers are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def shown(value: object) -> str:
     """``value`` as text safe to print on one line: control characters (newline, CR, escape, NUL...) are
     written as escapes, so a hostile file name cannot forge output lines or terminal sequences."""
@@ -204,11 +221,63 @@ def shown(value: object) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
+def _node_children(node: Any) -> list:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _expansion(root: Any) -> tuple[int, int] | None:
+    """(values once aliases are expanded, distinct nodes) of a composed YAML document; None when an alias
+    refers to a node that contains it (a recursive document). Iterative: an alias chain cannot overflow."""
+    size: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            visiting.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in _node_children(node))
+            continue
+        if key in size:
+            continue
+        if key in visiting:
+            return None
+        visiting.add(key)
+        stack.append((node, True))
+        for child in _node_children(node):
+            if id(child) in visiting:
+                return None
+            if id(child) not in size:
+                stack.append((child, False))
+    return size[id(root)], len(size)
+
+
 def _yaml_loader() -> type:
-    """A safe YAML loader class that refuses duplicate keys, deep nesting and huge integers."""
+    """A safe YAML loader class that refuses duplicate keys, deep nesting, huge integers and aliases that
+    expand to too many values or into themselves."""
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
+        def compose_document(self):  # type: ignore[no-untyped-def]
+            node = super().compose_document()
+            if node is not None:
+                counts = _expansion(node)
+                if counts is None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "an alias (*name) refers to a value that contains it", node.start_mark)
+                expanded, distinct = counts
+                if expanded > distinct and expanded > MAX_ALIAS_NODES:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"aliases (*name) expand to {expanded} values (at most {MAX_ALIAS_NODES})",
+                        node.start_mark)
+            return node
+
         def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
             depth = getattr(self, "_hospfab_depth", 0) + 1
             if depth > MAX_DEPTH:

@@ -163,7 +163,7 @@ class Settings:
             profiles_dir=path(pick("profiles", profiles, "--profiles", "HOSPFAB_PROFILES", shipped_profiles_dir())),
             fleet_path=path(pick("fleet", fleet, "--fleet", "HOSPFAB_FLEET", config_dir / "fleet.yaml")),
             site_profiles_dir=path(pick("site_profiles", None, None, "HOSPFAB_SITE_PROFILES")),
-            database_url=pick("database", database, "--database", "HOSPFAB_DATABASE"),
+            database_url=_database_value(pick("database", database, "--database", "HOSPFAB_DATABASE"), sources),
             database_file=path(pick("database_file", None, None, "HOSPFAB_DATABASE_FILE")),
             trust_store=path(pick("trust_store", None, None, "HOSPFAB_TRUST_STORE")),
             site=pick("site", None, None, "HOSPFAB_SITE"),
@@ -190,7 +190,9 @@ class Settings:
         }
         if self.database_url is None:
             out["database"]["value"] = f"sqlite (journal {self.journal_path})"
-        out["alerts"] = {"value": mask_secrets(self.alerts) if self.alerts else None,
+        from hospfab.alerts.config import shown_alerts
+
+        out["alerts"] = {"value": shown_alerts(self.alerts) if self.alerts else None,
                          "source": "config" if self.alerts else "default"}
         out["config_file"] = {"value": str(self.config_file) if self.config_file else None,
                               "source": self.sources.get("config_file", "default")}
@@ -198,6 +200,22 @@ class Settings:
                              else "default"}
         out["data_dir"] = {"value": str(self.data_dir), "source": out["config_dir"]["source"]}
         return out
+
+
+def _database_value(value: Any, sources: dict[str, str]) -> Any:
+    """The database setting, refused (ConfigError, the value not shown) when it is a libpq keyword string
+    (``host=db password=...``): it is neither a URL nor a path, and taken as a SQLite file name it would create
+    a journal named after the password and print it in every message about the journal."""
+    import re
+
+    if isinstance(value, str) and "://" not in value and re.search(
+            r"(?i)(^|\s)(host|hostaddr|dbname|user|password|sslpassword|port|sslmode|service)\s*=", value):
+        where = sources.get("database", "database")
+        where = "database: in the site configuration" if where == "config" else where
+        raise ConfigError(f"{where}: a libpq keyword string (host=... dbname=...) is not a journal database: give "
+                          "a postgresql://user@host/db URL (its password in HOSPFAB_DATABASE_FILE) or a SQLite file "
+                          "path (the value is not shown: it may hold a password)", code="invalid_database")
+    return value
 
 
 SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential", "auth")
@@ -216,7 +234,19 @@ def mask_secrets(value: Any, key: str = "") -> Any:
         return "***"
     if isinstance(value, str) and "://" in value:
         return _mask_url(value)
+    if isinstance(value, str) and "=" in value:
+        return _mask_keywords(value)
     return value
+
+
+_SECRET_KEYWORDS = ("password", "sslpassword")
+
+
+def _mask_keywords(text: str) -> str:
+    """A libpq keyword/value connection string (``host=db password=x``) with its password values masked."""
+    import re
+
+    return re.sub(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1***", text)
 
 
 def _mask_url(url: str) -> str:
@@ -226,7 +256,9 @@ def _mask_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "***"
-    if parts.password is None and "password=" not in parts.query.lower():
+    from urllib.parse import unquote
+
+    if parts.password is None and "password" not in unquote(parts.query).lower():
         return url
     netloc = parts.netloc
     if parts.password is not None:
@@ -234,7 +266,7 @@ def _mask_url(url: str) -> str:
         host = netloc.rpartition("@")[2]
         netloc = f"{user}:***@{host}"
     query = "&".join(
-        f"{k}=***" if k.lower() in ("password", "sslpassword") else f"{k}={v}"
+        f"{k}=***" if unquote(k).strip().lower() in _SECRET_KEYWORDS else f"{k}={v}"
         for k, _, v in (item.partition("=") for item in parts.query.split("&") if item)
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

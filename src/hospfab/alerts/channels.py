@@ -46,7 +46,7 @@ def _webhook(url: str, event: Event, timeout_s: float) -> None:
 
     try:
         response = httpx.post(url, json=payload(event), timeout=timeout_s, follow_redirects=False)
-    except httpx.HTTPError as err:
+    except (httpx.HTTPError, httpx.InvalidURL) as err:
         raise ChannelDown(f"webhook: {type(err).__name__}") from None  # the URL (a secret) is not shown
     if response.status_code >= 300:
         raise ChannelDown(f"webhook answered HTTP {response.status_code}")

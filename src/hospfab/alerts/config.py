@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hospfab.errors import ConfigError, InputError, NotFoundError
 from hospfab.fileio import atomic_write_text, describe_validation_error, read_yaml_mapping
@@ -50,12 +50,61 @@ class Channel(BaseModel):
             raise ValueError("must not be empty")
         return value.strip()
 
+    @model_validator(mode="after")
+    def _valid_webhook(self) -> Channel:
+        problem = webhook_problem(self.target) if self.type == "webhook" else None
+        if problem:
+            raise ValueError(f"webhook {shown_target(self.type, self.target)}: {problem}")
+        return self
+
     def shown(self) -> str:
-        """The target as safe to print: a webhook URL keeps only scheme and host (its path is a secret)."""
-        if self.type == "webhook":
-            parts = urlsplit(self.target)
-            return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}/…"
-        return self.target
+        """The target as safe to print (see :func:`shown_target`)."""
+        return shown_target(self.type, self.target)
+
+
+MAX_WEBHOOK_CHARS = 2048
+
+
+def webhook_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook (None when it can): an http(s) URL with a host, printable ASCII without
+    spaces, at most MAX_WEBHOOK_CHARS long (longer or malformed URLs make the HTTP library raise at send time)."""
+    if len(url) > MAX_WEBHOOK_CHARS:
+        return f"longer than {MAX_WEBHOOK_CHARS} characters"
+    if any(not 0x21 <= ord(ch) <= 0x7E for ch in url):
+        return "must be printable ASCII, without spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an http:// or https:// URL"
+    return None
+
+
+def shown_target(kind: Any, target: Any) -> Any:
+    """A channel's target as safe to print: a webhook URL keeps only scheme and host (its path, query and
+    user info may be the secret)."""
+    if kind == "webhook" and isinstance(target, str):
+        try:
+            parts = urlsplit(target)
+            port = parts.port
+        except ValueError:
+            return "***"
+        return f"{parts.scheme}://{parts.hostname}{':' + str(port) if port else ''}/…"
+    return target
+
+
+def shown_alerts(raw: Any) -> Any:
+    """The raw ``alerts`` mapping of the site configuration as safe to print (``hospfab config show``): every
+    channel's target through :func:`shown_target`, other secrets masked."""
+    from hospfab.settings import mask_secrets
+
+    if isinstance(raw, dict) and isinstance(raw.get("channels"), list):
+        raw = {**raw, "channels": [
+            {**c, "target": shown_target(c.get("type"), c.get("target"))} if isinstance(c, dict) else c
+            for c in raw["channels"]]}
+    return mask_secrets(raw)
 
 
 class Smtp(BaseModel):
@@ -137,9 +186,10 @@ def add_channel(config_dir: Path, kind: str, target: str) -> Channel:
     if kind not in KINDS:
         raise InputError(f"alert channel type {kind!r}: expected one of {', '.join(KINDS)}")
     if kind == "webhook":
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"webhook {target!r}: expected an http:// or https:// URL")
+        problem = webhook_problem(target)
+        if problem:
+            raise InputError(f"webhook {shown_target(kind, target)}: {problem} (the URL is not shown: it may hold "
+                             "a token)")
     if kind == "email" and not _EMAIL.match(target):
         raise InputError(f"email {target!r}: not an e-mail address")
     alerts = load_alerts(config_dir)

@@ -2,8 +2,9 @@
 
 A catalog carries a signed, monotonically versioned index (``index.json``, see :mod:`hospfab.catalog.index`).
 Each time it is verified, the site records ``(catalog_id, version, sha256)``; an index older than the one
-recorded, or a different index with the same version, is a rollback or a fork and is refused (exit 4). The
-SQL is kept portable (plain CREATE TABLE, SELECT, INSERT, UPDATE with ``?`` parameters).
+recorded, a different index with the same version, or the index of another catalog (another ``catalog_id``)
+in a folder where this site saw one, is a rollback, a fork or a replay and is refused (exit 4). The SQL is
+kept portable (plain CREATE TABLE, SELECT, INSERT, UPDATE with ``?`` parameters).
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ class SeenIndex(Database):
         """Refuse (RolledBack) an index older than, or different from, the one already seen with the same
         version; otherwise record it. Returns what was recorded before (None the first time)."""
         with transaction(self.conn):
+            here = self.for_root(root)
+            if here is not None and here.catalog_id != catalog_id:
+                raise RolledBack(
+                    f"{root}/index.json: the signed index of another catalog (id {catalog_id}) replaced the index "
+                    f"of the catalog this folder held (id {here.catalog_id}, version {here.version} seen at this "
+                    f"site on {here.seen_at}): refused (its revisions and statuses are not this catalog's; to use "
+                    f"another catalog on purpose, give it a folder of its own)")
             before = self.get(catalog_id)
             if before is not None:
                 if version < before.version:

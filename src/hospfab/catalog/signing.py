@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hospfab.errors import ConfigError, InputError, SafetyError
 from hospfab.fileio import atomic_write_bytes, read_regular_bytes
+from hospfab.settings import make_private_dir
 
 PASSPHRASE_ENV = "HOSPFAB_KEY_PASSPHRASE"
 MAX_KEY_BYTES = 64 << 10
@@ -76,7 +77,7 @@ def generate_key_pair(name: str, private_dir: Path, *, catalog_root: Path | None
         raise SafetyError(f"{private_path}: private keys must never be written inside the catalog ({catalog_root})")
     if private_path.exists():
         raise InputError(f"{private_path}: a key with this name already exists; choose another name")
-    private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(private_dir)
     key = Ed25519PrivateKey.generate()
     if passphrase is not None and len(passphrase) < 8:
         raise InputError("the key passphrase must have at least 8 characters")

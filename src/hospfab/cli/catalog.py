@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hospfab.cli.options import JsonOpt, settings
-from hospfab.cli.output import CommandResult, emit
+from hospfab.cli.output import CommandResult, emit, plain
 
 catalog_app = typer.Typer(
     help="The versioned, signed catalog of validated references (list, show, new, build, validate, verify).",
@@ -90,8 +90,8 @@ def list_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                 table.add_column(column, no_wrap=True)
             table.add_column("title", ratio=1, overflow="fold")
             for p in parts:
-                table.add_row(p["ref"], str(p["latest_validated"] or "-"), p["status"],
-                              "\n".join(p["printers"]), "\n".join(p["materials"]), p["title"])
+                table.add_row(plain(p["ref"]), str(p["latest_validated"] or "-"), plain(p["status"]),
+                              plain("\n".join(p["printers"])), plain("\n".join(p["materials"])), plain(p["title"]))
             console.print(table)
 
         return CommandResult(data={"parts": parts}, render=render)
@@ -120,7 +120,7 @@ def show_command(
 
         def render(console) -> None:
             m = part.meta
-            console.print(f"[bold]{m.ref}[/] {m.title}  [{m.category}]", markup=True)
+            console.print(f"[bold]{plain(m.ref)}[/] {plain(m.title)}  {plain(f'[{m.category}]')}", markup=True)
             for label, value in (("intended use", m.intended_use), ("users", ", ".join(m.intended_users)),
                                  ("limitations", "; ".join(m.limitations)),
                                  ("contraindications", "; ".join(m.contraindications)),

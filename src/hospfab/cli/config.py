@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hospfab.cli.options import JsonOpt, settings
-from hospfab.cli.output import CommandResult, emit
+from hospfab.cli.output import CommandResult, emit, plain
 
 config_app = typer.Typer(help="The site configuration (written by `hospfab init`).", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def show(ctx: typer.Context, json_: JsonOpt = False) -> None:
             table = Table("setting", "value", "from", box=None)
             for name, entry in shown.items():
                 value = entry["value"]
-                table.add_row(name, "(none)" if value is None else str(value), entry["source"])
+                table.add_row(name, "(none)" if value is None else plain(str(value)), plain(entry["source"]))
             console.print(table)
 
         return CommandResult(data={"settings": shown}, render=render)

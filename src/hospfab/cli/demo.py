@@ -37,9 +37,10 @@ def pin_demo_key(catalog_dir: Path, site_trust: Path, demo_trust: Path) -> Path:
     import shutil
 
     from hospfab.catalog.signing import fingerprint, load_public_key
+    from hospfab.settings import make_private_dir
     from hospfab.trust import TrustStore
 
-    demo_trust.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(demo_trust.parent)
     if site_trust.is_file():
         shutil.copyfile(site_trust, demo_trust)
     store = TrustStore.load(demo_trust)

@@ -61,7 +61,7 @@ def init(
         from hospfab import config
         from hospfab.errors import ConfigError, InputError
         from hospfab.fileio import atomic_write_text
-        from hospfab.settings import mask_secrets
+        from hospfab.settings import make_private_dir, mask_secrets
 
         path = config.target_path()
         if path.exists() and not force:
@@ -85,7 +85,7 @@ def init(
                 values["catalog"] = str(folder)
         values = {k: v for k, v in values.items() if v is not None}
         config.check_values(values, path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         atomic_write_text(path, config.render_yaml(values), mode=0o600)
         shown = mask_secrets(values)
         data = {"config_file": str(path), "values": shown, "cloned": cloned}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hospfab.cli.options import JsonOpt, OperatorOpt, settings
-from hospfab.cli.output import CommandResult, emit
+from hospfab.cli.output import CommandResult, emit, plain
 from hospfab.cli.print_ import GIVE_UP_DEFAULT_S, GiveUpOpt, load_printers, outcome_result, printer_named, wait_for_job
 from hospfab.errors import ExitCode
 
@@ -41,7 +41,7 @@ def _reconcile(journal: Any, config: Any, printer: str | None = None) -> dict[st
 
 def _outcome(job: dict[str, Any]) -> str:
     colour = OUTCOME_COLOURS.get(job["outcome"], "white")
-    return f"[{colour}]{job['outcome']}[/]"
+    return f"[{colour}]{plain(job['outcome'])}[/]"
 
 
 def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[str, str]) -> None:
@@ -60,10 +60,10 @@ def _render_jobs(console: Console, jobs: list[dict[str, Any]], problems: dict[st
         table.add_column("reason", overflow="fold")
     for job in jobs:
         row = [
-            job["id"], job["created_at"][5:16].replace("T", " "), f"{job['ref']}@{job['revision']}",
-            job["printer"] or "-", job["material_lot"] or "-", _outcome(job),
+            plain(job["id"]), job["created_at"][5:16].replace("T", " "), plain(f"{job['ref']}@{job['revision']}"),
+            plain(job["printer"] or "-"), plain(job["material_lot"] or "-"), _outcome(job),
         ]  # fmt: skip
-        table.add_row(*row, *([job["reason"] or ""] if with_reason else []))
+        table.add_row(*row, *([plain(job["reason"] or "")] if with_reason else []))
     console.print(table)
     for name, problem in problems.items():
         from rich.markup import escape
@@ -135,7 +135,7 @@ def show_job(
             table.add_column("value", overflow="fold")
             for key in HISTORY_COLUMNS:
                 value = data[key]
-                table.add_row(key, _outcome(data) if key == "outcome" else ("" if value is None else str(value)))
+                table.add_row(key, _outcome(data) if key == "outcome" else plain(value))
             console.print(table)
 
         return CommandResult(data=data, render=render)
@@ -254,12 +254,14 @@ def history(
 def history_csv(jobs: list[dict[str, Any]]) -> str:
     import json
 
+    from hospfab.fileio import spreadsheet_safe
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HISTORY_COLUMNS)
     for job in jobs:
         row = dict(job, overrides=json.dumps(job["overrides"], sort_keys=True))
-        writer.writerow(["" if row[c] is None else row[c] for c in HISTORY_COLUMNS])
+        writer.writerow(["" if row[c] is None else spreadsheet_safe(row[c]) for c in HISTORY_COLUMNS])
     return out.getvalue()
 
 
@@ -301,7 +303,7 @@ def printers_cleared(
             record = journal.mark_bed_clear(name, operator or default_operator())
         data = {"printer": record.printer, "cleared_at": record.cleared_at, "operator": record.operator}
         return CommandResult(
-            data=data, render=lambda c: c.print(f"Bed of {name} confirmed clear by {record.operator}.")
+            data=data, render=lambda c: c.print(f"Bed of {plain(name)} confirmed clear by {plain(record.operator)}.")
         )
 
     emit("printers cleared", json_, work)

@@ -46,6 +46,17 @@ class CommandResult:
     render: Callable[[Console], None] | None = None
 
 
+def plain(value: Any) -> str:
+    """Free text (an operator, a lot number, a printer's message, a file name) as it must enter rich markup or a
+    table cell: brackets escaped (``[/]`` is not a tag, ``L[red]1`` keeps its brackets) and control characters
+    written as escapes (no terminal sequence from a printer reaches the terminal)."""
+    from rich.markup import escape
+
+    from hospfab.fileio import shown
+
+    return escape(shown("" if value is None else value))
+
+
 def stdout_console() -> Console:
     from rich.console import Console
 
@@ -114,7 +125,8 @@ def emit(command: str, as_json: bool, work: Callable[[], CommandResult]) -> NoRe
         sys.stdout.flush()
     else:
         if result.render is not None and not (_QUIET.get() and int(result.exit_code) == 0):
-            result.render(stdout_console())
+            render = result.render
+            result = run_work(lambda: (render(stdout_console()), result)[1])  # a bug while printing: one line
         if result.errors:
             from rich.markup import escape
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hospfab.cli.options import JsonOpt, OperatorOpt, settings
-from hospfab.cli.output import CommandResult, emit
+from hospfab.cli.output import CommandResult, emit, plain
 from hospfab.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -163,18 +163,18 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
                 justify = "right" if column in ("Done", "Left") else "left"
                 table.add_column(column, justify=justify, no_wrap=column in ("Printer", "State", "Done", "Left"))
             for item in statuses:
-                printer = item.name + (f"\n[dim]{item.site}[/]" if item.site else "")
-                material = item.material + (f"\n[dim]{item.material_lot}[/]" if item.material_lot else "")
-                state = item.state_text or (item.state.value if item.state else "unreachable")
+                printer = plain(item.name) + (f"\n[dim]{plain(item.site)}[/]" if item.site else "")
+                material = plain(item.material) + (f"\n[dim]{plain(item.material_lot)}[/]" if item.material_lot else "")
+                state = plain(item.state_text or (item.state.value if item.state else "unreachable"))
                 if item.state is None:
                     state = _UNASKED.get(item.error_code or "", "unreachable")
                 progress = f"{item.completion:.0f}%" if item.completion is not None else "-"
                 table.add_row(
                     printer,
-                    item.profile,
+                    plain(item.profile),
                     material,
                     f"[{_state_style(item)}]{state}[/]",
-                    item.job_file or "-",
+                    plain(item.job_file or "-"),
                     progress,
                     _duration(item.print_time_left_s),
                 )
@@ -326,7 +326,8 @@ def load(
 
         def render(console: Console) -> None:
             old = before["material"] + (f" ({before['material_lot']})" if before["material_lot"] else "")
-            console.print(f"Printer {name}: {old} -> {material} ({lot.strip()}) by {who}, recorded in {path}")
+            console.print(f"Printer {plain(name)}: {plain(old)} -> {plain(material)} ({plain(lot.strip())}) by "
+                          f"{plain(who)}, recorded in {plain(path)}")
 
         return CommandResult(data=data, render=render)
 
@@ -361,7 +362,7 @@ def history(
                 table.add_column(column, no_wrap=column != "Operator")
             for item in loads:
                 at = item["at"][:19].replace("T", " ")
-                table.add_row(at, item["printer"], item["material"], item["lot"], item["operator"])
+                table.add_row(at, *(plain(item[k]) for k in ("printer", "material", "lot", "operator")))
             console.print(table)
 
         return CommandResult(data=data, render=render)

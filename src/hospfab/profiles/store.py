@@ -145,6 +145,13 @@ class ProfileStore:
                         "pass --profiles or set HOSPFAB_PROFILES, or reinstall hospfab (its wheel ships them)")
                 raise ConfigError(f"{root}: {which} not found: {hint}", code="missing_profiles")
 
+    def _none_found(self) -> ConfigError:
+        """A listing of every kind found nothing: the folder is not a profiles folder, never an empty success."""
+        folders = " or ".join(str(r) for r in self.roots)
+        return ConfigError(f"{folders}: no profile found (expected printers/, materials/ and processes/ with "
+                           "*.yaml files): pass --profiles or set HOSPFAB_PROFILES, or reinstall hospfab (its "
+                           "wheel ships them)", code="missing_profiles")
+
     def _locate(self, kind: str, name: str, start: int = 0) -> tuple[Path, int]:
         """The file of ``kind/name`` in the first root (from ``start``) that has it; else where it would be."""
         for index in range(start, len(self.roots)):
@@ -299,6 +306,8 @@ class ProfileStore:
                 except HospfabError:
                     path, desc, parent = self.path_of(k, name), "(unreadable: run `hospfab profiles check`)", None
                 out.append(ProfileEntry(k, name, path, desc, parent))
+        if not out and kind is None:
+            raise self._none_found()
         return out
 
     def check_all(self) -> builtins.list[ProfileCheck]:
@@ -322,6 +331,8 @@ class ProfileStore:
                         results.append(ProfileCheck(k, path.stem, path, True))
                     except HospfabError as err:
                         results.append(ProfileCheck(k, path.stem, path, False, err.message))
+        if not results:
+            raise self._none_found()
         return results
 
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hospfab.errors import ConfigError, InputError, IntegrityError, NotFoundError, SafetyError
 from hospfab.fileio import atomic_write_bytes, describe_validation_error, read_yaml_mapping, shown
+from hospfab.settings import make_private_dir
 
 TRUST_FILE_VERSION = 1
 
@@ -277,7 +278,7 @@ class TrustStore:
         text = ("# hospfab site trust store: the validator keys this site trusts (never inside the catalog).\n"
                 "# Edit it only through `hospfab keys trust|revoke|policy`; protect it like a password file.\n")
         text += yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        make_private_dir(self.path.parent)  # who can write this folder decides who may validate
         atomic_write_bytes(self.path, text.encode(), mode=0o644)
         self.exists = True
         return self.path

@@ -4,6 +4,7 @@ The page is rendered by a Jinja2 template (autoescaped) and kept live by ``stati
 ``/api/status`` every few seconds and rewrites the tables in place. Nothing is loaded from the internet. With
 a token, every request must carry it (``Authorization: Bearer``, HTTP basic auth with the token as password,
 or ``?token=`` on the page, which the script then sends as a header); tokens are compared in constant time.
+The page's own script and style sheet under ``/static/`` are served without it (they hold no data).
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ class TokenGuard:
     def __init__(self, app: Any, token: str) -> None:
         self.app, self.token = app, token
 
+    @staticmethod
+    def public(scope: Any) -> bool:
+        """The page's own script and style sheet hold no fleet data: a browser opened on ``/?token=`` loads them
+        without the token (relative URLs drop the query), so they are served to anyone."""
+        return str(scope.get("path", "")).startswith("/static/")
+
     def authorized(self, request: Request) -> bool:
         offered = request.query_params.get("token", "")
         header = request.headers.get("authorization", "")
@@ -97,7 +104,7 @@ class TokenGuard:
         return bool(offered) and secrets.compare_digest(offered.encode(), self.token.encode())
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not self.authorized(Request(scope)):
+        if scope["type"] == "http" and not self.public(scope) and not self.authorized(Request(scope)):
             response = PlainTextResponse("token required", status_code=401,
                                          headers={"WWW-Authenticate": 'Basic realm="hospfab"'})
             await response(scope, receive, send)
