@@ -48,9 +48,6 @@ def test_spreadsheet_safe(value, expected):
     assert spreadsheet_safe(value) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="queue.record.to_csv (lot record export, `lots export -o x.csv`) writes "
-                   "operator, material lot and reason as they are: it should pass them through "
-                   "hospfab.fileio.spreadsheet_safe like `history --csv`")
 def test_lot_record_csv_exports_formulas_as_text():
     from hospfab.queue.record import to_csv
 

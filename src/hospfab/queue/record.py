@@ -134,20 +134,22 @@ def device_history(store: QueueStore, journal: Journal, lot_id: str, *, inspecti
 
 
 def to_csv(record: dict[str, Any]) -> str:
+    from hospfab.fileio import spreadsheet_safe
+
     lot = record["lot"]
     units = {p["id"]: p["units"] for p in record["plates"]}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for job in record["attempts"]:
-        writer.writerow({
+        writer.writerow({key: spreadsheet_safe(value) for key, value in {
             "lot_id": lot["id"], "ref": lot["ref"], "revision": lot["revision"], "plate": job["plate_id"],
             "attempt_job": job["id"], "printer": job["printer"], "printer_profile": job["printer_profile"],
             "material": job["material"], "material_lot": job["material_lot"], "operator": job["operator"],
             "started_at": job["started_at"], "ended_at": job["ended_at"], "outcome": job["outcome"],
             "reason": job["reason"], "remote_file": job["remote_file"], "sha256": job["sha256"],
             "units": units.get(job["plate_id"], 0) if job["outcome"] == DONE else 0,
-        })  # fmt: skip
+        }.items()})  # fmt: skip
     return buffer.getvalue()
 
 
