@@ -219,7 +219,7 @@ def test_shell_completion_is_offered_and_completes_lazy_commands(cli):
     assert "--install-completion" in out.stdout and "--show-completion" in out.stdout
     exe = Path(sys.executable).with_name("hospfab")  # the installed entry point, as a shell calls it
     # the shell is detected from the calling process, as when a user types it in bash (not from make's sh)
-    shown = subprocess.run(["bash", "-c", f"'{exe}' --show-completion"], capture_output=True, text=True)
+    shown = subprocess.run(["bash", "-c", f"'{exe}' --show-completion; exit $?"], capture_output=True, text=True)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     script = shown.stdout
     assert "_HOSPFAB_COMPLETE=complete_bash" in script or "complete_bash" in script
