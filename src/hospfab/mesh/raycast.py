@@ -17,7 +17,8 @@ import numpy as np
 
 _CHUNK = 1 << 17  # rays per call: bounds the float32 copies
 _THREADS = 2
-SLAB_FACETS = 1 << 17  # facets whose rays one scene serves: bounds the BVH whatever the mesh size
+_MIN_SHARE = 1 << 12  # fewer rays than this per thread: not worth a thread
+SLAB_FACETS = 1 << 16  # facets whose rays one scene serves: bounds the BVH whatever the mesh size
 
 
 class RayScene:
@@ -53,8 +54,10 @@ class RayScene:
             return prim, dist
         scene = self.build()
 
+        step = min(_CHUNK, max(_MIN_SHARE, -(-n // _THREADS)))  # both threads busy on mid-sized batches
+
         def cast(start: int) -> None:
-            stop = min(n, start + _CHUNK)
+            stop = min(n, start + step)
             out = scene.run(np.ascontiguousarray(origins[start:stop], np.float32),
                             np.ascontiguousarray(directions[start:stop], np.float32),
                             dists=np.ascontiguousarray(lengths[start:stop], np.float32), output=1)
@@ -63,7 +66,7 @@ class RayScene:
             prim[start:stop][hit] = found if self.ids is None else self.ids[found]
             dist[start:stop][hit] = out["tfar"][hit]
 
-        starts = range(0, n, _CHUNK)
+        starts = range(0, n, step)
         if len(starts) == 1:
             cast(0)
         else:
