@@ -50,6 +50,7 @@ def randomly_folded_sphere(seed: int) -> np.ndarray:
 CASES = {
     "box, corner pulled through the bottom": (lambda: m.pulled_vertex_box(), None),
     "strip folded back across itself": (lambda: m.folded_strip(), None),
+    "open folded sphere (every edge cast both ways)": (lambda: m.without(m.pushed_cap_sphere(), 0, 5, 9), None),
     "pinched torus": (lambda: _pinched_torus(), None),
     "fan-sliver plate 0.3 mm thick": (lambda: rotated(fan_disc_slab(), 1), 0.4),
     "hollow box, 0.25 mm walls, rotated": (lambda: rotated(m.hollow_box(0.25), 2), 0.4),
@@ -91,7 +92,8 @@ def test_the_cases_find_something():
     found = {case: analyse(Triangles(np.asarray(make(), np.float32), np.zeros((len(make()), 3), np.float32),
                                      "binary"), min_wall_mm=wall) for case, (make, wall) in CASES.items()}
     assert all(found[c].self_intersections.count for c in
-               ("box, corner pulled through the bottom", "strip folded back across itself", "pinched torus"))
+               ("box, corner pulled through the bottom", "strip folded back across itself", "pinched torus",
+                "open folded sphere (every edge cast both ways)"))
     assert all(found[c].thin_walls.regions for c in
                ("fan-sliver plate 0.3 mm thick", "hollow box, 0.25 mm walls, rotated", "0.1 mm fin on a base"))
     assert found["plate of crossing and clean bodies"].self_intersections.count
