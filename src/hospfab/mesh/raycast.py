@@ -103,7 +103,7 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     centre = first + second + third
     del first, second, third
     count = -(-n // max_facets)
-    order = np.argsort(centre, kind="stable")  # slab k serves order[bounds[k]:bounds[k + 1]]
+    order = np.argsort(centre, kind="stable").astype(np.int32)  # slab k serves order[bounds[k]:bounds[k + 1]]
     bounds = np.linspace(0, n, count + 1).round().astype(np.int64)
     # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
     # few facets longer than that (slivers), tested one by one: each slab costs its own size, not the mesh's
@@ -128,5 +128,5 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
         sub = faces[near]
         used[:] = False
         used[sub] = True
-        local = np.cumsum(used, dtype=np.int64) - 1
+        local = np.cumsum(used, dtype=np.int32) - 1
         yield Slab(RayScene(positions[used], local[sub], near), mine)
