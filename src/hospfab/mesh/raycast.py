@@ -105,13 +105,14 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     count = -(-n // max_facets)
     order = np.argsort(centre, kind="stable").astype(np.int32)  # slab k serves order[bounds[k]:bounds[k + 1]]
     bounds = np.linspace(0, n, count + 1).round().astype(np.int64)
-    # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
-    # few facets longer than that (slivers), tested one by one: each slab costs its own size, not the mesh's
-    # float32 rounding of the coordinates Embree sees, plus a margin: a facet kept by mistake costs nothing
+    # reach, float32 rounding of the coordinates Embree sees, and a margin: a facet kept by mistake costs nothing
     slack = reach_mm + 1e-3 + 1e-6 * float(np.abs(positions).max())
+    # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
+    # few facets longer than ``span`` (slivers), tested one by one: each slab costs its own size, not the mesh's
     extent = hi - lo
-    wide = float(np.quantile(extent, 0.99)) * 3 + slack
-    long_facets = np.flatnonzero(extent > wide)
+    span = float(np.quantile(extent, 0.99)) * 3
+    wide = span + slack
+    long_facets = np.flatnonzero(extent > span)
     sorted_centre = centre[order] / 3
     del centre, extent
     used = np.zeros(len(positions), bool)
