@@ -166,18 +166,27 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
     if noise.any():
         skip |= noise[np.maximum(body_of_face, 0)]
         facts.facet_sets["noise_shells"] = np.flatnonzero(noise[np.maximum(body_of_face, 0)] & (body_of_face >= 0))
-    scene = raycast.RayScene(positions, faces)
-    facts.self_intersections = intersections.find(scene, positions, faces, body_of_face, skip,
-                                                  tol.intersection_touch_mm)
+    walls = min_wall_mm is not None and facts.closed and facts.inverted_bodies == 0
+    if min_wall_mm is not None and not walls:
+        facts.notes.append("wall thickness not measured: the mesh is not a closed, outward solid")
+    crossing = intersections.Search(positions, faces, body_of_face, skip, tol.intersection_touch_mm)
+    thin = thickness.Search(positions, faces, ~skip, body_of_face, body_volumes > 0, min_wall_mm,
+                            tol.wall_angle_deg, min_wall_mm ** 2) if walls else None
+    for slab in raycast.slabs(positions, faces, min_wall_mm if walls else 0.0):
+        slab.scene.build()
+        clock.lap("ray_scenes")
+        crossing.cast(slab.scene, slab.facets)
+        clock.lap("self_intersections")
+        if thin is not None:
+            thin.cast(slab.scene, slab.facets)
+            clock.lap("thin_walls")
+        del slab
+    facts.self_intersections = crossing.result()
     facts.facet_sets["self_intersections"] = facts.self_intersections.facets
     clock.lap("self_intersections")
-    if min_wall_mm is not None:
-        if facts.closed and facts.inverted_bodies == 0:
-            facts.thin_walls = thickness.find(scene, positions, faces, ~skip, body_of_face, body_volumes > 0,
-                                              min_wall_mm, tol.wall_angle_deg, min_wall_mm ** 2)
-            facts.facet_sets["thin_walls"] = facts.thin_walls.facets
-        else:
-            facts.notes.append("wall thickness not measured: the mesh is not a closed, outward solid")
+    if thin is not None:
+        facts.thin_walls = thin.result()
+        facts.facet_sets["thin_walls"] = facts.thin_walls.facets
         clock.lap("thin_walls")
     if detail:
         _defect_facets(facts, faces, vertex_count, degenerate, body_of_face)
@@ -197,8 +206,9 @@ class _Clock:
         self.laps: dict[str, float] = {}
 
     def lap(self, name: str) -> None:
+        """Add the time since the last lap to ``name``'s total."""
         now = self._now()
-        self.laps[name] = round(now - self._last, 4)
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 4)
         self._last = now
 
 

@@ -20,7 +20,7 @@ from hospfab.mesh.raycast import RayScene
 
 _SHRINK = 1e-4  # fraction of an edge's length left out at each end
 _ROUNDS = 6  # times a ray continues past a skipped hit
-_EDGE_CHUNK = 1 << 18  # edges cast at a time: bounds the float64 work arrays
+_EDGE_CHUNK = 1 << 16  # edges cast at a time: bounds the float64 work arrays (~10 MB)
 
 
 @dataclass
@@ -33,48 +33,73 @@ class SelfIntersections:
         return int(len(self.facets))
 
 
+class Search:
+    """Self-intersections of the mesh ``faces`` (welded ids into ``positions``), gathered slab by slab
+    (:func:`hospfab.mesh.raycast.slabs`); ``skip`` marks facets to leave out (degenerate, or not in a body).
+    ``touch_mm``: a segment end this close to a plane touches it."""
+
+    def __init__(self, positions: np.ndarray, faces: np.ndarray, body_of_face: np.ndarray, skip: np.ndarray,
+                 touch_mm: float):
+        self.positions, self.faces, self.body_of_face, self.skip = positions, faces, body_of_face, skip
+        self.touch_mm = touch_mm
+        self.a = faces.reshape(-1)  # facet edge i runs from a[i] to a[_following(i)]
+        self.cast_corners = np.empty(faces.shape, bool)  # which facet edges to cast, row by facet
+        closed = _closed_pairs(faces)  # each undirected edge once; open or odd meshes: every edge
+        for k in range(3):
+            if closed:
+                np.less(faces[:, k], faces[:, (k + 1) % 3], out=self.cast_corners[:, k])
+            else:
+                self.cast_corners[:, k] = True
+        self.cast_corners &= ~skip[:, None]
+        self._edge, self._facet, self._point = [], [], []
+
+    def cast(self, scene: RayScene, facets: np.ndarray | None = None) -> None:
+        """Cast the edges of ``facets`` (None: every facet) against ``scene``."""
+        rows = np.arange(len(self.faces)) if facets is None else facets
+        cast = (rows[:, None] * 3 + np.arange(3))[self.cast_corners[rows]]  # facet edge i: edge i % 3 of i // 3
+        for lo in range(0, len(cast), _EDGE_CHUNK):
+            chunk = cast[lo:lo + _EDGE_CHUNK]
+            edge, facet, point = _cast_edges(scene, self.positions, self.faces, self.body_of_face, self.skip,
+                                             self.a[chunk], self.a[_following(chunk)], chunk // 3, self.touch_mm)
+            self._edge.append(chunk[edge])
+            self._facet.append(facet)
+            self._point.append(point)
+
+    def result(self, max_locations: int = 5) -> SelfIntersections:
+        faces, a, skip = self.faces, self.a, self.skip
+        if not sum(len(e) for e in self._edge):
+            return SelfIntersections(np.zeros(0, np.int64))
+        edges = np.concatenate(self._edge)  # facet-edge indices
+        hit_facets = np.concatenate(self._facet)
+        points = np.concatenate(self._point)
+        order = np.argsort(edges, kind="stable")  # slab by slab: back to the order of one whole cast
+        edges, hit_facets, points = edges[order], hit_facets[order], points[order]
+        owner = edges // 3
+        shell = _shell_labels(faces)  # shells that touch at a vertex but cross are overlapping bodies
+        same = shell[owner] == shell[hit_facets]
+        edges, owner, hit_facets, points = edges[same], owner[same], hit_facets[same], points[same]
+        if len(edges) == 0:
+            return SelfIntersections(np.zeros(0, np.int64))
+        flagged = np.union1d(hit_facets, _facets_on_edges(faces, a[edges], a[_following(edges)]))
+        flagged = flagged[~skip[flagged]]
+        order = np.argsort(hit_facets, kind="stable")
+        locations, seen = [], set()
+        for point in points[order]:
+            key = tuple(np.round(point, 0))
+            if key not in seen:
+                seen.add(key)
+                locations.append([round(float(x), 2) + 0.0 for x in point])
+            if len(locations) >= max_locations:
+                break
+        return SelfIntersections(flagged.astype(np.int64), locations)
+
+
 def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, body_of_face: np.ndarray,
          skip: np.ndarray, touch_mm: float, max_locations: int = 5) -> SelfIntersections:
-    """Crossing facets of the mesh ``faces`` (welded ids into ``positions``); ``skip`` marks facets to leave
-    out (degenerate, or not in a body). ``touch_mm``: a segment end this close to a plane touches it."""
-    a = faces.reshape(-1)
-    b = faces[:, [1, 2, 0]].reshape(-1)
-    keep = ~np.repeat(skip, 3)
-    if _closed_pairs(a, b):  # each undirected edge once; open or odd meshes: every edge
-        keep &= a < b
-    cast = np.flatnonzero(keep)  # facet edge i is edge i % 3 of facet i // 3
-    del keep
-    found_edge, found_facet, found_point = [], [], []
-    for lo in range(0, len(cast), _EDGE_CHUNK):
-        chunk = cast[lo:lo + _EDGE_CHUNK]
-        edge, facet, point = _cast_edges(scene, positions, faces, body_of_face, skip, a[chunk], b[chunk],
-                                         chunk // 3, touch_mm)
-        found_edge.append(chunk[edge])
-        found_facet.append(facet)
-        found_point.append(point)
-    if not sum(len(e) for e in found_edge):
-        return SelfIntersections(np.zeros(0, np.int64))
-    edges = np.concatenate(found_edge)  # facet-edge indices
-    owner = edges // 3
-    hit_facets = np.concatenate(found_facet)
-    points = np.concatenate(found_point)
-    shell = _shell_labels(faces)  # shells that touch at a vertex but cross are overlapping bodies
-    same = shell[owner] == shell[hit_facets]
-    edges, owner, hit_facets, points = edges[same], owner[same], hit_facets[same], points[same]
-    if len(edges) == 0:
-        return SelfIntersections(np.zeros(0, np.int64))
-    flagged = np.union1d(hit_facets, _facets_on_edges(faces, a[edges], b[edges]))
-    flagged = flagged[~skip[flagged]]
-    order = np.argsort(hit_facets, kind="stable")
-    locations, seen = [], set()
-    for point in points[order]:
-        key = tuple(np.round(point, 0))
-        if key not in seen:
-            seen.add(key)
-            locations.append([round(float(x), 2) + 0.0 for x in point])
-        if len(locations) >= max_locations:
-            break
-    return SelfIntersections(flagged.astype(np.int64), locations)
+    """Crossing facets of the mesh, against one scene of the whole mesh (see :class:`Search`)."""
+    search = Search(positions, faces, body_of_face, skip, touch_mm)
+    search.cast(scene)
+    return search.result(max_locations)
 
 
 def _cast_edges(scene, positions, faces, body_of_face, skip, a, b, owner, touch_mm):
@@ -132,10 +157,16 @@ def _shell_labels(faces: np.ndarray) -> np.ndarray:
     return topology.components(len(faces), order[pairs] // 3, order[pairs + 1] // 3)
 
 
-def _closed_pairs(a: np.ndarray, b: np.ndarray) -> bool:
+def _following(edges: np.ndarray) -> np.ndarray:
+    """The facet corner where each facet edge ends (edge i % 3 of facet i // 3 ends at the next corner)."""
+    return edges - edges % 3 + (edges % 3 + 1) % 3
+
+
+def _closed_pairs(faces: np.ndarray) -> bool:
     """True when as many edges run a->b with a < b as the other way (each undirected edge of a closed mesh
     appears once each way), so casting the a < b half covers every edge."""
-    return int(np.count_nonzero(a < b)) * 2 == len(a)
+    rising = sum(int(np.count_nonzero(faces[:, k] < faces[:, (k + 1) % 3])) for k in range(3))
+    return rising * 2 == faces.size
 
 
 def _facets_on_edges(faces: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from hospfab.mesh import topology
 from hospfab.mesh.raycast import RayScene
 
 _OFFSET_MM = 1e-4  # rays start this far inside their facet, clear of float32 rounding
-_CHUNK = 1 << 18  # facets measured at a time: bounds the float64 work arrays
+_CHUNK = 1 << 16  # facets measured at a time: bounds the float64 work arrays (~15 MB)
 
 
 @dataclass
@@ -43,15 +43,46 @@ class ThinWalls:
     region_of_facet: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndarray, body_of_face: np.ndarray,
-         solid: np.ndarray, min_wall_mm: float, wall_angle_deg: float, min_region_mm2: float) -> ThinWalls:
-    """Thin regions of the closed, outward-wound mesh ``faces``; only facets where ``use`` is True start rays.
+class Search:
+    """Thin regions of the closed, outward-wound mesh ``faces``, measured slab by slab
+    (:func:`hospfab.mesh.raycast.slabs`, reach ``min_wall_mm``); only facets where ``use`` is True start rays.
     ``solid[b]`` is True for bodies of positive volume, False for cavities: a ray ends on its own body or
     between a cavity and another body, and goes on through other solid bodies (overlapping bodies are one
     material)."""
-    found = [_measure(scene, positions, faces, chunk, body_of_face, solid, min_wall_mm, wall_angle_deg)
-             for chunk in np.array_split(np.flatnonzero(use), max(1, int(np.count_nonzero(use)) // _CHUNK))]
+
+    def __init__(self, positions: np.ndarray, faces: np.ndarray, use: np.ndarray, body_of_face: np.ndarray,
+                 solid: np.ndarray, min_wall_mm: float, wall_angle_deg: float, min_region_mm2: float):
+        self.positions, self.faces, self.use, self.body_of_face = positions, faces, use, body_of_face
+        self.solid, self.min_wall_mm, self.wall_angle_deg = solid, min_wall_mm, wall_angle_deg
+        self.min_region_mm2 = min_region_mm2
+        self._found = []
+
+    def cast(self, scene: RayScene, facets: np.ndarray | None = None) -> None:
+        """Measure from the facets ``facets`` (None: every facet) against ``scene``."""
+        start = np.flatnonzero(self.use) if facets is None else facets[self.use[facets]]
+        for chunk in np.array_split(start, max(1, len(start) // _CHUNK)):
+            self._found.append(_measure(scene, self.positions, self.faces, chunk, self.body_of_face, self.solid,
+                                        self.min_wall_mm, self.wall_angle_deg))
+
+    def result(self) -> ThinWalls:
+        return _regions(self.positions, self.faces, self._found, self.min_wall_mm, self.min_region_mm2)
+
+
+def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndarray, body_of_face: np.ndarray,
+         solid: np.ndarray, min_wall_mm: float, wall_angle_deg: float, min_region_mm2: float) -> ThinWalls:
+    """Thin regions against one scene of the whole mesh (see :class:`Search`)."""
+    search = Search(positions, faces, use, body_of_face, solid, min_wall_mm, wall_angle_deg, min_region_mm2)
+    search.cast(scene)
+    return search.result()
+
+
+def _regions(positions, faces, found, min_wall_mm, min_region_mm2) -> ThinWalls:
+    """Thin facets (``found``: chunks of :func:`_measure`) grouped into regions, sharp edges left out."""
+    if not found:
+        return ThinWalls(min_wall_mm)
     thin, thickness, partner, area, where = (np.concatenate([f[k] for f in found]) for k in range(5))
+    order = np.argsort(thin, kind="stable")  # slab by slab: back to facet order
+    thin, thickness, partner, area, where = thin[order], thickness[order], partner[order], area[order], where[order]
     result = ThinWalls(min_wall_mm)
     keep = ~_sharp_edges(faces, thin, partner, len(positions))
     thin, thickness, partner, area, where = thin[keep], thickness[keep], partner[keep], area[keep], where[keep]
