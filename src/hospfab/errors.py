@@ -29,7 +29,8 @@ class HospfabError(Exception):
     code: str = "error"
     exit_code: ExitCode = ExitCode.FAILED
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None,
+                 details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
