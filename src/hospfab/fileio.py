@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hospfab.errors import ConfigError, InputError, NotFoundError
+from hospfab.errors import ConfigError, HospfabError, InputError, NotFoundError
 
 __all__ = [
     "MAX_DEPTH",
@@ -321,7 +321,7 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
-def loads_json(text: str, *, source: str, error: type[InputError] = ConfigError) -> Any:
+def loads_json(text: str, *, source: str, error: type[HospfabError] = ConfigError) -> Any:
     """Parse JSON ``text`` within the depth and integer limits; ``error`` (naming ``source``) if not."""
     import json
 
@@ -334,7 +334,7 @@ def loads_json(text: str, *, source: str, error: type[InputError] = ConfigError)
 
 
 def read_json_mapping(path: str | os.PathLike[str], *, what: str = "file", max_bytes: int = MAX_TEXT_BYTES,
-                      error: type[InputError] = ConfigError) -> dict[str, Any]:
+                      error: type[HospfabError] = ConfigError) -> dict[str, Any]:
     """The top-level object of a JSON file: regular file, size, depth and integer limits (``error`` raised
     for broken or refused content, naming the file)."""
     path = Path(path)
