@@ -42,7 +42,7 @@ demo: setup
 test: setup typecheck
 	HOSPFAB_OCTOPRINT=$(CURDIR)/$(OCTOPRINT_VENV)/bin/octoprint $(PY) -m pytest -q $(PYTEST_ARGS)
 
-# mypy in strict mode on the packages listed in pyproject.toml's [tool.mypy] (hospfab.gcode, hospfab.profiles).
+# mypy in strict mode on the packages listed in pyproject.toml's [tool.mypy] (the core packages: see the README).
 typecheck: venv
 	$(PY) -m mypy
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 CONFIG_ENV = "HOSPFAB_CONFIG"
 CONFIG_NAME = "config.yaml"
@@ -24,7 +27,7 @@ CONFIG_NAME = "config.yaml"
 PATH_KEYS = ("catalog", "fleet", "trust_store", "site_profiles")
 
 
-def _model():
+def _model() -> type[BaseModel]:
     """The pydantic model, built on first use (pydantic stays off the fast path)."""
     from typing import Literal
 
@@ -65,7 +68,7 @@ def _model():
     return SiteConfig
 
 
-def site_config_model():
+def site_config_model() -> type[BaseModel]:
     """The ``SiteConfig`` pydantic model class (for documentation and tests)."""
     return _model()
 
@@ -106,7 +109,7 @@ def validate_file(path: Path) -> dict[str, Any]:
         raise ConfigError(describe_validation_error(err, path, model=model, data=data)) from None
     except TypeError as err:  # non-string keys
         raise ConfigError(f"{path}: {err}") from None
-    _validate_alerts(config.alerts, path)
+    _validate_alerts(getattr(config, "alerts", None), path)
     values = config.model_dump(exclude_none=True, exclude={"version"})
     for key in PATH_KEYS:
         if key in values:

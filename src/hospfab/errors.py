@@ -9,6 +9,7 @@ place, ``hospfab.cli.output``; nothing else prints errors.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -29,15 +30,16 @@ class HospfabError(Exception):
     code: str = "error"
     exit_code: ExitCode = ExitCode.FAILED
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None,
+                 details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.details = details or {}
 
-    def as_dict(self) -> dict:
-        out = {"code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
             out["details"] = self.details
         return out

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hospfab.errors import ConfigError, InputError, NotFoundError
+from hospfab.errors import ConfigError, HospfabError, InputError, NotFoundError
 
 __all__ = [
     "MAX_DEPTH",
@@ -221,7 +221,7 @@ def shown(value: object) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
-def _node_children(node: Any) -> list:
+def _node_children(node: Any) -> list[Any]:
     import yaml
 
     if isinstance(node, yaml.MappingNode):
@@ -264,7 +264,7 @@ def _yaml_loader() -> type:
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
-        def compose_document(self):  # type: ignore[no-untyped-def]
+        def compose_document(self) -> yaml.Node | None:
             node = super().compose_document()
             if node is not None:
                 counts = _expansion(node)
@@ -278,10 +278,11 @@ def _yaml_loader() -> type:
                         node.start_mark)
             return node
 
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
             depth = getattr(self, "_hospfab_depth", 0) + 1
             if depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                # types-PyYAML leaves Parser.peek_event unannotated
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise yaml.constructor.ConstructorError(
                     None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
             self._hospfab_depth = depth
@@ -290,7 +291,7 @@ def _yaml_loader() -> type:
             finally:
                 self._hospfab_depth = depth - 1
 
-        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
             if isinstance(node, yaml.MappingNode):
                 self.flatten_mapping(node)
                 seen: dict[Any, Any] = {}
@@ -309,7 +310,7 @@ def _yaml_loader() -> type:
                     seen[key] = key_node.start_mark
             return super().construct_mapping(node, deep=deep)
 
-        def construct_yaml_int(self, node):  # type: ignore[no-untyped-def]
+        def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
             digits = sum(ch.isdigit() for ch in str(node.value))
             if digits > MAX_INT_DIGITS:
                 raise yaml.constructor.ConstructorError(
@@ -336,7 +337,7 @@ def load_yaml_text(text: str, *, source: str) -> Any:
 
 
 def read_yaml_mapping(path: str | os.PathLike[str], *, what: str = "file",
-                      max_bytes: int = MAX_TEXT_BYTES) -> dict:
+                      max_bytes: int = MAX_TEXT_BYTES) -> dict[str, Any]:
     """The top-level mapping of a YAML file (an empty file gives ``{}``).
 
     Only a regular file of at most ``max_bytes`` is read. Duplicate keys (naming both lines), nesting deeper
@@ -389,7 +390,7 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
-def loads_json(text: str, *, source: str, error: type[InputError] = ConfigError) -> Any:
+def loads_json(text: str, *, source: str, error: type[HospfabError] = ConfigError) -> Any:
     """Parse JSON ``text`` within the depth and integer limits; ``error`` (naming ``source``) if not."""
     import json
 
@@ -402,7 +403,7 @@ def loads_json(text: str, *, source: str, error: type[InputError] = ConfigError)
 
 
 def read_json_mapping(path: str | os.PathLike[str], *, what: str = "file", max_bytes: int = MAX_TEXT_BYTES,
-                      error: type[InputError] = ConfigError) -> dict:
+                      error: type[HospfabError] = ConfigError) -> dict[str, Any]:
     """The top-level object of a JSON file: regular file, size, depth and integer limits (``error`` raised
     for broken or refused content, naming the file)."""
     path = Path(path)
@@ -438,7 +439,7 @@ def describe_validation_error(err: Any, path: str | os.PathLike[str], *, model: 
     return f"{path}: " + "; ".join(parts) + tail
 
 
-def _describe_one(error: dict, model: type | None, data: Any, hidden_keys: tuple[str, ...]) -> str:
+def _describe_one(error: dict[str, Any], model: type | None, data: Any, hidden_keys: tuple[str, ...]) -> str:
     loc = tuple(error.get("loc", ()))
     key = _key_text(loc, data)
     kind = error.get("type", "")
@@ -457,7 +458,7 @@ def _describe_one(error: dict, model: type | None, data: Any, hidden_keys: tuple
     return f"key '{key}': {message}{got_text}{_range_text(_field_at(model, loc))}"
 
 
-def _key_text(loc: tuple, data: Any) -> str:
+def _key_text(loc: tuple[Any, ...], data: Any) -> str:
     """``('printers', 1, 'url')`` -> ``printers[1] (mk4-02).url`` (the name from the raw data, if any)."""
     parts: list[str] = []
     node = data
@@ -480,7 +481,7 @@ def _key_text(loc: tuple, data: Any) -> str:
     return ".".join(parts)
 
 
-def _walk_fields(model: type | None, loc: tuple) -> tuple[type | None, Any]:
+def _walk_fields(model: type | None, loc: tuple[Any, ...]) -> tuple[type | None, Any]:
     """Follow ``loc`` through nested pydantic models: (the model reached, the last named field)."""
     from typing import get_args, get_origin
 
@@ -498,7 +499,8 @@ def _walk_fields(model: type | None, loc: tuple) -> tuple[type | None, Any]:
     return model, field
 
 
-def _model_in(annotation: Any, get_args, get_origin) -> type | None:
+def _model_in(annotation: Any, get_args: Callable[[Any], tuple[Any, ...]],
+              get_origin: Callable[[Any], Any]) -> type | None:
     if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
         return annotation
     if get_origin(annotation) is not None:
@@ -509,14 +511,14 @@ def _model_in(annotation: Any, get_args, get_origin) -> type | None:
     return None
 
 
-def _known_keys(model: type | None, loc: tuple, hidden_keys: tuple[str, ...]) -> list[str]:
+def _known_keys(model: type | None, loc: tuple[Any, ...], hidden_keys: tuple[str, ...]) -> list[str]:
     reached = _walk_fields(model, loc)[0] if loc else model
     fields = getattr(reached, "model_fields", None) or {}
     hidden = () if loc else hidden_keys
     return [name for name in fields if name not in hidden]
 
 
-def _field_at(model: type | None, loc: tuple) -> Any:
+def _field_at(model: type | None, loc: tuple[Any, ...]) -> Any:
     return _walk_fields(model, loc)[1] if model is not None and loc else None
 
 

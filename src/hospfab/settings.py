@@ -25,9 +25,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hospfab.profiles.store import ProfileStore
 
 APP_NAME = "hospfab"
 
@@ -108,7 +111,7 @@ class Settings:
         """Validated profiles and configuration, keyed by content hash (``hospfab.contentcache``)."""
         return self.data_dir / "cache"
 
-    def profile_store(self):
+    def profile_store(self) -> ProfileStore:
         """The shipped (or ``--profiles``) profiles, extended and overridden by the site profiles."""
         from hospfab.profiles.store import ProfileStore
 
@@ -154,14 +157,17 @@ class Settings:
         def path(value: Any) -> Path | None:
             return None if value is None else Path(value).expanduser()
 
+        def given_path(value: Any) -> Path:  # a setting with a default: never None
+            return Path(value).expanduser()
+
         root = checkout_root()
         default_catalog = root / "catalog" if root is not None and (root / "catalog").is_dir() else None
         settings = cls(
             config_dir=config_dir,
             data_dir=data_dir,
             catalog_path=path(pick("catalog", catalog, "--catalog", "HOSPFAB_CATALOG", default_catalog)),
-            profiles_dir=path(pick("profiles", profiles, "--profiles", "HOSPFAB_PROFILES", shipped_profiles_dir())),
-            fleet_path=path(pick("fleet", fleet, "--fleet", "HOSPFAB_FLEET", config_dir / "fleet.yaml")),
+            profiles_dir=given_path(pick("profiles", profiles, "--profiles", "HOSPFAB_PROFILES", shipped_profiles_dir())),
+            fleet_path=given_path(pick("fleet", fleet, "--fleet", "HOSPFAB_FLEET", config_dir / "fleet.yaml")),
             site_profiles_dir=path(pick("site_profiles", None, None, "HOSPFAB_SITE_PROFILES")),
             database_url=_database_value(pick("database", database, "--database", "HOSPFAB_DATABASE"), sources),
             database_file=path(pick("database_file", None, None, "HOSPFAB_DATABASE_FILE")),

@@ -59,7 +59,7 @@ class Channel(BaseModel):
 
     def shown(self) -> str:
         """The target as safe to print (see :func:`shown_target`)."""
-        return shown_target(self.type, self.target)
+        return str(shown_target(self.type, self.target))
 
 
 MAX_WEBHOOK_CHARS = 2048

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.alerts.channels import ChannelDown, send
 from hospfab.alerts.config import AlertsConfig, load_alerts
@@ -19,6 +19,9 @@ from hospfab.alerts.events import runner_stopped as _stopped_event
 from hospfab.alerts.store import AlertStore, Event
 from hospfab.errors import HospfabError
 
+if TYPE_CHECKING:
+    from hospfab.fleet.model import PrinterConfig
+
 MAX_BACKOFF_S = 3600.0
 
 
@@ -26,7 +29,8 @@ def backoff_s(config: AlertsConfig, attempts: int) -> float | None:
     """Seconds before the next try after ``attempts`` failed ones (None: give up)."""
     if attempts >= config.max_attempts:
         return None
-    return min(MAX_BACKOFF_S, config.retry_s * 2 ** max(0, attempts - 1))
+    factor: int = 2 ** max(0, attempts - 1)
+    return min(MAX_BACKOFF_S, config.retry_s * factor)
 
 
 def deliver_due(alerts: AlertStore, config: AlertsConfig, *, timeout_s: float = 5.0) -> dict[str, int]:
@@ -52,7 +56,7 @@ def deliver_due(alerts: AlertStore, config: AlertsConfig, *, timeout_s: float = 
     return counts
 
 
-def run_pass(journal_path: Path, config_dir: Path, *, printers: list[Any] | None = None,
+def run_pass(journal_path: Path, config_dir: Path, *, printers: list[PrinterConfig] | None = None,
              with_status: bool = True, timeout_s: float = 5.0) -> dict[str, Any]:
     """Collect new events from the database (and the printers' live state) and deliver what is due."""
     from hospfab.journal import Journal
@@ -99,7 +103,7 @@ class AlertHook:
     """Called by the queue runner once per round: starts a background pass when none is running and the
     last one began ``interval_s`` ago or more. Errors are logged, never raised into the runner."""
 
-    def __init__(self, journal_path: Path, config_dir: Path, printers: list[Any], *, interval_s: float = 5.0,
+    def __init__(self, journal_path: Path, config_dir: Path, printers: list[PrinterConfig], *, interval_s: float = 5.0,
                  with_status: bool = True, log: Any = None) -> None:
         self.journal_path, self.config_dir, self.printers = journal_path, config_dir, printers
         self.interval_s, self.with_status = interval_s, with_status

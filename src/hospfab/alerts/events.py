@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.alerts.store import AlertStore, Event
+
+if TYPE_CHECKING:
+    from hospfab.fleet.model import PrinterConfig
+    from hospfab.fleet.status import PrinterStatus
+    from hospfab.journal import Journal
+    from hospfab.queue.store import QueueStore
 
 PLATE_CURSOR = "cursor:plate_events"
 _ATTEMPT_END = re.compile(r"^(failed|lost|cancelled) on (\S+): (.*)$", re.S)
@@ -49,12 +55,12 @@ def plate_events(rows: Iterable[dict[str, Any]]) -> list[Event]:
 
 def collect(
     alerts: AlertStore,
-    store: Any,
-    journal: Any,
+    store: QueueStore,
+    journal: Journal,
     *,
     channels: list[str],
-    printers: Iterable[Any] = (),
-    statuses: Iterable[Any] | None = None,
+    printers: Iterable[PrinterConfig] = (),
+    statuses: Iterable[PrinterStatus] | None = None,
     at_risk: dict[str, str] | None = None,
     bed_wait_min: float = 30.0,
 ) -> list[Event]:

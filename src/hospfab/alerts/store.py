@@ -171,6 +171,7 @@ class AlertStore(Database):
             )
 
     def deliveries(self, key: str | None = None) -> list[dict[str, Any]]:
+        params: tuple[str, ...]
         sql, params = "SELECT * FROM alert_deliveries", ()
         if key is not None:
             sql, params = sql + " WHERE event_key=?", (key,)

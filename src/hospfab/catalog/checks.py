@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hospfab.profiles import ProfileStore
 
 
 @dataclass
@@ -21,20 +24,32 @@ class SliceOutcome:
     estimates: dict[str, Any]
 
 
+class Checks(Protocol):
+    """What the catalog asks of its check engines (:class:`RealChecks`, or a test's stand-in). An engine may
+    also answer ``profile_test_only(printer) -> bool`` (see ``gate.profile_test_only``)."""
+
+    def mesh(self, stl: Path) -> tuple[bool, dict[str, Any]]: ...
+
+    def gcode(self, gcode: Path, printer: str, material: str) -> tuple[bool, dict[str, Any]]: ...
+
+    def slice(self, stl: Path, printer: str, material: str, process: str, copies: int, output: Path,
+              force: bool = False) -> SliceOutcome: ...
+
+
 def _as_dict(report: Any) -> dict[str, Any]:
     if hasattr(report, "to_dict"):
-        return report.to_dict()
+        return dict(report.to_dict())
     return dict(report)
 
 
 class RealChecks:
     """The real engines. ``profiles_dir`` is needed for slicing and G-code checks."""
 
-    def __init__(self, profiles_dir: Path | None = None, *, store: Any = None) -> None:
+    def __init__(self, profiles_dir: Path | None = None, *, store: ProfileStore | None = None) -> None:
         self.profiles_dir = profiles_dir
         self.store = store  # a ProfileStore (with the site profiles), else one is made from profiles_dir
 
-    def _store(self):
+    def _store(self) -> ProfileStore:
         from hospfab.profiles import ProfileStore
 
         if self.store is not None:

@@ -9,9 +9,12 @@ reviewer reads "fill_density 15% -> 40%", not just "changed".
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.catalog import manifest as mf
+
+if TYPE_CHECKING:
+    from hospfab.catalog.store import Recipe, Revision
 
 RECIPE_FIELDS = ("material", "process", "copies", "slicer", "layers")
 CONFIG_BEGIN = b"; prusaslicer_config = begin"
@@ -56,11 +59,14 @@ def slicer_config(gcode: Path) -> dict[str, str] | None:
     return settings
 
 
-def _pair(a_recipes: list, b_recipes: list) -> list[tuple[Any, Any]]:
+def _pair(a_recipes: list[Recipe],
+          b_recipes: list[Recipe]) -> list[tuple[Recipe | None, Recipe | None]]:
     """Recipes matched across revisions: same (printer, material, process), else the only one per printer."""
-    key = lambda r: (r.printer, r.material, r.process)  # noqa: E731
+    def key(r: Recipe) -> tuple[str, str, str]:
+        return (r.printer, r.material, r.process)
+
     left, right = {key(r): r for r in a_recipes}, {key(r): r for r in b_recipes}
-    pairs = [(left[k], right[k]) for k in left if k in right]
+    pairs: list[tuple[Recipe | None, Recipe | None]] = [(left[k], right[k]) for k in left if k in right]
     rest_a = [r for k, r in left.items() if k not in right]
     rest_b = [r for k, r in right.items() if k not in left]
     for ra in list(rest_a):
@@ -71,7 +77,7 @@ def _pair(a_recipes: list, b_recipes: list) -> list[tuple[Any, Any]]:
             rest_a.remove(ra)
             rest_b.remove(same_b[0])
     pairs += [(r, None) for r in rest_a] + [(None, r) for r in rest_b]
-    return sorted(pairs, key=lambda p: key(p[0] or p[1]))
+    return sorted(pairs, key=lambda p: key(_either(p[0], p[1])))
 
 
 def _settings_changes(a_file: Path, b_file: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
@@ -83,8 +89,14 @@ def _settings_changes(a_file: Path, b_file: Path) -> tuple[list[dict[str, Any]] 
             for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)], None
 
 
-def _recipe_entry(ra, rb, a, b) -> dict[str, Any]:
+def _either(ra: Recipe | None, rb: Recipe | None) -> Recipe:
     r = ra or rb
+    assert r is not None, "_pair never pairs two missing recipes"
+    return r
+
+
+def _recipe_entry(ra: Recipe | None, rb: Recipe | None, a: Revision, b: Revision) -> dict[str, Any]:
+    r = _either(ra, rb)
     entry: dict[str, Any] = {"printer": r.printer, "material": r.material, "process": r.process}
     if ra is None or rb is None:
         entry["change"] = "added" if ra is None else "removed"
@@ -108,7 +120,7 @@ def _recipe_entry(ra, rb, a, b) -> dict[str, Any]:
     return entry
 
 
-def diff_revisions(a, b) -> dict[str, Any]:
+def diff_revisions(a: Revision, b: Revision) -> dict[str, Any]:
     """Differences between revisions ``a`` and ``b`` (``Revision`` objects)."""
     skip = {"rev", "created_at", "recipes", "status", "supersedes"}
     meta_a = _flat(a.meta.model_dump(mode="json", exclude=skip))

@@ -18,14 +18,14 @@ M = TypeVar("M", bound=BaseModel)
 CATALOG_FILE_MODE = 0o644
 
 
-def dump_yaml(model: BaseModel | dict) -> bytes:
+def dump_yaml(model: BaseModel | dict[str, Any]) -> bytes:
     import yaml
 
     data = model.model_dump(mode="json", exclude_none=True) if isinstance(model, BaseModel) else model
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110).encode()
 
 
-def write_yaml(path: Path, model: BaseModel | dict) -> None:
+def write_yaml(path: Path, model: BaseModel | dict[str, Any]) -> None:
     atomic_write_bytes(path, dump_yaml(model), mode=CATALOG_FILE_MODE)
 
 

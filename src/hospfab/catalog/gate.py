@@ -8,13 +8,17 @@ recipe; a recipe whose build file is missing, differs from its sha256 or fails t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hospfab.catalog.files import sha256_file
 from hospfab.errors import CheckFailed, HospfabError
 
+if TYPE_CHECKING:
+    from hospfab.catalog.model import PartMeta
+    from hospfab.catalog.store import Catalog, Revision
 
-def profile_test_only(checks: Any, printer: str) -> bool:
+
+def profile_test_only(checks: object, printer: str) -> bool:
     """Whether ``printer`` is a test-only profile. A checks object that cannot say is taken as test-only."""
     probe = getattr(checks, "profile_test_only", None)
     if probe is None:
@@ -22,7 +26,7 @@ def profile_test_only(checks: Any, printer: str) -> bool:
     return bool(probe(printer))
 
 
-def reasons(catalog: Any, revision: Any, part_meta: Any, *, free_text_ok: bool = False) -> list[str]:
+def reasons(catalog: Catalog, revision: Revision, part_meta: PartMeta, *, free_text_ok: bool = False) -> list[str]:
     """Every reason ``revision`` may not be validated. ``free_text_ok``: old free-text acceptance dimensions
     count as criteria (re-signing an old-format revision)."""
     out: list[str] = []
@@ -73,7 +77,7 @@ def reasons(catalog: Any, revision: Any, part_meta: Any, *, free_text_ok: bool =
     return out
 
 
-def require(catalog: Any, revision: Any, part_meta: Any) -> None:
+def require(catalog: Catalog, revision: Revision, part_meta: PartMeta) -> None:
     found = reasons(catalog, revision, part_meta)
     if found:
         raise CheckFailed(f"{revision.spec} cannot be validated: " + "; ".join(found),

@@ -23,17 +23,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import HospfabError, IntegrityError, NotFoundError
 from hospfab.fileio import atomic_write_bytes, loads_json, read_regular_bytes, shown
+
+if TYPE_CHECKING:
+    from hospfab.trust.store import Signer, TrustStore
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = 2
 PAYLOAD_PREFIX = b"hospfab-index-v2\n"
 
 
-def _payload(signed: dict) -> bytes:
+def _payload(signed: dict[str, Any]) -> bytes:
     return PAYLOAD_PREFIX + json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -57,7 +60,8 @@ class Index:
 
     @property
     def revisions(self) -> dict[str, dict[str, Any]]:
-        return self.signed["revisions"]
+        revisions: dict[str, dict[str, Any]] = self.signed["revisions"]
+        return revisions
 
     def label(self) -> str:
         return f"{shown(self.path)} v{self.version}"
@@ -91,7 +95,7 @@ def load(root: Path) -> Index | None:
     return Index(path, signed, doc["key_id"], doc["signature"], hashlib.sha256(raw).hexdigest())
 
 
-def verify_signature(index: Index, trust: Any) -> Any:
+def verify_signature(index: Index, trust: TrustStore) -> Signer:
     """The trusted signer of ``index``; UntrustedKey / IntegrityError naming the file."""
     from hospfab.catalog.signing import verify_raw
 
@@ -147,7 +151,7 @@ def write(root: Path, previous: Index | None, changes: dict[str, dict[str, Any]]
     signed = {"format": INDEX_FORMAT, "catalog_id": previous.catalog_id if previous else uuid.uuid4().hex,
               "version": (previous.version if previous else 0) + 1,
               "at": at.isoformat().replace("+00:00", "Z"), "revisions": dict(sorted(revisions.items()))}
-    doc = {"signed": signed, "key_id": key_id, "signature": sign(private_key, _payload(signed))}
+    doc: dict[str, Any] = {"signed": signed, "key_id": key_id, "signature": sign(private_key, _payload(signed))}
     data = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
     atomic_write_bytes(root / INDEX_NAME, data, mode=0o644)
     return Index(root / INDEX_NAME, signed, key_id, doc["signature"], hashlib.sha256(data).hexdigest())

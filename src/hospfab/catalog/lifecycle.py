@@ -33,7 +33,7 @@ def _now(now: datetime | None) -> datetime:
     return (now or datetime.now(timezone.utc)).replace(microsecond=0)
 
 
-def _split_meta(meta: dict[str, Any] | None) -> tuple[dict, dict]:
+def _split_meta(meta: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
     meta = dict(meta or {})
     unknown = set(meta) - PART_FIELDS - REVISION_FIELDS
     if unknown:
@@ -52,7 +52,7 @@ def _stl(model: Path) -> Path:
 
 
 def _fill_revision(folder: Path, catalog: Catalog, *, ref: str, rev: int, model: Path, source: Path | None,
-                   changelog: str, supersedes: int | None, instructions: dict, now: datetime) -> RevisionMeta:
+                   changelog: str, supersedes: int | None, instructions: dict[str, Any], now: datetime) -> RevisionMeta:
     """Populate a staging revision folder: STL, mesh report, source, preview, revision.yaml."""
     from hospfab.catalog.preview import render_preview
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hospfab.catalog.files import sha256_file, write_json
 from hospfab.errors import IntegrityError
@@ -46,16 +47,16 @@ def scan(folder: Path) -> dict[str, str]:
     return files
 
 
-def build_manifest(folder: Path, ref: str, rev: int, part: dict | None = None) -> dict:
+def build_manifest(folder: Path, ref: str, rev: int, part: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"format": MANIFEST_VERSION, "ref": ref, "rev": rev, "algorithm": "sha256", "files": scan(folder),
             "part": part or {}}
 
 
-def manifest_bytes(manifest: dict) -> bytes:
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def write_manifest(folder: Path, ref: str, rev: int, part: dict | None = None) -> str:
+def write_manifest(folder: Path, ref: str, rev: int, part: dict[str, Any] | None = None) -> str:
     """Write ``manifest.json`` for ``folder`` (with the part metadata snapshot); return the sha256 of the
     bytes written."""
     manifest = build_manifest(folder, ref, rev, part)
@@ -80,7 +81,7 @@ class ManifestDiff:
         return "; ".join(parts)
 
 
-def load_manifest(folder: Path) -> tuple[dict, str]:
+def load_manifest(folder: Path) -> tuple[dict[str, Any], str]:
     """The stored manifest and the sha256 of its bytes. IntegrityError (exit 4) when missing, unreadable (a
     FIFO, too large), corrupt or nested too deeply."""
     from hospfab.errors import HospfabError, NotFoundError
@@ -104,7 +105,7 @@ def load_manifest(folder: Path) -> tuple[dict, str]:
     return manifest, hashlib.sha256(raw).hexdigest()
 
 
-def compare(folder: Path, manifest: dict) -> ManifestDiff:
+def compare(folder: Path, manifest: dict[str, Any]) -> ManifestDiff:
     """Compare the files on disk with ``manifest``."""
     expected: dict[str, str] = manifest["files"]
     actual = scan(folder)

@@ -68,13 +68,15 @@ def resign(catalog: Catalog, specs: list[str] | None, *, key_file: Path, passphr
         raise CheckFailed("cannot re-sign: " + "; ".join(problems), code="resign_refused",
                           details={"reasons": problems})
     index = trusted_index(catalog)
-    changes: dict[str, dict] = {}
+    changes: dict[str, dict[str, Any]] = {}
     for revision in revisions:
         part = catalog.get(revision.ref).meta
-        old = revision.legacy.model_dump(mode="json")
+        legacy = revision.legacy
+        assert legacy is not None, "old_revisions() keeps only revisions with a legacy record"
+        old = legacy.model_dump(mode="json")
         manifest_sha = mf.write_manifest(revision.path, revision.ref, revision.rev, part_snapshot(part))
         record = _record(SignatureRecord, revision, "validated", signer, manifest_sha, private_key, now,
-                         test_print=revision.legacy.test_print, inspection=revision.legacy.inspection,
+                         test_print=legacy.test_print, inspection=legacy.inspection,
                          migrated_from=old)
         write_yaml(_signature_path(revision, signer.key_id), record)
         status = "validated"

@@ -8,13 +8,21 @@ a 15 mm one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hospfab.catalog.files import CATALOG_FILE_MODE
 from hospfab.errors import InputError
 from hospfab.fileio import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from PIL.ImageDraw import ImageDraw
+
+#: (label, RGB colour, facet indices) of a set of facets drawn in colour over the part.
+Highlight = tuple[str, tuple[int, int, int], np.ndarray]
 
 BACKGROUND = (246, 247, 249)
 BASE_COLOUR = np.array([70.0, 130.0, 180.0])  # steel blue
@@ -29,7 +37,7 @@ def _load_triangles(stl: Path) -> np.ndarray:
         mesh = trimesh.load_mesh(stl, file_type="stl", process=False)
     except Exception as err:  # noqa: BLE001 - any parse failure of a user file is an input error
         raise InputError(f"{stl}: cannot read STL for the preview ({err})") from None
-    triangles = np.asarray(mesh.triangles, dtype=np.float64)
+    triangles: np.ndarray = np.asarray(mesh.triangles, dtype=np.float64)
     if triangles.size == 0:
         raise InputError(f"{stl}: empty STL, nothing to preview")
     return triangles
@@ -40,7 +48,8 @@ def _view_matrix(azimuth_deg: float = -45.0, elevation_deg: float = 35.264) -> n
     rot_z = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
     # tilt so that +Z of the part points up on screen and we look down at it
     rot_x = np.array([[1, 0, 0], [0, np.sin(el), np.cos(el)], [0, -np.cos(el), np.sin(el)]])
-    return rot_x @ rot_z
+    matrix: np.ndarray = rot_x @ rot_z
+    return matrix
 
 
 def _subdivide(view: np.ndarray, max_edge: float, rounds: int = 6) -> np.ndarray:
@@ -58,7 +67,7 @@ def _subdivide(view: np.ndarray, max_edge: float, rounds: int = 6) -> np.ndarray
     return view
 
 
-def render_png(triangles: np.ndarray, size: int = 480, highlight=None) -> bytes:
+def render_png(triangles: np.ndarray, size: int = 480, highlight: Sequence[Highlight] | None = None) -> bytes:
     """PNG bytes of ``triangles`` (n, 3, 3) in mm. ``highlight``: (label, rgb, facet indices) triples drawn
     in colour over the part (seen through it, so hidden defects show), with a legend; the part is then grey."""
     from io import BytesIO
@@ -107,13 +116,14 @@ def render_png(triangles: np.ndarray, size: int = 480, highlight=None) -> bytes:
                      + np.array([scale_px / 2, (scale_px - footer) / 2]), footer)
     label = f"{extents[0]:.1f} x {extents[1]:.1f} x {extents[2]:.1f} mm"
     draw.text((margin, scale_px - footer), label, fill=(40, 40, 40), font_size=int(footer * 0.5))
-    image = image.resize((size, size), Image.LANCZOS)
+    image = image.resize((size, size), Image.Resampling.LANCZOS)
     out = BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
-def _draw_marked(draw, marked, to_screen, footer: float) -> None:
+def _draw_marked(draw: ImageDraw, marked: list[Highlight], to_screen: Callable[[np.ndarray], np.ndarray],
+                 footer: float) -> None:
     """Each highlighted set's facets, filled and outlined, a dot on up to 300 of them (tiny facets stay
     visible), and a legend line per set."""
     for label, rgb, tris in marked:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hospfab.catalog import gate
 from hospfab.catalog import index as ix
@@ -22,12 +22,21 @@ from hospfab.catalog.store import REVISION_FILE, Catalog, Revision, parse_spec
 from hospfab.catalog.verify import part_snapshot, trusted_index, verify_revision
 from hospfab.errors import InputError, SafetyError
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from hospfab.trust.store import Signer
+
+#: The signed records (their ``signature`` is over ``signed_payload()``).
+SignedRecord = TypeVar("SignedRecord", SignatureRecord, RetirementRecord)
+
 
 def now_utc(now: datetime | None = None) -> datetime:
     return (now or datetime.now(timezone.utc)).replace(microsecond=0)
 
 
-def load_signing_key(catalog: Catalog, key_file: Path, passphrase: Any = None):
+def load_signing_key(catalog: Catalog, key_file: Path,
+                     passphrase: Any = None) -> tuple[Ed25519PrivateKey, Signer]:
     """(private key, trusted signer) for ``key_file``; refused unless the site trusts the key now."""
     from hospfab.catalog.signing import fingerprint, load_private_key
 
@@ -38,8 +47,8 @@ def load_signing_key(catalog: Catalog, key_file: Path, passphrase: Any = None):
     return private_key, signer
 
 
-def _record(model: type, revision: Revision, meaning: str, signer: Any, manifest_sha: str | None,
-            private_key: Any, now: datetime | None, **fields: Any):
+def _record(model: type[SignedRecord], revision: Revision, meaning: str, signer: Signer, manifest_sha: str | None,
+            private_key: Ed25519PrivateKey, now: datetime | None, **fields: Any) -> SignedRecord:
     from hospfab.catalog.signing import sign
 
     record = model(ref=revision.ref, rev=revision.rev, meaning=meaning, statement=STATEMENTS[meaning],

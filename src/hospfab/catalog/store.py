@@ -6,11 +6,12 @@ The lifecycle (new, revise, build, validate, retire) lives in :mod:`hospfab.cata
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.catalog import manifest as mf
 from hospfab.catalog.files import load_model
@@ -19,6 +20,10 @@ from hospfab.catalog.model import (
 )
 from hospfab.catalog.paths import PathRefused, safe_path
 from hospfab.errors import ConfigError, HospfabError, InputError, NotFoundError, SafetyError
+
+if TYPE_CHECKING:
+    from hospfab.catalog.checks import Checks
+    from hospfab.trust import TrustStore
 
 PART_FILE = "part.yaml"
 REVISION_FILE = "revision.yaml"
@@ -219,7 +224,7 @@ class Catalog:
     never read from the catalog. ``seen``: the journal database path where the highest catalog index version
     seen is recorded (default: ``Settings.journal_path``)."""
 
-    def __init__(self, root: Path | str, *, checks: Any = None, trust: Any = None, seen: Path | str | None = None) -> None:
+    def __init__(self, root: Path | str, *, checks: Checks | None = None, trust: TrustStore | Path | str | None = None, seen: Path | str | None = None) -> None:
         self.root = Path(root)
         self.keys_dir = self.root / "keys"  # public keys shipped for convenience: never trusted from here
         self._checks = checks
@@ -227,7 +232,7 @@ class Catalog:
         self._seen = seen
 
     @property
-    def trust(self):
+    def trust(self) -> TrustStore:
         from hospfab.trust import TrustStore
 
         if not isinstance(self._trust, TrustStore):
@@ -248,7 +253,7 @@ class Catalog:
         return Path(self._seen)
 
     @property
-    def checks(self):
+    def checks(self) -> Checks:
         if self._checks is None:
             from hospfab.catalog.checks import RealChecks
 
@@ -394,7 +399,8 @@ class Catalog:
         return Revision(ref, rev, status, folder, meta, recipes, model_file, preview, signatures, retirement,
                         legacy, pending)
 
-    def _records(self, folder: Path):
+    def _records(self, folder: Path) -> tuple[
+            builtins.list[SignatureRecord], ValidationRecord | None, RetirementRecord | LegacyRetirement | None]:
         signatures: list[SignatureRecord] = []
         sig_dir = folder / mf.SIGNATURES_DIR
         if sig_dir.is_symlink():
@@ -406,7 +412,8 @@ class Catalog:
                     raise ConfigError(f"{path}: holds the signature of key {record.key_id}; expected "
                                       f"{record.key_id}.yaml")
                 signatures.append(record)
-        legacy = retirement = None
+        legacy: ValidationRecord | None = None
+        retirement: RetirementRecord | LegacyRetirement | None = None
         if (folder / mf.VALIDATION_NAME).exists():
             legacy = load_model(folder / mf.VALIDATION_NAME, ValidationRecord)
         retire_file = folder / mf.RETIREMENT_NAME
@@ -414,12 +421,13 @@ class Catalog:
             from hospfab.fileio import read_yaml_mapping
 
             raw = read_yaml_mapping(retire_file, what="retirement record")
-            model = LegacyRetirement if raw.get("format", 1) == 1 else RetirementRecord
+            model: type[LegacyRetirement] | type[RetirementRecord] = (
+                LegacyRetirement if raw.get("format", 1) == 1 else RetirementRecord)
             retirement = load_model(retire_file, model)
         signatures.sort(key=lambda r: (r.meaning != "validated", r.at, r.key_id))
         return signatures, legacy, retirement
 
-    def _policy_gaps(self, signatures: list[SignatureRecord]) -> list[str]:
+    def _policy_gaps(self, signatures: builtins.list[SignatureRecord]) -> builtins.list[str]:
         """What the site's approval policy still lacks, counting signers the trust store trusts now (their
         signatures are checked by :meth:`verify_revision`)."""
         from hospfab.errors import HospfabError
@@ -445,7 +453,7 @@ class Catalog:
 
         return verify_revision(self, revision, unsigned_ok=unsigned_ok)
 
-    def verify(self, ref: str | None = None) -> list[dict[str, Any]]:
+    def verify(self, ref: str | None = None) -> builtins.list[dict[str, Any]]:
         """Verify every signed revision (of ``ref`` or of the whole catalog) and the signed index. Never raises
         for a failed revision: each outcome has ``ok`` and, when it failed, ``error``/``code``/``exit_code``
         (4: anything unreadable or inconsistent in a catalog under verification is refused)."""
@@ -495,7 +503,7 @@ class Catalog:
 
         return signoff.retire(self, spec, reason, key_file=Path(key_file), **kwargs)
 
-    def resign(self, specs: list[str] | None, *, key_file: Path, **kwargs: Any) -> list[Revision]:
+    def resign(self, specs: builtins.list[str] | None, *, key_file: Path, **kwargs: Any) -> builtins.list[Revision]:
         from hospfab.catalog import migrate
 
         return migrate.resign(self, specs, key_file=Path(key_file), **kwargs)

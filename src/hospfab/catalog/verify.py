@@ -13,31 +13,36 @@ What a signed revision must satisfy (each failure is an IntegrityError, exit 4, 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.catalog import index as ix
 from hospfab.catalog import manifest as mf
-from hospfab.catalog.model import STATEMENTS, RetirementRecord, SignedRecord
+from hospfab.catalog.model import STATEMENTS, PartMeta, RetirementRecord, SignedRecord
 from hospfab.errors import HospfabError, IntegrityError
 from hospfab.fileio import shown
+
+if TYPE_CHECKING:
+    from hospfab.catalog.store import Catalog, Revision
+    from hospfab.trust.store import Signer
 
 SAFETY_FIELDS = ("title", "intended_use", "intended_users", "limitations", "contraindications", "replaces",
                  "licence")
 
 
-def part_snapshot(part_meta: Any) -> dict[str, Any]:
+def part_snapshot(part_meta: PartMeta) -> dict[str, Any]:
     """The part metadata signed into every revision's manifest (all of ``part.yaml`` but its format)."""
     return part_meta.model_dump(mode="json", exclude={"format"})
 
 
-def old_format_error(revision: Any) -> IntegrityError:
+def old_format_error(revision: Revision) -> IntegrityError:
     return IntegrityError(
         f"{revision.spec} is signed in the old catalog format (keys trusted from the catalog folder, part "
         f"metadata unsigned): re-sign it with a key this site trusts: `hospfab catalog resign {revision.spec} "
         f"--key KEY`", code="old_format")
 
 
-def check_record(catalog: Any, revision: Any, record: SignedRecord, where: Any, manifest_sha: str | None) -> Any:
+def check_record(catalog: Catalog, revision: Revision, record: SignedRecord, where: object,
+                 manifest_sha: str | None) -> Signer:
     """Verify one signed record; return its trusted signer."""
     from hospfab.catalog.signing import verify_raw
 
@@ -57,14 +62,14 @@ def check_record(catalog: Any, revision: Any, record: SignedRecord, where: Any, 
     return signer
 
 
-def _disk_state(revision: Any, manifest_sha: str | None) -> dict[str, Any] | None:
+def _disk_state(revision: Revision, manifest_sha: str | None) -> dict[str, Any] | None:
     if not revision.signatures and not isinstance(revision.retirement, RetirementRecord):
         return None
     status = "retired" if revision.retirement is not None else "validated"
     return ix.entry_for(status, manifest_sha, [s.key_id for s in revision.signatures])
 
 
-def trusted_index(catalog: Any) -> ix.Index | None:
+def trusted_index(catalog: Catalog) -> ix.Index | None:
     """The catalog's index, its signature checked and its version checked against (and recorded in) this
     site's journal: IntegrityError on tampering or rollback. None when the catalog has no index and the site
     never saw one for this folder."""
@@ -86,7 +91,7 @@ def trusted_index(catalog: Any) -> ix.Index | None:
     return index
 
 
-def _check_index(catalog: Any, revision: Any, index: ix.Index | None, manifest_sha: str | None) -> None:
+def _check_index(catalog: Catalog, revision: Revision, index: ix.Index | None, manifest_sha: str | None) -> None:
     state = _disk_state(revision, manifest_sha)
     if index is None:
         if state is not None:
@@ -96,7 +101,7 @@ def _check_index(catalog: Any, revision: Any, index: ix.Index | None, manifest_s
     ix.compare(index, revision.spec, state)
 
 
-def verify_revision(catalog: Any, revision: Any, *, unsigned_ok: bool = False,
+def verify_revision(catalog: Catalog, revision: Revision, *, unsigned_ok: bool = False,
                     index: Any = "load") -> dict[str, Any]:
     if revision.legacy is not None or (revision.retirement is not None
                                        and not isinstance(revision.retirement, RetirementRecord)):
@@ -168,7 +173,7 @@ def _failure(ref: str, rev: Any, status: str, err: HospfabError) -> dict[str, An
             "code": err.code if isinstance(err, IntegrityError) else "integrity_failed", "exit_code": 4}
 
 
-def verify_catalog(catalog: Any, ref: str | None = None) -> list[dict[str, Any]]:
+def verify_catalog(catalog: Catalog, ref: str | None = None) -> list[dict[str, Any]]:
     outcomes: list[dict[str, Any]] = []
     try:
         index = trusted_index(catalog)
@@ -192,7 +197,7 @@ def verify_catalog(catalog: Any, ref: str | None = None) -> list[dict[str, Any]]
     if index is not None:
         for spec in sorted(index.revisions):
             if spec not in on_disk and (ref is None or spec.split("@")[0] == ref):
-                err = IntegrityError(f"{spec}: listed as {index.revisions[spec].get('status')} in the signed index "
+                gone = IntegrityError(f"{spec}: listed as {index.revisions[spec].get('status')} in the signed index "
                                      f"({index.label()}) but missing from the catalog: removed")
-                outcomes.append(_failure(spec.split("@")[0], spec.split("@")[-1], "missing", err))
+                outcomes.append(_failure(spec.split("@")[0], spec.split("@")[-1], "missing", gone))
     return outcomes

@@ -6,7 +6,10 @@ import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hospfab.settings import Settings
 
 
 class Status(str, Enum):
@@ -32,7 +35,7 @@ class Result:
 class Context:
     """What the checks look at: the resolved settings, and facts one check leaves for later ones."""
 
-    settings: Any
+    settings: Settings
     printer_timeout_s: float = 5.0
     facts: dict[str, Any] = field(default_factory=dict)
 

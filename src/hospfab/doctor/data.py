@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hospfab.doctor.base import Context, Result, Status, check
 from hospfab.errors import HospfabError
+
+if TYPE_CHECKING:
+    from hospfab.catalog import Catalog
 
 
 @check("config", "site configuration")
@@ -60,7 +65,7 @@ def catalog(context: Context) -> list[Result]:
     return results
 
 
-def trust(context: Context, cat) -> list[Result]:
+def trust(context: Context, cat: Catalog) -> list[Result]:
     """The site's trust store (pinned validator keys, never the catalog's own ``keys/``) and its policy."""
     from hospfab.trust import TrustStore
     from hospfab.trust.store import now_utc

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import TYPE_CHECKING
 
 from hospfab.doctor.base import Context, Result, Status, check
+
+if TYPE_CHECKING:
+    from hospfab.fleet.model import PrinterConfig
 from hospfab.errors import HospfabError
 
 
@@ -41,13 +45,15 @@ def fleet(context: Context) -> list[Result]:
     return results
 
 
-def _key_problem(printer) -> tuple[str, str] | None:
+def _key_problem(printer: PrinterConfig) -> tuple[str, str] | None:
     if printer.api_key_env is not None:
         if not os.environ.get(printer.api_key_env, "").strip():
             return (f"printer {printer.name}: environment variable {printer.api_key_env} is not set",
                     f"export {printer.api_key_env}=... in this account's environment")
         return None
     path = printer.key_file_path()
+    if path is None:  # the fleet model requires one of api_key_env and api_key_file: not reached
+        return (f"printer {printer.name}: no API key", "set api_key_env or api_key_file for this printer")
     try:
         st = path.stat()
     except OSError as err:
@@ -62,7 +68,7 @@ def _key_problem(printer) -> tuple[str, str] | None:
     return None
 
 
-def _reachable(context: Context, printers: list) -> list[Result]:
+def _reachable(context: Context, printers: list[PrinterConfig]) -> list[Result]:
     from hospfab.fleet.status import status_all
 
     results = []

@@ -23,11 +23,15 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from hospfab.fleet.status import PrinterStatus
+    from hospfab.octoprint.client import OctoPrintClient
 
 from hospfab.errors import ConfigError, InputError, NotFoundError
 from hospfab.fileio import (
@@ -176,7 +180,7 @@ class PrinterConfig(BaseModel):
             raise ConfigError(f"printer {self.name}: api_key_file {shown(path)} is empty")
         return _checked_key(value, where)
 
-    def client(self, **kwargs: Any):
+    def client(self, **kwargs: Any) -> OctoPrintClient:
         """An :class:`~hospfab.octoprint.OctoPrintClient` for this printer (use it as a context manager)."""
         from hospfab.octoprint.client import OctoPrintClient
 
@@ -316,7 +320,7 @@ class Fleet(BaseModel):
         self.printers.remove(printer)
         return printer
 
-    def status_all(self, timeout: float = 5.0, max_workers: int | None = None) -> list:
+    def status_all(self, timeout: float = 5.0, max_workers: int | None = None) -> list[PrinterStatus]:
         """Status of every printer, queried concurrently (see :func:`hospfab.fleet.status.status_all`)."""
         from hospfab.fleet.status import status_all
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import HospfabError
 from hospfab.octoprint.states import ERROR_STATES, IDLE_STATES, State
+
+if TYPE_CHECKING:
+    from hospfab.fleet.model import PrinterConfig
 
 MAX_WORKERS = 64
 
@@ -50,9 +53,9 @@ class PrinterStatus:
         return data
 
 
-def printer_status(printer: Any, timeout: float = 5.0) -> PrinterStatus:
+def printer_status(printer: PrinterConfig, timeout: float = 5.0) -> PrinterStatus:
     """Ask one printer (a :class:`~hospfab.fleet.PrinterConfig`) with one ``GET /api/job``."""
-    base = dict(
+    base: dict[str, Any] = dict(
         name=printer.name,
         url=printer.url,
         profile=printer.profile,
@@ -79,7 +82,7 @@ def printer_status(printer: Any, timeout: float = 5.0) -> PrinterStatus:
 
 
 def status_all(
-    printers: Iterable[Any], *, timeout: float = 5.0, max_workers: int | None = None
+    printers: Iterable[PrinterConfig], *, timeout: float = 5.0, max_workers: int | None = None
 ) -> list[PrinterStatus]:
     """Status of all ``printers``, queried concurrently, in the given order."""
     printers = list(printers)

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hospfab.mesh.checks import REGISTRY, Finding, Severity
 from hospfab.mesh.orientation import Orientation, fits_build_volume
 from hospfab.mesh.report import MeshReport, check_file
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in ("repair_file", "RepairReport"):  # repair pulls in trimesh: load it only when asked
         from hospfab.mesh import repair
 

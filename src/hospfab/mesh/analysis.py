@@ -7,7 +7,9 @@ the fast counts show there is something to explain.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +27,7 @@ class MeshFacts:
     bounds_max: np.ndarray
     area_mm2: float
     volume_mm3: float
-    welding: dict
+    welding: dict[str, Any]
     edges: topology.EdgeStats
     degenerate_faces: int
     duplicate_faces: int
@@ -38,7 +40,7 @@ class MeshFacts:
     overlap_pairs_tested: int
     normals_disagree: int
     normals_missing: int
-    build_volume_mm: tuple[float, float, float] | None = None
+    build_volume_mm: tuple[float, ...] | None = None
     orientation: Orientation | None = None
     notes: list[str] = field(default_factory=list)
     noise_shells: int = 0
@@ -51,7 +53,8 @@ class MeshFacts:
 
     @property
     def extents_mm(self) -> np.ndarray:
-        return self.bounds_max - self.bounds_min
+        extents: np.ndarray = self.bounds_max - self.bounds_min
+        return extents
 
     @property
     def closed(self) -> bool:
@@ -59,7 +62,7 @@ class MeshFacts:
         return e.open == 0 and e.non_manifold == 0 and e.inconsistent == 0
 
 
-def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min_wall_mm: float | None = None,
+def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol: Tolerances = DEFAULT, min_wall_mm: float | None = None,
             detail: bool = False) -> MeshFacts:
     """Measure ``tri``. ``min_wall_mm`` turns on the thin-wall check; ``detail`` records which facets each
     defect concerns (``facet_sets``, for the picture)."""
@@ -75,7 +78,8 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
     hi = np.array([positions[:, k].max() for k in range(3)], np.float64)
     faces = ids.reshape(n, 3)
 
-    def topology_of(faces):
+    def topology_of(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None,
+                                                topology.EdgeStats]:
         repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
         keep = np.flatnonzero(~repeated) if repeated.any() else None
         kept = faces if keep is None else faces[keep]
@@ -89,6 +93,7 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
     exact_open = edges.open
     merged, remap = 0, None
     if edges.open:
+        assert keys is not None, "edges are counted one by one whenever one is open"
         merged, remap = topology.close_cracks(ids, positions, topology.open_edge_vertices(
             keys, vertex_count), tol.weld_mm)
         if merged:
@@ -126,7 +131,7 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
     if renumber is not None:
         kept_body = renumber[kept_body]
     bodies = int(used.sum())
-    vertex_body = None
+    vertex_body: np.ndarray | None = None
     if bodies > 1:  # each vertex's body (-1: none), for the bodies' boxes
         vertex_body = rank[labels] if renumber is None else renumber[rank[labels]]
         if remap is not None:  # a vertex merged by crack closing lies in its survivor's body
@@ -167,12 +172,13 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
         skip |= noise[np.maximum(body_of_face, 0)]
         facts.facet_sets["noise_shells"] = np.flatnonzero(noise[np.maximum(body_of_face, 0)] & (body_of_face >= 0))
     walls = min_wall_mm is not None and facts.closed and facts.inverted_bodies == 0
+    wall_mm = float(min_wall_mm) if walls and min_wall_mm is not None else 0.0
     if min_wall_mm is not None and not walls:
         facts.notes.append("wall thickness not measured: the mesh is not a closed, outward solid")
     crossing = intersections.Search(positions, faces, body_of_face, skip, tol.intersection_touch_mm)
-    thin = thickness.Search(positions, faces, ~skip, body_of_face, body_volumes > 0, min_wall_mm,
-                            tol.wall_angle_deg, min_wall_mm ** 2) if walls else None
-    for slab in raycast.slabs(positions, faces, min_wall_mm if walls else 0.0):
+    thin = thickness.Search(positions, faces, ~skip, body_of_face, body_volumes > 0, wall_mm,
+                            tol.wall_angle_deg, wall_mm ** 2) if walls else None
+    for slab in raycast.slabs(positions, faces, wall_mm):
         slab.scene.build()
         clock.lap("ray_scenes")
         crossing.cast(slab.scene, slab.facets)
@@ -198,7 +204,7 @@ def analyse(tri: Triangles, build_volume_mm=None, tol: Tolerances = DEFAULT, min
 
 
 class _Clock:
-    def __init__(self):
+    def __init__(self) -> None:
         import time
 
         self._now = time.perf_counter
@@ -213,18 +219,19 @@ class _Clock:
 
 
 class _Lazy:
-    """A value computed on first call, then kept."""
+    """A value computed on first call, then kept (the bodies' boxes)."""
 
-    def __init__(self, make):
-        self._make, self._value = make, None
+    def __init__(self, make: Callable[[], tuple[np.ndarray, np.ndarray]]) -> None:
+        self._make: Callable[[], tuple[np.ndarray, np.ndarray]] = make
+        self._value: tuple[np.ndarray, np.ndarray] | None = None
 
-    def __call__(self):
+    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
         if self._value is None:
             self._value = self._make()
         return self._value
 
 
-def noise_bodies(volumes: np.ndarray, boxes, tol: Tolerances) -> np.ndarray:
+def noise_bodies(volumes: np.ndarray, boxes: Callable[[], tuple[np.ndarray, np.ndarray]], tol: Tolerances) -> np.ndarray:
     """Bodies too small to print: under ``noise_size_mm`` along every axis, or enclosing under
     ``noise_volume_mm3`` while under ``noise_volume_size_mm`` long. Never every body."""
     lo, hi = boxes()
@@ -273,7 +280,8 @@ def duplicate_mask(faces: np.ndarray, vertex_count: int) -> np.ndarray:
         return np.zeros(len(faces), bool)
     first = np.full(count, len(faces), np.int64)
     np.minimum.at(first, ids, np.arange(len(faces)))
-    return first[ids] != np.arange(len(faces))
+    repeats: np.ndarray = first[ids] != np.arange(len(faces))
+    return repeats
 
 
 def count_shells(keys: np.ndarray) -> int:
@@ -289,7 +297,9 @@ def count_shells(keys: np.ndarray) -> int:
     return int(len(np.unique(labels)))
 
 
-def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_boxes, real) -> None:
+def _solid_checks(facts: MeshFacts, verts: np.ndarray, faces: np.ndarray, body_of_face: np.ndarray,
+                  body_volumes: np.ndarray, tol: Tolerances, body_boxes: Callable[[], tuple[np.ndarray, np.ndarray]],
+                  real: np.ndarray) -> None:
     """Inverted bodies (negative volume, not a cavity inside another body) and overlapping bodies; noise
     bodies (``real`` False) take no part."""
     if len(body_volumes) <= 1:  # no body at all when every facet was degenerate and dropped
@@ -304,15 +314,15 @@ def _solid_checks(facts, verts, faces, body_of_face, body_volumes, tol, body_box
     bounds = np.r_[0, np.cumsum(np.bincount(body_of_face[order], minlength=len(body_volumes)))]
     count = len(body_volumes)
     members = [order[bounds[b]:bounds[b + 1]] for b in range(count)]
-    for b in np.flatnonzero((body_volumes < 0) & real):
-        probe = verts[members[b][0], 0].astype(np.float64)
-        hosts = [o for o in range(count) if o != b and body_volumes[o] > 0 and real[o]
+    for inverted in np.flatnonzero((body_volumes < 0) & real):
+        probe = verts[members[inverted][0], 0].astype(np.float64)
+        hosts = [o for o in range(count) if o != inverted and body_volumes[o] > 0 and real[o]
                  and np.all(lo[o] <= probe) and np.all(probe <= hi[o])]
         if any(geometry.inside(probe[None, :], verts[members[o]])[0] for o in hosts):
             facts.cavities += 1
         else:
             facts.inverted_bodies += 1
-            facts.flagged_bodies.setdefault("inverted_normals", []).append(int(b))
+            facts.flagged_bodies.setdefault("inverted_normals", []).append(int(inverted))
     if len(pairs) > tol.max_overlap_pairs:
         facts.notes.append(f"overlap tested on the first {tol.max_overlap_pairs} of {len(pairs)} pairs")
         pairs = pairs[: tol.max_overlap_pairs]
@@ -338,8 +348,9 @@ def _box_overlaps(lo: np.ndarray, hi: np.ndarray, candidates: np.ndarray) -> lis
     return sorted(pairs)
 
 
-def _body_boxes(positions: np.ndarray, vertex_body: np.ndarray, bodies: int) -> tuple[np.ndarray, np.ndarray]:
+def _body_boxes(positions: np.ndarray, vertex_body: np.ndarray | None, bodies: int) -> tuple[np.ndarray, np.ndarray]:
     """(bodies, 3) min and max corners of each body's bounding box, from its vertices' positions."""
+    assert vertex_body is not None, "set whenever there are two bodies or more"
     lo = np.full((bodies, 3), np.inf)
     hi = np.full((bodies, 3), -np.inf)
     inside = vertex_body >= 0
@@ -352,8 +363,8 @@ def _body_boxes(positions: np.ndarray, vertex_body: np.ndarray, bodies: int) -> 
     return lo, hi
 
 
-def _intersection(verts, faces, mem_a, mem_b):
-    parts = []
+def _intersection(verts: np.ndarray, faces: np.ndarray, mem_a: np.ndarray, mem_b: np.ndarray) -> float | None:
+    parts: list[np.ndarray] = []
     for m in (mem_a, mem_b):
         used, local = np.unique(faces[m], return_inverse=True)
         pos = np.zeros((len(used), 3))

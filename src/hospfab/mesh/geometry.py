@@ -19,7 +19,7 @@ class FacetGeometry:
     normal_missing: int  # stored normals that are zero (not stored) or not finite
 
 
-def facet_geometry(vertices: np.ndarray, stored_normals: np.ndarray, origin, body_of_face: np.ndarray,
+def facet_geometry(vertices: np.ndarray, stored_normals: np.ndarray, origin: np.ndarray, body_of_face: np.ndarray,
                    bodies: int, min_area_mm2: float, mismatch_cos: float) -> FacetGeometry:
     """One pass over the facets. ``body_of_face`` gives each facet's body (-1: left out of volumes).
 
@@ -112,7 +112,8 @@ def inside(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return out
 
 
-def intersection_volume(verts_a, faces_a, verts_b, faces_b) -> float | None:
+def intersection_volume(verts_a: np.ndarray, faces_a: np.ndarray, verts_b: np.ndarray,
+                        faces_b: np.ndarray) -> float | None:
     """Volume (mm^3) shared by two closed bodies, via manifold3d; None when either is not a valid solid."""
     try:
         import manifold3d

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _AXES = "XYZ"
 # (part axis along printer X, along printer Y, pointing up), as-is first
@@ -33,18 +37,19 @@ class Orientation:
     def rotated(self) -> bool:
         return self.axes != (0, 1, 2)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "axes": "".join(_AXES[a] for a in self.axes),
                 "extents_mm": [round(e, 4) for e in self.extents_mm], "rotated": self.rotated}
 
 
-def orientations(extents_mm: Sequence[float]) -> list[Orientation]:
+def orientations(extents_mm: Sequence[float] | np.ndarray) -> list[Orientation]:
     """The six axis-aligned ways to lie flat, as-is first."""
     e = [float(x) for x in extents_mm]
     return [Orientation(p, (e[p[0]], e[p[1]], e[p[2]])) for p in _PERMUTATIONS]
 
 
-def fits_build_volume(extents_mm: Sequence[float], build_volume_mm: Sequence[float]) -> Orientation | None:
+def fits_build_volume(extents_mm: Sequence[float] | np.ndarray,
+                      build_volume_mm: Sequence[float]) -> Orientation | None:
     """The first orientation (as-is preferred, then the lowest part) whose box fits the build volume,
     or None when none does."""
     fitting = [o for o in orientations(extents_mm)

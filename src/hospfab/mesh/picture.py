@@ -15,7 +15,7 @@ PALETTE = [(220, 30, 40), (255, 140, 0), (150, 60, 200), (0, 150, 70), (230, 0, 
 def highlights(report: MeshReport) -> list[tuple[str, tuple[int, int, int], np.ndarray]]:
     """(code, colour, facet indices) for each finding whose facets are known, errors first."""
     sets = report.facts.facet_sets if report.facts is not None else {}
-    out = []
+    out: list[tuple[str, tuple[int, int, int], np.ndarray]] = []
     for finding in sorted(report.findings, key=lambda f: f.severity.value != "error"):
         facets = sets.get(finding.code)
         if facets is not None and len(facets):
@@ -23,7 +23,7 @@ def highlights(report: MeshReport) -> list[tuple[str, tuple[int, int, int], np.n
     return out
 
 
-def write_picture(vertices: np.ndarray, report: MeshReport, png: str | os.PathLike, size: int = 720) -> list[str]:
+def write_picture(vertices: np.ndarray, report: MeshReport, png: str | os.PathLike[str], size: int = 720) -> list[str]:
     """Render ``vertices`` (n, 3, 3) with ``report``'s defects coloured into ``png`` (atomically); returns
     the codes shown. ``report`` must come from a check with ``detail=True``."""
     from hospfab.catalog.preview import render_png
@@ -36,7 +36,7 @@ def write_picture(vertices: np.ndarray, report: MeshReport, png: str | os.PathLi
     return [code for code, _, _ in marked]
 
 
-def picture_file(stl: str | os.PathLike, png: str | os.PathLike, min_wall_mm: float | None = None) -> list[str]:
+def picture_file(stl: str | os.PathLike[str], png: str | os.PathLike[str], min_wall_mm: float | None = None) -> list[str]:
     """Check ``stl`` and write its defect picture to ``png`` when there is anything to colour; returns the
     codes shown (empty: no file written)."""
     from hospfab.mesh.report import check_triangles

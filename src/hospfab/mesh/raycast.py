@@ -31,7 +31,7 @@ class RayScene:
         self.ids = ids
         self._scene = None
 
-    def build(self):
+    def build(self) -> None:
         if self._scene is None:
             from embreex import mesh_construction, rtcore_scene
 

@@ -11,6 +11,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from hospfab.mesh.report import MeshReport, check_file, check_triangles
 from hospfab.mesh.stlio import read_stl, write_binary_stl
 from hospfab.mesh.tolerances import DEFAULT, Tolerances
 
+if TYPE_CHECKING:
+    import trimesh
+
 
 @dataclass
 class RepairReport:
@@ -26,18 +30,18 @@ class RepairReport:
     output: str
     before: MeshReport
     after: MeshReport
-    actions: dict = field(default_factory=dict)
+    actions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.after.ok
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "output": self.output, "ok": self.ok, "actions": self.actions,
                 "before": self.before.to_dict(), "after": self.after.to_dict()}
 
 
-def repair_file(src: str | os.PathLike, dst: str | os.PathLike, tol: Tolerances = DEFAULT) -> RepairReport:
+def repair_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], tol: Tolerances = DEFAULT) -> RepairReport:
     """Repair ``src`` into ``dst`` (binary STL). Refuses to overwrite ``src``; raises MeshReadError when
     ``src`` is unreadable."""
     src, dst = Path(src), Path(dst)
@@ -66,7 +70,7 @@ def repair_file(src: str | os.PathLike, dst: str | os.PathLike, tol: Tolerances 
 
 
 def repair_triangles(vertices: np.ndarray, tol: Tolerances = DEFAULT, union: bool = False
-                     ) -> tuple[np.ndarray, dict]:
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
     """Repaired facets (m, 3, 3) float64 and a count of what was done. ``union``: merge crossing closed
     shells into one solid with manifold3d (a robust boolean union)."""
     import trimesh
@@ -105,7 +109,7 @@ def repair_triangles(vertices: np.ndarray, tol: Tolerances = DEFAULT, union: boo
     actions["open_edges_left"] = _open_edge_count(mesh)
 
     flipped_before = mesh.faces.copy()
-    trimesh.repair.fix_winding(mesh)
+    trimesh.repair.fix_winding(mesh)  # type: ignore[no-untyped-call]  # trimesh leaves it unannotated
     trimesh.repair.fix_inversion(mesh, multibody=True)
     actions["faces_reversed"] = int(np.count_nonzero(np.any(mesh.faces != flipped_before, axis=1)))
     actions["normals_rewritten"] = True
@@ -117,7 +121,7 @@ def repair_triangles(vertices: np.ndarray, tol: Tolerances = DEFAULT, union: boo
     return mesh.vertices[mesh.faces], actions
 
 
-def _noise_faces(mesh, tol: Tolerances) -> np.ndarray:
+def _noise_faces(mesh: trimesh.Trimesh, tol: Tolerances) -> np.ndarray:
     """For each facet, the noise body it belongs to, or -1 (see ``Tolerances.noise_size_mm``)."""
     from hospfab.mesh import topology
     from hospfab.mesh.analysis import noise_bodies
@@ -142,7 +146,7 @@ def _noise_faces(mesh, tol: Tolerances) -> np.ndarray:
     return np.where(noise[body], body, -1)
 
 
-def _union_shells(mesh) -> tuple[np.ndarray, int] | None:
+def _union_shells(mesh: trimesh.Trimesh) -> tuple[np.ndarray, int] | None:
     """The boolean union (manifold3d) of the mesh's closed shells, and how many shells went in; None when
     there is nothing to unite or a shell is not a valid closed manifold."""
     import manifold3d
@@ -173,9 +177,11 @@ def weld_ids(corners: np.ndarray, tolerance_mm: float) -> np.ndarray:
     position[exact] = corners
     pairs = cKDTree(position).query_pairs(tolerance_mm, output_type="ndarray")
     if len(pairs) == 0:
-        return exact.astype(np.int64)
+        ids: np.ndarray = exact.astype(np.int64)
+        return ids
     label = topology.components(count, pairs[:, 0], pairs[:, 1])
-    return label[exact].astype(np.int64)
+    ids = label[exact].astype(np.int64)
+    return ids
 
 
 def topology_exact_count(corners: np.ndarray) -> int:
@@ -184,13 +190,13 @@ def topology_exact_count(corners: np.ndarray) -> int:
     return topology.exact_weld(corners)[1]
 
 
-def _open_edge_count(mesh) -> int:
+def _open_edge_count(mesh: trimesh.Trimesh) -> int:
     edges = mesh.edges_sorted
     _, counts = np.unique(edges, axis=0, return_counts=True)
     return int(np.count_nonzero(counts == 1))
 
 
-def _fill_small_holes(mesh, max_edges: int) -> None:
+def _fill_small_holes(mesh: trimesh.Trimesh, max_edges: int) -> None:
     """Close each boundary loop of at most ``max_edges`` edges with a fan around its centroid."""
     faces = mesh.faces
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])

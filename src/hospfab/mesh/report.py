@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hospfab.mesh.analysis import MeshFacts, analyse
 from hospfab.mesh.checks import Finding, Severity, run_checks
-from hospfab.mesh.stlio import read_stl
+from hospfab.mesh.stlio import Triangles, read_stl
 from hospfab.mesh.tolerances import DEFAULT, Tolerances
 
 
@@ -19,7 +21,7 @@ from hospfab.mesh.tolerances import DEFAULT, Tolerances
 class MeshReport:
     path: str
     findings: list[Finding] = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
     facts: MeshFacts | None = field(default=None, repr=False)
 
     @property
@@ -34,7 +36,7 @@ class MeshReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "ok": self.ok, "errors": self.errors, "warnings": self.warnings,
                 "stats": self.stats, "findings": [f.as_dict() for f in self.findings]}
 
@@ -43,7 +45,7 @@ def _r(x: float, digits: int = 4) -> float:
     return round(float(x), digits)
 
 
-def stats_of(facts: MeshFacts) -> dict:
+def stats_of(facts: MeshFacts) -> dict[str, Any]:
     e = facts.edges
     stats = {
         "format": facts.format,
@@ -87,7 +89,7 @@ def stats_of(facts: MeshFacts) -> dict:
     return stats
 
 
-def check_triangles(tri, path: str, build_volume_mm=None, tol: Tolerances = DEFAULT,
+def check_triangles(tri: Triangles, path: str, build_volume_mm: Sequence[float] | None = None, tol: Tolerances = DEFAULT,
                     min_wall_mm: float | None = None, detail: bool = False) -> MeshReport:
     """Check facets already read. ``detail`` keeps the measured facts (``report.facts``) for the picture."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -99,7 +101,7 @@ def check_triangles(tri, path: str, build_volume_mm=None, tol: Tolerances = DEFA
     return report
 
 
-def check_file(path: str | os.PathLike, build_volume_mm: tuple[float, float, float] | None = None,
+def check_file(path: str | os.PathLike[str], build_volume_mm: tuple[float, float, float] | None = None,
                tol: Tolerances = DEFAULT, min_wall_mm: float | None = None, detail: bool = False) -> MeshReport:
     """Read and check one STL file. Raises :class:`~hospfab.mesh.MeshReadError` when it is unreadable.
     ``min_wall_mm`` (a nozzle diameter) turns on the thin-wall check."""

@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _fail(path: Path, why: str, code: str = "unreadable") -> MeshReadError:
     return MeshReadError(f"{path}: {why}", code=code, details={"path": str(path)})
 
 
-def read_stl(path: str | os.PathLike) -> Triangles:
+def read_stl(path: str | os.PathLike[str]) -> Triangles:
     """Read a binary or ASCII STL file; raise :class:`MeshReadError` when it is not a usable STL."""
     path = Path(path)
     try:
@@ -94,7 +95,7 @@ def _looks_like_text(head: bytes) -> bool:
     return printable == len(head)
 
 
-def _read_binary(path: Path, fh, head: bytes, count: int) -> Triangles:
+def _read_binary(path: Path, fh: BinaryIO, head: bytes, count: int) -> Triangles:
     vertices = np.empty((count, 3, 3), dtype=np.float32)
     normals = np.empty((count, 3), dtype=np.float32)
     done = 0
@@ -170,7 +171,7 @@ def _require_finite(path: Path, vertices: np.ndarray) -> None:
                                   f"can hold (float32, +-{FLOAT32_MAX:.3g})", code="invalid_coordinates")
 
 
-def write_binary_stl(path: str | os.PathLike, vertices: np.ndarray, normals: np.ndarray | None = None,
+def write_binary_stl(path: str | os.PathLike[str], vertices: np.ndarray, normals: np.ndarray | None = None,
                      header: str = "hospfab") -> None:
     """Write facets (n, 3, 3) as binary STL, atomically (temp file in the same folder, fsync, replace).
     Normals are recomputed from the vertex order when not given."""
@@ -206,4 +207,5 @@ def face_normals(vertices: np.ndarray) -> np.ndarray:
     v = np.asarray(vertices, dtype=np.float64)
     cross = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
     length = np.linalg.norm(cross, axis=1, keepdims=True)
-    return np.divide(cross, length, out=np.zeros_like(cross), where=length > 0)
+    normals: np.ndarray = np.divide(cross, length, out=np.zeros_like(cross), where=length > 0)
+    return normals

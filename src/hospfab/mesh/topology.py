@@ -65,7 +65,7 @@ def group_ids(keys: np.ndarray) -> tuple[np.ndarray, int]:
     return ids, count
 
 
-def _split_collisions(sorted_keys, gid_sorted, count):
+def _split_collisions(sorted_keys: np.ndarray, gid_sorted: np.ndarray, count: int) -> tuple[np.ndarray, int]:
     """Give distinct keys that share a hash (and so a group) their own ids; the first keeps the group's."""
     bad = (sorted_keys[1:] != sorted_keys[:-1]) & (gid_sorted[1:] == gid_sorted[:-1])
     bad_groups = np.unique(gid_sorted[1:][bad])
@@ -140,7 +140,7 @@ def _packed_hash(corners: np.ndarray, idx_bits: int) -> np.ndarray:
         np.multiply(chunk[:, 0], _HASH_MULT, out=h)
         for axis in (1, 2):
             h ^= h >> shift
-            h ^= chunk[:, axis]
+            np.bitwise_xor(h, chunk[:, axis], out=h)
             h *= _HASH_MULT
         h >>= keep
         h <<= index_bits
@@ -292,7 +292,8 @@ def edge_keys(faces: np.ndarray, vertex_count: int) -> np.ndarray:
     keys += np.maximum(a, b)
     keys <<= 1
     keys |= a > b
-    return keys
+    out: np.ndarray = keys
+    return out
 
 
 def edge_stats(keys: np.ndarray) -> EdgeStats:

@@ -24,11 +24,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from hospfab.errors import PrinterError
 from hospfab.octoprint.exceptions import (
     NothingSelected,
     PrinterAuthRefused,
     PrinterConflict,
-    PrinterError,
     PrinterNotFound,
     PrinterProtocolError,
     PrinterUnreachable,
@@ -246,7 +246,7 @@ class OctoPrintClient:
         response = self._request("GET", "/api/printer", expect=(200, 409))
         if response.status_code == 409:
             job = self.job()
-            state = job.state if job.state is not State.UNKNOWN else State.OFFLINE
+            state: State = job.state if job.state is not State.UNKNOWN else State.OFFLINE
             return PrinterState(state=state, text=job.state_text or "Offline", error=job.error)
         data = self._json(response)
         raw_state = data.get("state") or {}

@@ -25,12 +25,16 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
 
 from hospfab.errors import PrinterError
 from hospfab.settings import checkout_root
+
+if TYPE_CHECKING:
+    from hospfab.octoprint.client import OctoPrintClient
 
 ADMIN_USER = "admin"
 
@@ -139,7 +143,7 @@ class LocalServer:
     port: int
     api_key: str = field(repr=False)
     password: str = field(repr=False)
-    process: subprocess.Popen = field(repr=False)
+    process: subprocess.Popen[bytes] = field(repr=False)
 
     @property
     def url(self) -> str:
@@ -163,7 +167,7 @@ class LocalServer:
             self.process.kill()
             self.process.wait(5)
 
-    def client(self, **kwargs):
+    def client(self, **kwargs: Any) -> OctoPrintClient:
         from hospfab.octoprint.client import OctoPrintClient
 
         return OctoPrintClient(self.url, self.api_key, name=kwargs.pop("name", f"local:{self.port}"), **kwargs)

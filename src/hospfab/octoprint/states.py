@@ -7,6 +7,7 @@ and, on ``/api/printer``, a set of flags. :func:`parse_state` maps either to one
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 
 class State(str, Enum):
@@ -75,7 +76,7 @@ _TEXT_PREFIXES: tuple[tuple[str, State], ...] = (
 )
 
 
-def parse_state(text: str | None, flags: dict | None = None) -> State:
+def parse_state(text: str | None, flags: dict[str, Any] | None = None) -> State:
     """Map OctoPrint's state string (and, when given, its flags) to a :class:`State`."""
     lowered = (text or "").strip().lower()
     for prefix, state in _TEXT_PREFIXES:

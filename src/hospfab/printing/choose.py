@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import HospfabError, PrinterError
 from hospfab.journal import Journal
 from hospfab.printing.reconcile import ASK_TIMEOUT_S, PrinterLike, reconcile_job
+
+if TYPE_CHECKING:
+    from hospfab.catalog.store import Recipe, Revision
 
 MAX_WORKERS = 32
 
@@ -27,7 +30,7 @@ class Assessment:
     """One printer's verdict for a revision: ``recipe`` set and ``reason`` None when it can take the job."""
 
     printer: PrinterLike
-    recipe: Any = None
+    recipe: Recipe | None = None
     reason: str | None = None
     state: str | None = None
 
@@ -52,7 +55,7 @@ class NoPrinterAvailable(PrinterError):
     code = "no_printer_available"
 
 
-def _static_reason(printer: PrinterLike, revision: Any) -> tuple[Any, str | None]:
+def _static_reason(printer: PrinterLike, revision: Revision) -> tuple[Recipe | None, str | None]:
     recipes = [r for r in revision.recipes if r.printer == printer.profile]
     if not recipes:
         have = ", ".join(sorted({r.printer for r in revision.recipes})) or "none"
@@ -101,13 +104,14 @@ def _live_reason(journal_path: Any, printer: PrinterLike) -> tuple[str | None, s
     except HospfabError as err:
         from hospfab.octoprint.exceptions import PrinterAuthRefused, PrinterUnreachable
 
-        kind = {PrinterUnreachable: "unreachable", PrinterAuthRefused: "key refused"}.get(type(err))
+        kinds: dict[type[HospfabError], str] = {PrinterUnreachable: "unreachable", PrinterAuthRefused: "key refused"}
+        kind = kinds.get(type(err))
         return err.message.removeprefix(f"printer {printer.name}: "), kind
     finally:
         journal.close()
 
 
-def assess_printers(journal: Journal, printers: list[PrinterLike], revision: Any) -> list[Assessment]:
+def assess_printers(journal: Journal, printers: list[PrinterLike], revision: Revision) -> list[Assessment]:
     """A verdict for every printer, in fleet order."""
     verdicts = []
     for printer in printers:

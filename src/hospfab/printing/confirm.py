@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hospfab.errors import PrinterError
+
+if TYPE_CHECKING:
+    from hospfab.octoprint.client import OctoPrintClient
 
 SENT, NOT_SENT, UNKNOWN = "sent", "not sent", "unknown"
 #: How long an absent file is looked for again before the send is taken as not sent.
@@ -36,7 +39,7 @@ class SendVerdict:
     detail: str
 
 
-def confirm_send(client: Any, remote_file: str, *, settle_s: float = SETTLE_S) -> SendVerdict:
+def confirm_send(client: OctoPrintClient, remote_file: str, *, settle_s: float = SETTLE_S) -> SendVerdict:
     """Ask the printer (job, then the file) whether ``remote_file`` started; see the module docstring."""
     from hospfab.octoprint.exceptions import PrinterConflict, PrinterNotFound
     from hospfab.octoprint.states import JOB_ACTIVE_STATES

@@ -20,9 +20,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hospfab.errors import HospfabError, PrinterError
+if TYPE_CHECKING:
+    from hospfab.octoprint.client import OctoPrintClient
+
 from hospfab.journal import CANCELLED, DONE, FAILED, LOST, PRINTING, UNKNOWN, UPLOADING, Job, Journal
 from hospfab.journal.store import NOW
 
@@ -48,7 +51,7 @@ class PrinterLike(Protocol):
     material_lot: str | None
     bed_clearing: str
 
-    def client(self, **kwargs: Any) -> Any: ...
+    def client(self, **kwargs: Any) -> OctoPrintClient: ...
 
 
 def _age_s(iso: str | None) -> float:
@@ -57,7 +60,7 @@ def _age_s(iso: str | None) -> float:
     return (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
 
 
-def reconcile_job(journal: Journal, job: Job, client: Any) -> Job:
+def reconcile_job(journal: Journal, job: Job, client: OctoPrintClient) -> Job:
     """Ask the printer about one active job and record what it says. Returns the job as now recorded."""
     from hospfab.octoprint.exceptions import PrinterNotFound
     from hospfab.octoprint.states import ERROR_STATES, JOB_ACTIVE_STATES
@@ -155,7 +158,7 @@ class WaitAbandoned(PrinterError):
 def watch_job(
     journal: Journal,
     job_id: str,
-    client: Any,
+    client: OctoPrintClient,
     on_update: Callable[[Job, Any, float], None] | None = None,
     *,
     poll_s: float = 0.5,
@@ -222,7 +225,7 @@ def cancel_job(journal: Journal, job_id: str, printer: PrinterLike, operator: st
         return journal.finish(job.id, CANCELLED, f"cancelled by {operator}")
 
 
-def _wait_not_busy(client: Any, timeout_s: float) -> None:
+def _wait_not_busy(client: OctoPrintClient, timeout_s: float) -> None:
     from hospfab.octoprint.states import BUSY_STATES, State
 
     try:

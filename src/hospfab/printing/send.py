@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import HospfabError, IntegrityError, NotFoundError, PrinterError, SafetyError
 from hospfab.journal.db import JournalError
@@ -33,6 +33,10 @@ from hospfab.journal import FAILED, PRINTING, UNKNOWN, UPLOADING, Job, Journal, 
 from hospfab.journal.store import NOW
 from hospfab.printing.choose import Assessment, assess_printers, no_printer_error
 from hospfab.printing.reconcile import ASK_TIMEOUT_S, PrinterLike
+
+if TYPE_CHECKING:
+    from hospfab.catalog.store import Catalog, Recipe, Revision
+    from hospfab.octoprint.client import OctoPrintClient
 
 
 @dataclass
@@ -46,8 +50,8 @@ class PrintOptions:
 
 @dataclass
 class PrintResult:
-    revision: Any
-    recipe: Any
+    revision: Revision
+    recipe: Recipe
     printer: PrinterLike
     job: Job | None  # None for a dry run
     assessments: list[Assessment] = field(default_factory=list)
@@ -101,7 +105,7 @@ def resolve_for_print(catalog: Any, spec: str, *, allow_draft: bool) -> tuple[An
     return revision, overrides
 
 
-def stage_build_file(recipe: Any, folder: Path) -> Path:
+def stage_build_file(recipe: Recipe, folder: Path) -> Path:
     """Copy the recipe's build file into ``folder`` while hashing it; refuse it unless it matches."""
     source = Path(recipe.build_file)
     staged = folder / source.name
@@ -120,13 +124,13 @@ def stage_build_file(recipe: Any, folder: Path) -> Path:
     return staged
 
 
-def remote_name(revision: Any, job_id: str) -> str:
+def remote_name(revision: Revision, job_id: str) -> str:
     """A unique G-code name on the printer (OctoPrint keeps print statistics per file name)."""
     return f"{revision.ref}-r{revision.rev}-{job_id}.gcode"
 
 
 def print_reference(
-    catalog: Any, printers: list[PrinterLike], journal: Journal, spec: str, options: PrintOptions | None = None
+    catalog: Catalog, printers: list[PrinterLike], journal: Journal, spec: str, options: PrintOptions | None = None
 ) -> PrintResult:
     """Print ``spec`` on the first printer of ``printers`` that can take it (see module docstring)."""
     options = options or PrintOptions()
@@ -167,7 +171,7 @@ def _subdir(root: Path, index: int) -> Path:
     return folder
 
 
-def _new_job(revision: Any, verdict: Assessment, options: PrintOptions, overrides: dict[str, Any]) -> Job:
+def _new_job(revision: Revision, verdict: Assessment, options: PrintOptions, overrides: dict[str, Any]) -> Job:
     printer, recipe = verdict.printer, verdict.recipe
     job_id = new_job_id()
     return Job(
@@ -209,7 +213,7 @@ class PrintInterrupted(HospfabError):
     exit_code = 130  # type: ignore[assignment]
 
 
-def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path, revision: Any) -> Job:
+def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path, revision: Revision) -> Job:
     """Upload and start ``job``; every ending is recorded truthfully (see :func:`send_attempt`)."""
     userdata = {
         "hospfab": {"job_id": job.id, "ref": job.ref, "revision": job.revision, "sha256": job.sha256,
@@ -219,7 +223,7 @@ def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path, revisi
         return send_attempt(journal, job, printer, client, staged, userdata)
 
 
-def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: Any, staged: Path,
+def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: OctoPrintClient, staged: Path,
                  userdata: dict[str, Any]) -> Job:
     """Send one attempt (a claimed job, unique remote name) and record how it ended.
 
@@ -313,7 +317,7 @@ def _recorded(journal: Journal, job: Job, outcome: str, **changes: Any) -> Job:
         ) from None
 
 
-def _delete_quietly(client: Any, name: str) -> None:
+def _delete_quietly(client: OctoPrintClient, name: str) -> None:
     try:
         client.delete_file(name)
     except HospfabError:

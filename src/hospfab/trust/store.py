@@ -26,12 +26,16 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hospfab.errors import ConfigError, InputError, IntegrityError, NotFoundError, SafetyError
 from hospfab.fileio import atomic_write_bytes, describe_validation_error, read_yaml_mapping, shown
 from hospfab.settings import make_private_dir
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 TRUST_FILE_VERSION = 1
 
@@ -150,9 +154,9 @@ class Signer:
     key_id: str
     name: str
     roles: tuple[str, ...]
-    public_key: object  # Ed25519PublicKey
+    public_key: Ed25519PublicKey
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"key_id": self.key_id, "name": self.name, "roles": list(self.roles)}
 
 

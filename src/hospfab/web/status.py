@@ -10,9 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.queue.planner import PlanPlate, PlanPrinter, clearing_assumption, plan_plates
+
+if TYPE_CHECKING:
+    from hospfab.fleet.model import PrinterConfig
+    from hospfab.fleet.status import PrinterStatus
+    from hospfab.journal import Journal
+    from hospfab.queue.store import QueueStore
 
 FORECAST_BUDGET_S = 0.05  # planner improvement time per refresh
 
@@ -28,7 +34,7 @@ class FleetView:
     lots: list[dict[str, Any]]
     events: list[dict[str, Any]]
     assumption: str
-    statuses: list[Any] = field(default_factory=list, repr=False)  # live PrinterStatus objects
+    statuses: list[PrinterStatus] = field(default_factory=list, repr=False)  # live PrinterStatus objects
     new_events: list[Any] = field(default_factory=list, repr=False)  # alert events recorded by this call
 
     def as_dict(self) -> dict[str, Any]:
@@ -36,7 +42,7 @@ class FleetView:
                 "events": self.events, "bed_clearing": self.assumption}  # fmt: skip
 
 
-def bed_waits(journal_path: Path, printers: list[Any]) -> dict[str, str]:
+def bed_waits(journal_path: Path, printers: list[PrinterConfig]) -> dict[str, str]:
     """Manual-clearing printers whose bed waits for a person: name -> since when (the last job's end)."""
     from hospfab.journal import Journal
 
@@ -52,7 +58,7 @@ def bed_waits(journal_path: Path, printers: list[Any]) -> dict[str, str]:
     return out
 
 
-def _printer_row(printer: Any, status: Any, journal: Any, waiting_since: str | None
+def _printer_row(printer: PrinterConfig, status: PrinterStatus, journal: Journal, waiting_since: str | None
                  ) -> tuple[dict[str, Any], PlanPrinter | None]:
     manual = getattr(printer, "bed_clearing", "manual") != "automatic"
     active = journal.active_on(printer.name)
@@ -82,7 +88,7 @@ def _printer_row(printer: Any, status: Any, journal: Any, waiting_since: str | N
     return row, plan_printer
 
 
-def _lots(store: Any, plan_printers: list[PlanPrinter], rows: dict[str, dict[str, Any]], now: datetime,
+def _lots(store: QueueStore, plan_printers: list[PlanPrinter], rows: dict[str, dict[str, Any]], now: datetime,
           clearing_delay_s: float | None) -> list[dict[str, Any]]:
     from hospfab.queue.runner import plate_options
     from hospfab.queue.store import ACTIVE, FAILED, QUEUED
@@ -124,7 +130,7 @@ def _lots(store: Any, plan_printers: list[PlanPrinter], rows: dict[str, dict[str
     return out
 
 
-def fleet_view(journal_path: Path, printers: list[Any], *, timeout: float = 3.0, config_dir: Path | None = None,
+def fleet_view(journal_path: Path, printers: list[PrinterConfig], *, timeout: float = 3.0, config_dir: Path | None = None,
                clearing_delay_s: float | None = None, events_limit: int = 12) -> FleetView:
     """Everything the page shows. With ``config_dir``, new alert events are recorded on the way (for
     delivery by whoever runs the alerts pass)."""
