@@ -142,15 +142,17 @@ def print_reference(
     staging = Path(tempfile.mkdtemp(prefix="hospfab-print-"))
     try:
         verdicts = assess_printers(journal, printers, revision)
-        eligible = [v for v in verdicts if v.eligible]
+        # an eligible verdict always names its recipe
+        eligible = [(v, v.recipe) for v in verdicts if v.eligible and v.recipe is not None]
         recipes: dict[int, Path] = {}  # only the recipes that may be sent are copied and hashed
-        for verdict in eligible:
-            if id(verdict.recipe) not in recipes:
-                recipes[id(verdict.recipe)] = stage_build_file(verdict.recipe, _subdir(staging, len(recipes)))
+        for _verdict, recipe in eligible:
+            if id(recipe) not in recipes:
+                recipes[id(recipe)] = stage_build_file(recipe, _subdir(staging, len(recipes)))
         if options.dry_run and eligible:
-            return PrintResult(revision, eligible[0].recipe, eligible[0].printer, None, verdicts, overrides)
-        for verdict in eligible:
-            job = _new_job(revision, verdict, options, overrides)
+            first, recipe = eligible[0]
+            return PrintResult(revision, recipe, first.printer, None, verdicts, overrides)
+        for verdict, recipe in eligible:
+            job = _new_job(revision, verdict.printer, recipe, options, overrides)
             try:
                 journal.claim(job, require_bed_clear=verdict.printer.bed_clearing == "manual")
             except PrinterError as err:  # another print claimed it since we looked
@@ -158,8 +160,8 @@ def print_reference(
                 continue
             except JournalError as err:
                 raise JournalError(f"{err.message}; nothing was sent to any printer") from None
-            job = _send(journal, job, verdict.printer, recipes[id(verdict.recipe)], revision)
-            return PrintResult(revision, verdict.recipe, verdict.printer, job, verdicts, overrides)
+            job = _send(journal, job, verdict.printer, recipes[id(recipe)], revision)
+            return PrintResult(revision, recipe, verdict.printer, job, verdicts, overrides)
         raise no_printer_error(revision.spec, verdicts)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -171,8 +173,8 @@ def _subdir(root: Path, index: int) -> Path:
     return folder
 
 
-def _new_job(revision: Revision, verdict: Assessment, options: PrintOptions, overrides: dict[str, Any]) -> Job:
-    printer, recipe = verdict.printer, verdict.recipe
+def _new_job(revision: Revision, printer: PrinterLike, recipe: Recipe, options: PrintOptions,
+             overrides: dict[str, Any]) -> Job:
     job_id = new_job_id()
     return Job(
         id=job_id,
@@ -238,9 +240,12 @@ def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: OctoP
     from hospfab.octoprint.exceptions import PrinterAuthRefused, PrinterUnreachable
     from hospfab.printing.confirm import NOT_SENT, SENT, confirm_send
 
+    remote = job.remote_file
+    if remote is None:
+        raise ValueError(f"job {job.id}: no remote file name; every attempt is claimed with one")
     interrupted = False
     try:
-        result = client.upload(staged, job.remote_file, userdata=userdata, select=True, print_=True)
+        result = client.upload(staged, remote, userdata=userdata, select=True, print_=True)
     except (PrinterUnreachable, PrinterAuthRefused) as err:  # refused before anything was stored
         return _not_sent(journal, job, err.message, "")
     except PrinterError as err:
@@ -258,7 +263,7 @@ def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: OctoP
         return _not_sent(journal, job, f"printer {printer.name} did not start {result.name}",
                          " (busy or not operational)")
     with printer.client(read_timeout=ASK_TIMEOUT_S, retries=1) as asker:
-        verdict = confirm_send(asker, job.remote_file)
+        verdict = confirm_send(asker, remote)
     if verdict.kind == SENT:
         recorded = _recorded(journal, job, PRINTING, started_at=NOW,
                              reason=f"answer to the upload lost ({failure}); {verdict.detail}")
