@@ -96,3 +96,65 @@ def test_box_sweep_finds_exactly_the_overlapping_pairs():
     brute = [(int(a), int(b)) for i, a in enumerate(candidates) for b in candidates[i + 1:]
              if np.all(lo[a] < hi[b]) and np.all(lo[b] < hi[a])]
     assert brute and analysis._box_overlaps(lo, hi, candidates) == brute
+
+
+def reference_partition(keys: np.ndarray) -> np.ndarray:
+    return np.unique(keys, return_inverse=True)[1].reshape(-1)
+
+
+def assert_groups_like_unique(ids: np.ndarray, count: int, keys: np.ndarray) -> None:
+    ref = reference_partition(keys)
+    assert len(ids) == len(keys) and count == ref.max() + 1 == len(np.unique(np.c_[ids, ref], axis=0))
+    assert ids.min() == 0 and ids.max() == count - 1
+
+
+def test_group_ids_of_nothing():
+    ids, count = topology.group_ids(np.zeros(0, np.int64))
+    assert count == 0 and ids.dtype == np.int32 and ids.shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+def test_group_ids_matches_unique_across_chunks(dtype):
+    rng = np.random.default_rng(3)
+    keys = rng.integers(-2000, 2000, size=(1 << 16) + 4000).astype(dtype)  # more than one chunk
+    ids, count = topology.group_ids(keys)
+    assert_groups_like_unique(ids, count, keys.astype(np.int64))
+
+
+def test_group_ids_hash_separates_distinct_keys(monkeypatch):
+    """Distinct keys get distinct hash prefixes (no collision pass): the hash bits are really used."""
+    calls = []
+    real = topology._split_collisions
+    monkeypatch.setattr(topology, "_split_collisions", lambda *a: calls.append(1) or real(*a))
+    keys = np.arange(5000, dtype=np.int64) * 7919
+    ids, count = topology.group_ids(np.r_[keys, keys[::-1]])
+    assert count == 5000 and calls == []
+    assert np.array_equal(ids[:5000], ids[5000:][::-1])
+
+
+def test_group_ids_plain_unique_for_huge_inputs(monkeypatch):
+    """Past 2**39 elements the index no longer leaves room for the hash: plain np.unique (forced here)."""
+    monkeypatch.setattr(topology, "_bits", lambda n: 40)
+    keys = np.array([5, -3, 5, 9, -3, 5], np.int64)
+    assert_groups_like_unique(*topology.group_ids(keys), keys)
+
+
+def test_group_ids_splits_every_hash_collision(monkeypatch):
+    """A hash that maps every key to one value: the full-key pass splits all groups exactly."""
+    monkeypatch.setattr(topology, "_HASH_MULT", np.uint64(0))
+    keys = np.random.default_rng(5).integers(0, 50, size=3000).astype(np.int64)
+    assert_groups_like_unique(*topology.group_ids(keys), keys)
+
+
+def test_group_ids_finds_a_collision_at_a_chunk_boundary(monkeypatch):
+    """The full-key pass overlaps its chunks by one: two keys sharing a hash on either side of a chunk
+    boundary are still split. With the identity hash, ``k >> 5`` (12 keys) is the hash: 192 and 193 collide
+    and sort to positions 3 and 4, across the first 4-element chunk."""
+    monkeypatch.setattr(topology, "_HASH_MULT", np.uint64(1))
+    monkeypatch.setattr(topology, "_CHUNK", 4)
+    keys = np.array([0, 64, 128, 192, 193, 256, 320, 384, 448, 512, 576, 640], np.int64)
+    ids, count = topology.group_ids(keys[::-1].copy())
+    assert count == 12 and sorted(ids.tolist()) == list(range(12))
+    later = np.r_[keys[:8], keys[8] + 1, keys[8] + 2, keys[10:]]  # the collision in a later chunk only
+    ids, count = topology.group_ids(later)
+    assert count == len(set(later.tolist())) == 12

@@ -199,8 +199,10 @@ def test_set_policy(tmp_path):
     assert store.set_policy(roles=[" quality ", " ", "engineer"]).roles == ["quality", "engineer"]
     assert store.policy.signatures == 2
     assert store.set_policy().signatures == 2 and store.policy.roles == ["quality", "engineer"]
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as info:
         store.set_policy(signatures=0)
+    assert info.value.message == (f"{tmp_path / 'trust.yaml'}: key 'signatures': Input should be greater than or "
+                                  f"equal to 1, got 0 (allowed: 1 to 20)")
     assert store.policy.signatures == 2
 
 
@@ -299,7 +301,7 @@ def test_shipped_keys_by_id_and_links_refused(tmp_path):
     shipped = signing.shipped_keys(keys)
     assert list(shipped) == [key_id]
     assert shipped[key_id].name == "bob" and shipped[key_id].path == keys / "bob.pub"
-    assert shipped[key_id].key_id == key_id
+    assert shipped[key_id].key_id == key_id and signing.fingerprint(shipped[key_id].public_key) == key_id
     (keys / "link.pub").symlink_to(keys / "bob.pub")
     with pytest.raises(ConfigError, match="symbolic link refused"):
         signing.shipped_keys(keys)
