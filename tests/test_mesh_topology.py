@@ -158,3 +158,47 @@ def test_group_ids_finds_a_collision_at_a_chunk_boundary(monkeypatch):
     later = np.r_[keys[:8], keys[8] + 1, keys[8] + 2, keys[10:]]  # the collision in a later chunk only
     ids, count = topology.group_ids(later)
     assert count == len(set(later.tolist())) == 12
+
+
+def edge(a: int, b: int, vertex_count: int = 10) -> int:
+    return ((min(a, b) * vertex_count + max(a, b)) << 1) | (a > b)
+
+
+def test_open_edge_vertices_first_and_last_edges_and_shared_ones():
+    """Single edges at both ends of the sorted order count; an edge used twice (either direction) does not."""
+    keys = np.array([edge(9, 8), edge(4, 5), edge(0, 1), edge(5, 4)], np.int64)
+    assert topology.open_edge_vertices(keys, 10).tolist() == [0, 1, 8, 9]
+    closed = np.array([edge(2, 3), edge(3, 2), edge(6, 7), edge(6, 7)], np.int64)
+    assert topology.open_edge_vertices(closed, 10).tolist() == []
+    assert topology.open_edge_vertices(np.array([edge(3, 7)], np.int64), 10).tolist() == [3, 7]
+
+
+def test_close_cracks_merges_two_candidates_within_tolerance():
+    positions = np.array([[0, 0, 0], [5, 0, 0], [0.0005, 0, 0], [9, 9, 9]], np.float32)
+    ids = np.array([0, 1, 2, 2, 3], np.int32)
+    merged, remap = topology.close_cracks(ids, positions, np.array([0, 2]), 0.001)
+    assert merged == 1 and ids.tolist() == [0, 1, 0, 0, 3] and remap.tolist() == [0, 1, 0, 3]
+    ids = np.array([0, 1, 2], np.int32)
+    assert topology.close_cracks(ids, positions, np.array([0, 1]), 0.001) == (0, None)
+    assert topology.close_cracks(ids, positions, np.array([2]), 0.001) == (0, None)
+    assert topology.close_cracks(ids, positions, np.array([], np.int64), 0.001) == (0, None)
+    assert ids.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_weld_by_coordinates_for_huge_inputs(monkeypatch, case):
+    """Past 2**39 corners the index leaves no room for a hash: the lexicographic sort (forced here) welds
+    the same way, numbered by first occurrence."""
+    corners = corner_sets()[case]
+    monkeypatch.setattr(topology, "_bits", lambda n: 40)
+    w = topology.weld(corners)
+    ref = reference_ids(corners)
+    assert np.array_equal(w.ids, ref) and w.count == ref.max() + 1
+    assert np.array_equal(w.first, [np.flatnonzero(ref == v)[0] for v in range(w.count)])
+
+
+def test_exact_weld_returns_ids_and_count():
+    corners = corner_sets()[3]
+    ids, count = topology.exact_weld(corners)
+    ref = reference_ids(corners)
+    assert np.array_equal(ids, ref) and count == ref.max() + 1

@@ -138,11 +138,15 @@ def test_write_then_load_then_verify(tmp_path, signer):
     root = tmp_path / "catalog"
     root.mkdir()
     assert ix.load(root) is None
-    first = ix.write(root, None, {"B@1": ENTRY, "A@1": ENTRY}, key, key_id, now=AT)
+    first = ix.write(root, None, {"B@1": ENTRY, "A@1": ENTRY, "ÉCRAN@1": ENTRY}, key, key_id, now=AT)
     assert first.version == 1 and len(first.catalog_id) == 32 and first.key_id == key_id
     assert first.signed["at"] == "2026-12-01T09:30:15Z" and first.signed["format"] == 2
-    assert list(first.revisions) == ["A@1", "B@1"]
+    assert list(first.revisions) == ["A@1", "B@1", "ÉCRAN@1"]
     raw = (root / ix.INDEX_NAME).read_bytes()
+    # written for review: indented, keys sorted, UTF-8 (not \u escapes), one final newline
+    assert raw == (json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    assert raw.startswith(b'{\n  "key_id": ') and "ÉCRAN@1".encode() in raw
+    assert first.path == root / ix.INDEX_NAME
     assert first.sha256 == sha(raw) and stat.S_IMODE((root / ix.INDEX_NAME).stat().st_mode) == 0o644
     loaded = ix.load(root)
     assert (loaded.signed, loaded.key_id, loaded.signature, loaded.sha256) == (
