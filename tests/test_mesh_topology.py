@@ -178,6 +178,7 @@ def test_close_cracks_merges_two_candidates_within_tolerance():
     ids = np.array([0, 1, 2, 2, 3], np.int32)
     merged, remap = topology.close_cracks(ids, positions, np.array([0, 2]), 0.001)
     assert merged == 1 and ids.tolist() == [0, 1, 0, 0, 3] and remap.tolist() == [0, 1, 0, 3]
+    assert ids.dtype == remap.dtype == np.int32
     ids = np.array([0, 1, 2], np.int32)
     assert topology.close_cracks(ids, positions, np.array([0, 1]), 0.001) == (0, None)
     assert topology.close_cracks(ids, positions, np.array([2]), 0.001) == (0, None)

@@ -84,10 +84,16 @@ def test_load_manifest_refusals(tmp_path, content, needle):
     assert needle in info.value.message and mf.MANIFEST_NAME in info.value.message
 
 
-def test_load_manifest_unreadable_is_an_integrity_error(tmp_path):
+def test_load_manifest_unreadable_or_broken_is_an_integrity_error_naming_it(tmp_path):
     os.mkfifo(tmp_path / mf.MANIFEST_NAME)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError) as info:
         mf.load_manifest(tmp_path)
+    assert info.value.message == f"{tmp_path / mf.MANIFEST_NAME}: the manifest is not a regular file (a FIFO)"
+    (tmp_path / mf.MANIFEST_NAME).unlink()
+    (tmp_path / mf.MANIFEST_NAME).write_text("{nope")
+    with pytest.raises(IntegrityError) as info:
+        mf.load_manifest(tmp_path)
+    assert info.value.message.startswith(f"{tmp_path / mf.MANIFEST_NAME}: broken JSON")
 
 
 def test_load_manifest_accepts_an_empty_mapping(tmp_path):
@@ -196,20 +202,28 @@ GOOD = {"format": 2, "catalog_id": "c", "version": 1, "at": "x", "revisions": {"
 ])
 def test_load_refuses_a_malformed_index(tmp_path, doc):
     (tmp_path / ix.INDEX_NAME).write_text(json.dumps(doc))
-    with pytest.raises(IntegrityError, match="corrupt catalog index \\(not a format-2 signed index\\)"):
+    with pytest.raises(IntegrityError) as info:
         ix.load(tmp_path)
+    assert info.value.message == f"{tmp_path / ix.INDEX_NAME}: corrupt catalog index (not a format-2 signed index)"
 
 
 def test_load_accepts_the_minimal_index_and_refuses_unreadable_ones(tmp_path):
     (tmp_path / ix.INDEX_NAME).write_text(json.dumps({"signed": GOOD, "key_id": "k", "signature": "s"}))
     assert ix.load(tmp_path).version == 1 and ix.load(tmp_path).catalog_id == "c"
-    (tmp_path / ix.INDEX_NAME).write_bytes(b"\xff")
-    with pytest.raises(IntegrityError, match="corrupt catalog index \\(not UTF-8\\)"):
+    path = tmp_path / ix.INDEX_NAME
+    path.write_bytes(b"\xff")
+    with pytest.raises(IntegrityError) as info:
         ix.load(tmp_path)
-    (tmp_path / ix.INDEX_NAME).unlink()
-    os.mkfifo(tmp_path / ix.INDEX_NAME)
-    with pytest.raises(IntegrityError):
+    assert info.value.message == f"{path}: corrupt catalog index (not UTF-8)"
+    path.write_text("{nope")
+    with pytest.raises(IntegrityError) as info:
         ix.load(tmp_path)
+    assert info.value.message.startswith(f"{path}: broken JSON")
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(IntegrityError) as info:
+        ix.load(tmp_path)
+    assert info.value.message == f"{path}: the catalog index is not a regular file (a FIFO)"
 
 
 def an_index(revisions: dict) -> ix.Index:

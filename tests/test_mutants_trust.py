@@ -315,6 +315,7 @@ def test_sign_and_verify_raw(tmp_path):
     assert not signing.verify_raw(key.public_key(), b"payloaD", sig)
     assert not signing.verify_raw(key.public_key(), b"payload", sig[:-4] + "AAA=")
     assert not signing.verify_raw(key.public_key(), b"payload", "not base64!")
+    assert not signing.verify_raw(key.public_key(), b"payload", sig[:8] + "*" + sig[8:])  # junk is not skipped
     raw = signing.public_b64(key.public_key())
     assert signing.fingerprint(signing.public_from_b64(raw)) == signing.fingerprint(key.public_key())
     with pytest.raises(ValueError, match="not a base64 Ed25519 public key"):
