@@ -203,3 +203,14 @@ def test_exact_weld_returns_ids_and_count():
     ids, count = topology.exact_weld(corners)
     ref = reference_ids(corners)
     assert np.array_equal(ids, ref) and count == ref.max() + 1
+
+
+@pytest.mark.parametrize("keys, stats", [
+    ([edge(1, 2), edge(2, 1)], (1, 0, 0, 0)),  # the smallest closed edge: one edge, used twice
+    ([edge(1, 2), edge(1, 2)], (1, 0, 0, 1)),  # twice in the same direction
+    ([edge(1, 2)], (1, 1, 0, 0)),
+    ([edge(1, 2), edge(2, 1), edge(1, 2)], (1, 0, 1, 0)),
+])
+def test_edge_stats_of_the_smallest_inputs(keys, stats):
+    s = topology.edge_stats(np.array(keys, np.int64))
+    assert (s.edges, s.open, s.non_manifold, s.inconsistent) == stats
