@@ -114,7 +114,8 @@ def test_missing_store_trusts_nothing(tmp_path):
     assert not store.exists and store.entries == [] and store.policy.needed == 1
     with pytest.raises(ts.UntrustedKey) as info:
         store.signer("0123456789abcdef", where="sig.yaml")
-    assert info.value.message.startswith("sig.yaml: key 0123456789abcdef is not trusted at this site")
+    assert info.value.message.startswith(f"sig.yaml: key 0123456789abcdef is not trusted at this site (trust store "
+                                         f"{tmp_path / 'trust.yaml'}; ")
     assert info.value.code == "untrusted_key"
     with pytest.raises(ts.UntrustedKey) as info:
         store.signer("0123456789abcdef")
@@ -131,7 +132,11 @@ def test_trust_save_load_and_signer(tmp_path):
     path = store.save()
     assert store.exists and path == tmp_path / "site" / "trust.yaml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    assert path.read_text().startswith("# hospfab site trust store")
+    text = path.read_text()
+    assert text.startswith("# hospfab site trust store: the validator keys this site trusts (never inside the "
+                           "catalog).\n# Edit it only through `hospfab keys trust|revoke|policy`; protect it like a "
+                           "password file.\n")
+    assert "added_at: '2026-12-01T09:00:00Z'\n" in text and "expires: '2028-01-01T00:00:00Z'\n" in text
     again = ts.TrustStore.load(path)
     assert again.exists and [e.key_id for e in again.entries] == [key_id]
     assert again.entry(key_id).name == "J. Martin" and again.entry("f" * 16) is None
@@ -190,6 +195,7 @@ def test_revoke_without_a_time_uses_now(tmp_path):
     store = ts.TrustStore(tmp_path / "trust.yaml")
     store.trust(pub, name="A", roles=["r"])
     assert abs(store.entry(key_id).added_at - datetime.now(timezone.utc)) < timedelta(minutes=5)
+    assert store.entry(key_id).added_at.microsecond == 0 and ts.now_utc().microsecond == 0
     before = datetime.now(timezone.utc).replace(microsecond=0)
     assert store.revoke(key_id, reason="r").revoked_at >= before
 
@@ -271,6 +277,11 @@ def test_load_private_key_refusals(tmp_path):
         signing.load_private_key(private, passphrase="wrong one!")
     assert signing.load_private_key(private, passphrase="long enough")
     plain, _pub, _ = signing.generate_key_pair("plain", tmp_path)
+    big = tmp_path / "big.key"
+    big.write_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----" + b"x" * (64 << 10))
+    with pytest.raises(InputError) as info:
+        signing.is_encrypted(big)
+    assert info.value.message == f"{big}: the private key is larger than 65536 bytes; refused"
     assert not signing.is_encrypted(plain)
     assert signing.load_private_key(plain, passphrase=lambda: pytest.fail("asked for a passphrase"))
     with pytest.raises(InputError, match="not a PEM private key"):
