@@ -124,18 +124,19 @@ def test_missing_store_trusts_nothing(tmp_path):
 
 def test_trust_save_load_and_signer(tmp_path):
     _priv, pub, key_id = keypair(tmp_path)
-    store = ts.TrustStore.load(tmp_path / "site" / "trust.yaml")
+    store = ts.TrustStore.load(tmp_path / "etc" / "site" / "trust.yaml")
     added = store.trust(pub, name="  J. Martin ", roles=["engineer"], now=T0,
                         expires=datetime(2028, 1, 1))
     assert added.key_id == key_id and added.name == "J. Martin" and added.added_at == T0
     assert added.expires == datetime(2028, 1, 1, tzinfo=timezone.utc)
     path = store.save()
-    assert store.exists and path == tmp_path / "site" / "trust.yaml"
+    assert store.exists and path == tmp_path / "etc" / "site" / "trust.yaml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     text = path.read_text()
     assert text.startswith("# hospfab site trust store: the validator keys this site trusts (never inside the "
                            "catalog).\n# Edit it only through `hospfab keys trust|revoke|policy`; protect it like a "
                            "password file.\n")
+    assert "password file.\nversion: 1\npolicy:\n" in text and "name: J. Martin\n" in text  # documented order
     assert "added_at: '2026-12-01T09:00:00Z'\n" in text and "expires: '2028-01-01T00:00:00Z'\n" in text
     again = ts.TrustStore.load(path)
     assert again.exists and [e.key_id for e in again.entries] == [key_id]
@@ -333,3 +334,12 @@ def test_sign_and_verify_raw(tmp_path):
     with pytest.raises(ValueError, match="not a base64 Ed25519 public key"):
         signing.public_from_b64(raw[:-2] + "!!")
     assert signing.public_pem(key.public_key()).startswith(b"-----BEGIN PUBLIC KEY-----")
+
+
+def test_saved_names_stay_readable(tmp_path):
+    _priv, pub, _ = keypair(tmp_path)
+    store = ts.TrustStore(tmp_path / "trust.yaml")
+    store.trust(pub, name="É. Müller", roles=["ingénieure biomédicale"], now=T0)
+    text = store.save().read_text(encoding="utf-8")
+    assert "name: É. Müller\n" in text and "- ingénieure biomédicale\n" in text
+    assert ts.TrustStore.load(tmp_path / "trust.yaml").entries[0].name == "É. Müller"
