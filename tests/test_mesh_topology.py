@@ -214,3 +214,20 @@ def test_exact_weld_returns_ids_and_count():
 def test_edge_stats_of_the_smallest_inputs(keys, stats):
     s = topology.edge_stats(np.array(keys, np.int64))
     assert (s.edges, s.open, s.non_manifold, s.inconsistent) == stats
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 5, 1 << 16])
+def test_edge_stats_across_chunk_boundaries(monkeypatch, chunk):
+    """Runs of equal edges that straddle the chunked comparison's boundaries are counted once."""
+    from collections import Counter
+
+    monkeypatch.setattr(topology, "_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    pairs = rng.integers(0, 6, size=(60, 2))
+    keys = np.array([edge(int(a), int(b)) for a, b in pairs if a != b], np.int64)
+    runs = Counter(int(k) >> 1 for k in keys)
+    ways = Counter(int(k) for k in keys)
+    s = topology.edge_stats(keys.copy())
+    assert s.edges == len(runs) and s.open == sum(n == 1 for n in runs.values())
+    assert s.non_manifold == sum(n >= 3 for n in runs.values())
+    assert s.inconsistent == sum(n == 2 and ways[(u << 1)] != 1 for u, n in runs.items())

@@ -159,7 +159,9 @@ def test_write_then_load_then_verify(tmp_path, signer):
         first.signed, key_id, first.signature, first.sha256)
     assert loaded.label() == f"{root / ix.INDEX_NAME} v1" and loaded.path == root / ix.INDEX_NAME
     assert ix.verify_signature(loaded, store).key_id == key_id
+    (root / ix.INDEX_NAME).chmod(0o600)  # a catalog is shared read-only: the index is always 0644 again
     second = ix.write(root, loaded, {"A@1": ix.entry_for("retired", "m" * 64, ["k1"])}, key, key_id)
+    assert stat.S_IMODE((root / ix.INDEX_NAME).stat().st_mode) == 0o644
     assert second.version == 2 and second.catalog_id == first.catalog_id
     assert second.revisions["A@1"]["status"] == "retired" and second.revisions["B@1"] == ENTRY
     assert abs(datetime.fromisoformat(second.signed["at"].replace("Z", "+00:00"))
