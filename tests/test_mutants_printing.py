@@ -88,6 +88,8 @@ def test_objects_without_the_flags_are_real_printers_and_real_recipes():
 
     recipe = Plain("prusa-mk4", "petg")
     assert choose._static_reason(Bare(), Revision([recipe])) == (recipe, None)
+    # a printer that does not say it is a test printer is not one
+    assert choose._static_reason(Bare(), Revision([Recipe("prusa-mk4", "petg", test_only=True)]))[0] is None
 
 
 def test_assessment_eligibility_and_rendering():
@@ -118,6 +120,7 @@ def test_assess_printers_without_a_static_match_asks_no_printer(tmp_path):
     finally:
         journal.close()
     assert [v.reason for v in verdicts] == ["material abs loaded, the recipe needs petg"]
+    assert verdicts[0].printer.material == "abs" and verdicts[0].recipe is None and verdicts[0].state is None
 
 
 # -- send: the staged file and the job -------------------------------------------------------------------
