@@ -176,8 +176,9 @@ def test_verify_signature_refuses_an_edited_index(tmp_path, signer):
     doc = json.loads((tmp_path / ix.INDEX_NAME).read_text())
     doc["signed"]["version"] = 5
     (tmp_path / ix.INDEX_NAME).write_text(json.dumps(doc))
-    with pytest.raises(IntegrityError, match="signature does not match \\(index altered or forged\\)"):
+    with pytest.raises(IntegrityError) as info:
         ix.verify_signature(ix.load(tmp_path), store)
+    assert info.value.message == f"{tmp_path / ix.INDEX_NAME}: signature does not match (index altered or forged)"
     doc["key_id"] = "0" * 16
     (tmp_path / ix.INDEX_NAME).write_text(json.dumps(doc))
     with pytest.raises(IntegrityError) as info:

@@ -5,6 +5,7 @@ one comparison, bound or branch of ``hospfab.trust.store`` or ``hospfab.catalog.
 from __future__ import annotations
 
 import base64
+import os
 import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -343,3 +344,83 @@ def test_saved_names_stay_readable(tmp_path):
     text = store.save().read_text(encoding="utf-8")
     assert "name: É. Müller\n" in text and "- ingénieure biomédicale\n" in text
     assert ts.TrustStore.load(tmp_path / "trust.yaml").entries[0].name == "É. Müller"
+
+
+def test_messages_name_the_file(tmp_path):
+    _priv, pub, key_id = keypair(tmp_path)
+    path = tmp_path / "trust.yaml"
+    store = ts.TrustStore(path)
+    with pytest.raises(InputError) as info:
+        store.trust(pub, name="A", roles=[])
+    assert info.value.message == f"{path}: key 'roles': List should have at least 1 item after validation, not 0"
+    store.trust(pub, name="A", roles=["r"])
+    with pytest.raises(InputError) as info:
+        store.trust(pub, name="B", roles=["r"])
+    assert info.value.message == f"key {key_id} is already trusted as A in {path}"
+    path.write_text("version: 1\nkeys: [{key_id: 'zz'}]\n")
+    with pytest.raises(ConfigError) as info:
+        ts.TrustStore.load(path)
+    assert info.value.message.startswith(f"{path}: key 'keys[0].key_id': String should match pattern")
+    assert "missing required key 'keys[0].public_key'" in info.value.message
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(InputError) as info:
+        ts.TrustStore.load(path)
+    assert info.value.message == f"{path}: the trust store is not a regular file (a FIFO)"
+
+
+def test_load_refusal_messages_name_the_trust_store(tmp_path):
+    _priv, pub, key_id = keypair(tmp_path)
+    store = ts.TrustStore(tmp_path / "trust.yaml")
+    store.trust(pub, name="A", roles=["r"], now=T0)
+    store.save()
+    text = (tmp_path / "trust.yaml").read_text()
+    (tmp_path / "trust.yaml").write_text(text.replace(key_id, "f" * 16))
+    with pytest.raises(ConfigError) as info:
+        ts.TrustStore.load(tmp_path / "trust.yaml")
+    assert info.value.message.startswith(f"{tmp_path / 'trust.yaml'}: key {'f' * 16}: the public key's fingerprint")
+    public = store.entry(key_id).public_key
+    (tmp_path / "trust.yaml").write_text(text.replace(public, "AAAA"))
+    with pytest.raises(ConfigError) as info:
+        ts.TrustStore.load(tmp_path / "trust.yaml")
+    assert info.value.message.startswith(f"{tmp_path / 'trust.yaml'}: key {key_id}: public_key is not a base64")
+
+
+def test_written_modes_do_not_depend_on_the_umask(tmp_path):
+    """Keys, trust store and index get their documented modes even under a permissive umask."""
+    from hospfab.catalog import index as ix
+
+    old = os.umask(0)
+    try:
+        private, public, _ = signing.generate_key_pair("u", tmp_path / "home" / "keys")
+        store = ts.TrustStore(tmp_path / "etc" / "hospfab" / "trust.yaml")
+        store.trust(public, name="U", roles=["r"])
+        store.save()
+        key = signing.load_private_key(private)
+        ix.write(tmp_path, None, {}, key, "k")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert (mode(private), mode(public), mode(tmp_path / "home" / "keys")) == (0o600, 0o644, 0o700)
+    assert mode(tmp_path / "etc" / "hospfab" / "trust.yaml") == 0o644 and mode(tmp_path / "etc" / "hospfab") == 0o755
+    assert mode(tmp_path / ix.INDEX_NAME) == 0o644
+
+
+def test_key_files_too_large_or_oddly_marked(tmp_path):
+    big = tmp_path / "big.pem"
+    big.write_bytes(b"x" * ((64 << 10) + 1))
+    with pytest.raises(InputError) as info:
+        signing.load_public_key(big)
+    assert info.value.message == f"{big}: the public key is larger than 65536 bytes; refused"
+    with pytest.raises(InputError) as info:
+        signing.load_private_key(big)
+    assert info.value.message == f"{big}: the private key is larger than 65536 bytes; refused"
+    private, public, _ = signing.generate_key_pair("plain", tmp_path)
+    odd = tmp_path / "odd.key"  # an unencrypted key that mentions the marker: a passphrase is given, refused
+    odd.write_bytes(b"# ENCRYPTED PRIVATE KEY\n" + private.read_bytes())
+    with pytest.raises(InputError) as info:
+        signing.load_private_key(odd, passphrase="whatever1")
+    assert info.value.message == f"{odd}: not a PEM private key"
+    raw = signing.public_b64(signing.load_public_key(public))
+    with pytest.raises(ValueError):
+        signing.public_from_b64(raw[:4] + "*" + raw[4:])
