@@ -162,3 +162,35 @@ def test_remote_name_and_new_job(monkeypatch):
     import getpass
 
     assert send.default_operator() == getpass.getuser()
+
+
+def test_assess_printers_asks_only_the_static_matches_and_keeps_their_answers(tmp_path):
+    """Two printers pass the static checks and are asked (nothing listens on their ports: a real connection
+    refusal); the third never is. Each live answer lands on its own printer, in fleet order."""
+    import socket
+
+    from hospfab.journal import Journal
+    from hospfab.octoprint.client import OctoPrintClient
+
+    def closed_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    class Real(Printer):
+        def client(self, **kwargs):
+            return OctoPrintClient(self.url, "0123456789abcdef0123", name=self.name, **kwargs)
+
+    a = Real(name="a", url=f"http://127.0.0.1:{closed_port()}", bed_clearing="auto")
+    b = Real(name="b", material="abs")
+    c = Real(name="c", url=f"http://127.0.0.1:{closed_port()}", bed_clearing="auto")
+    journal = Journal(tmp_path / "journal.sqlite3")
+    try:
+        verdicts = choose.assess_printers(journal, [a, b, c], Revision([Recipe("prusa-mk4", "petg")]))
+    finally:
+        journal.close()
+    assert [v.printer.name for v in verdicts] == ["a", "b", "c"]
+    assert [v.state for v in verdicts] == ["unreachable", None, "unreachable"]
+    assert all(v.recipe is None and not v.eligible for v in verdicts)
+    assert str(a.url.rsplit(":", 1)[1]) in verdicts[0].reason and str(c.url.rsplit(":", 1)[1]) in verdicts[2].reason
+    assert verdicts[1].reason == "material abs loaded, the recipe needs petg"
