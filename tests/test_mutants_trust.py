@@ -424,3 +424,29 @@ def test_key_files_too_large_or_oddly_marked(tmp_path):
     raw = signing.public_b64(signing.load_public_key(public))
     with pytest.raises(ValueError):
         signing.public_from_b64(raw[:4] + "*" + raw[4:])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("version: 1\npolicy: {signatures: 0}\n",
+     "key 'policy.signatures': Input should be greater than or equal to 1, got 0 (allowed: 1 to 20)"),
+    ("version: 1\npolicy: {signatures: 1, role: [a]}\n", "unknown key 'policy.role' (known keys: signatures, roles)"),
+    ("version: 1\nkeys: [{key_id: '0123456789abcdef', public_key: x, name: A, roles: [r], added_at: 2026-01-01, "
+     "expire: 2027-01-01}]\n", "unknown key 'keys[0] (A).expire' (known keys: key_id, public_key, name, roles, "
+                               "added_at, expires, revoked_at, revoked_reason)"),
+])
+def test_trust_file_errors_name_the_key_and_what_is_allowed(tmp_path, text, message):
+    (tmp_path / "trust.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        ts.TrustStore.load(tmp_path / "trust.yaml")
+    assert info.value.message == f"{tmp_path / 'trust.yaml'}: {message}"
+
+
+def test_trusting_with_a_bad_field_names_it(tmp_path):
+    _priv, pub, _ = keypair(tmp_path)
+    store = ts.TrustStore(tmp_path / "trust.yaml")
+    with pytest.raises(InputError) as info:
+        store.trust(pub, name="A" * 201, roles=["r"])
+    assert info.value.message == f"{tmp_path / 'trust.yaml'}: key 'name': String should have at most 200 characters"
+    with pytest.raises(InputError) as info:
+        signing.generate_key_pair("short", tmp_path / "k", passphrase="1234567")
+    assert info.value.message == "the key passphrase must have at least 8 characters"
