@@ -231,3 +231,15 @@ def test_edge_stats_across_chunk_boundaries(monkeypatch, chunk):
     assert s.edges == len(runs) and s.open == sum(n == 1 for n in runs.values())
     assert s.non_manifold == sum(n >= 3 for n in runs.values())
     assert s.inconsistent == sum(n == 2 and ways[(u << 1)] != 1 for u, n in runs.items())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weld_of_no_corners(dtype):
+    w = topology.weld(np.zeros((0, 3), dtype))
+    assert w.count == 0 and w.ids.shape == w.first.shape == (0,)
+    assert w.ids.dtype == w.first.dtype == np.int32
+
+
+def test_weld_of_one_corner():
+    w = topology.weld(np.array([[1.0, 2.0, 3.0]], np.float32))
+    assert w.count == 1 and w.ids.tolist() == [0] and w.first.tolist() == [0]
