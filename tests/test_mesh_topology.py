@@ -243,3 +243,15 @@ def test_weld_of_no_corners(dtype):
 def test_weld_of_one_corner():
     w = topology.weld(np.array([[1.0, 2.0, 3.0]], np.float32))
     assert w.count == 1 and w.ids.tolist() == [0] and w.first.tolist() == [0]
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 7])
+def test_weld_with_tiny_chunks(monkeypatch, chunk):
+    """Group starts found chunk by chunk: a group that straddles a chunk boundary stays one vertex."""
+    monkeypatch.setattr(topology, "_CHUNK", chunk)
+    corners = m.with_duplicate(m.box()).astype(np.float32).reshape(-1, 3)
+    w = topology.weld(corners)
+    ref = reference_ids(corners)
+    assert np.array_equal(w.ids, ref) and w.count == ref.max() + 1
+    ids, count = topology.group_ids(np.array([5, 5, 5, 1, 1, 9, 5, 9, 1, 1, 1], np.int64))
+    assert count == 3 and len(set(ids[[0, 1, 2, 6]].tolist())) == 1 and len(set(ids[[3, 4, 8, 9, 10]].tolist())) == 1
