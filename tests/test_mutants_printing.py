@@ -150,13 +150,13 @@ def test_remote_name_and_new_job(monkeypatch):
     recipe = Recipe("prusa-mk4", "petg", build_file=Path("/cat/rev-2/build/x.gcode"), sha256="s" * 64)
     verdict = choose.Assessment(Printer(), recipe=recipe)
     monkeypatch.setenv("HOSPFAB_OPERATOR", "night-nurse")
-    job = send._new_job(rev, verdict, send.PrintOptions(), {"allow_draft": True})
+    job = send._new_job(rev, verdict.printer, recipe, send.PrintOptions(), {"allow_draft": True})
     assert (job.ref, job.revision, job.build_file, job.sha256) == ("EAR-SAVER", 2, "x.gcode", "s" * 64)
     assert (job.printer, job.printer_url, job.printer_profile, job.material) == (
         "mk4-a", "http://127.0.0.1:5000", "prusa-mk4", "petg")
     assert job.material_lot == "LOT-1" and job.operator == "night-nurse" and job.outcome == "uploading"
     assert job.overrides == {"allow_draft": True} and job.remote_file == f"EAR-SAVER-r2-{job.id}.gcode"
-    job = send._new_job(rev, verdict, send.PrintOptions(material_lot="LOT-9", operator="day"), {})
+    job = send._new_job(rev, verdict.printer, recipe, send.PrintOptions(material_lot="LOT-9", operator="day"), {})
     assert job.material_lot == "LOT-9" and job.operator == "day" and job.overrides == {}
     monkeypatch.delenv("HOSPFAB_OPERATOR")
     import getpass

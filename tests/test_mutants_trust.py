@@ -402,7 +402,7 @@ def test_written_modes_do_not_depend_on_the_umask(tmp_path):
         os.umask(old)
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
     assert (mode(private), mode(public), mode(tmp_path / "home" / "keys")) == (0o600, 0o644, 0o700)
-    assert mode(tmp_path / "etc" / "hospfab" / "trust.yaml") == 0o644 and mode(tmp_path / "etc" / "hospfab") == 0o755
+    assert mode(tmp_path / "etc" / "hospfab" / "trust.yaml") == 0o644 and mode(tmp_path / "etc" / "hospfab") == 0o700  # only its owner may add entries
     assert mode(tmp_path / ix.INDEX_NAME) == 0o644
 
 
