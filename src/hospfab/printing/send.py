@@ -315,10 +315,13 @@ def _recorded(journal: Journal, job: Job, outcome: str, **changes: Any) -> Job:
         return journal.update(job.id, outcome=outcome, **changes)
     except JournalError as err:
         started = "IS PRINTING" if outcome == PRINTING else "may be printing"
-        raise JournalError(
+        # the same class as the cause: a runner that waits out a database outage (DatabaseUnavailable) still
+        # recognises it, and reconciles this job from the printer once the database is back
+        raise type(err)(
             f"job {job.id} {started} on printer {job.printer} as {job.remote_file}, but the journal could not "
             f"record it ({err.message}); free the space or fix the journal, then `hospfab jobs show {job.id}` "
-            "records it from the printer"
+            "records it from the printer",
+            detail=err.detail,
         ) from None
 
 
