@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -139,3 +140,14 @@ def gcode_file(tmp_path):
         return make_gcode(tmp_path / name, **kwargs)
 
     return make
+
+
+def wait_until(predicate, timeout_s: float = 60.0, poll_s: float = 0.2):
+    """Poll ``predicate`` until it returns something truthy (returned); AssertionError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError("condition not met in time")

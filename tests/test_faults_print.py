@@ -13,8 +13,9 @@ import sys
 import time
 
 import pytest
+from octoprint_fixtures import wait_until
 from fault_proxy import FaultProxy, SilentServer
-from test_print_support import print_catalog, write_fleet  # noqa: F401 - fixture
+from test_print_support import print_catalog, print_env, write_fleet  # noqa: F401 - fixture
 
 from hospfab.errors import ExitCode
 
@@ -24,12 +25,8 @@ UPLOAD = "/api/files/local"
 
 
 @pytest.fixture
-def env(print_catalog, monkeypatch, tmp_path):  # noqa: F811
-    monkeypatch.setenv("HOSPFAB_CATALOG", str(print_catalog))
-    fleet = tmp_path / "fleet.yaml"
-    monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
-    monkeypatch.setenv("HOSPFAB_OPERATOR", "ana")
-    return fleet
+def env(print_env):
+    return print_env
 
 
 @pytest.fixture
@@ -43,14 +40,6 @@ def proxied(octoprint_server, env, monkeypatch):
         proxy.close()
 
 
-def wait_until(predicate, timeout_s=60.0, poll_s=0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError("condition not met in time")
 
 
 def printed(server) -> dict[str, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from octoprint_fixtures import wait_until
 from test_alerts import free_port
 from test_print_support import write_fleet
 
@@ -50,14 +51,6 @@ def page_catalog(tmp_path_factory) -> Path:
     return root
 
 
-def wait_until(predicate, timeout_s: float = 60.0, poll_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError("condition not reached in time")
 
 
 def start_serve(*args: str) -> tuple[subprocess.Popen, str]:

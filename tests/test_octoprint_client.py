@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+from octoprint_fixtures import wait_until
 
 from hospfab.errors import ExitCode, PrinterError
 from hospfab.octoprint import (
@@ -27,14 +28,6 @@ def unique(stem: str) -> str:
     return f"{stem}-{uuid.uuid4().hex[:8]}.gcode"
 
 
-def wait_until(predicate, timeout_s: float = 20.0, poll_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError("condition not met in time")
 
 
 def test_version_and_idle_state(octoprint_server):

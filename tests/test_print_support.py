@@ -110,3 +110,13 @@ def write_fleet(path: Path, servers, monkeypatch, *, bed_clearing: str = "automa
         printers.append(entry)
     path.write_text(yaml.safe_dump({"printers": printers}, sort_keys=False))
     return path
+
+
+@pytest.fixture
+def print_env(print_catalog, monkeypatch, tmp_path):
+    """Catalog and fleet locations for in-process CLI calls (operator ana); returns the fleet path."""
+    monkeypatch.setenv("HOSPFAB_CATALOG", str(print_catalog))
+    fleet = tmp_path / "fleet.yaml"
+    monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
+    monkeypatch.setenv("HOSPFAB_OPERATOR", "ana")
+    return fleet

@@ -12,7 +12,8 @@ import sys
 import time
 
 import pytest
-from test_print_support import print_catalog, write_fleet  # noqa: F401 - fixture
+from octoprint_fixtures import wait_until
+from test_print_support import print_catalog, print_env, write_fleet  # noqa: F401 - fixture
 
 from hospfab.errors import ExitCode
 
@@ -20,23 +21,10 @@ pytestmark = pytest.mark.octoprint
 
 
 @pytest.fixture
-def env(print_catalog, monkeypatch, tmp_path):  # noqa: F811
-    """Catalog and fleet locations for in-process CLI calls; returns the fleet path."""
-    monkeypatch.setenv("HOSPFAB_CATALOG", str(print_catalog))
-    fleet = tmp_path / "fleet.yaml"
-    monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
-    monkeypatch.setenv("HOSPFAB_OPERATOR", "ana")
-    return fleet
+def env(print_env):
+    return print_env
 
 
-def wait_until(predicate, timeout_s=60.0, poll_s=0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError("condition not met in time")
 
 
 def start_other_job(server, gcode_file, dwell_s: int) -> None:

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from octoprint_fixtures import wait_until
 from test_print_support import TEST_META, trusted_test_key, write_fleet
 
 from hospfab.catalog import Catalog
@@ -102,14 +103,6 @@ def run_in_thread(home: Path, fleet: Path, catalog: Path, log=None, **options) -
     return thread, result
 
 
-def wait_until(predicate, timeout_s: float = 60.0, poll_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError("condition not reached in time")
 
 
 def plates(home: Path, lot_id: str):
