@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from hospfab.errors import ExitCode
@@ -213,26 +214,41 @@ def check_journal(path: Path) -> dict:
     return report
 
 
+def _copy_database(source: Path, dest: Path, *, check: Callable[[Path], None] | None = None) -> None:
+    """Copy the SQLite database ``source`` to ``dest`` (mode 0600, atomically) through SQLite's backup API, in
+    rollback-journal mode; ``check`` runs on the copy before it replaces ``dest``."""
+    from hospfab.fileio import atomic_path
+
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        with atomic_path(dest, mode=0o600) as tmp:
+            target = sqlite3.connect(tmp)
+            try:
+                src.backup(target)
+                target.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                target.close()
+            if check is not None:
+                check(tmp)
+    finally:
+        src.close()
+
+
 def backup_journal(path: Path, out: Path) -> dict:
     """Copy the journal (consistent, through SQLite's backup API) to ``out``, mode 0600; checked after."""
     from hospfab.errors import InputError
-    from hospfab.fileio import atomic_path
 
     if out.exists():
         raise InputError(f"{out}: already exists; choose a new file for the backup")
     verify_before_open(path)
-    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def checked(copy: Path) -> None:
+        problem = inspect(copy, full=True)
+        if problem is not None:
+            raise JournalDamaged(f"{out}: the backup {problem}; nothing written")
+
     try:
-        with atomic_path(out, mode=0o600) as tmp:
-            target = sqlite3.connect(tmp)
-            try:
-                source.backup(target)
-                target.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                target.close()
-            problem = inspect(tmp, full=True)
-            if problem is not None:
-                raise JournalDamaged(f"{out}: the backup {problem}; nothing written")
+        _copy_database(path, out, check=checked)
     except sqlite3.Error as err:
         raise describe_sqlite_error(str(out), err) from None
     except OSError as err:
@@ -246,7 +262,7 @@ def restore_journal(path: Path, source: Path) -> dict:
     from datetime import datetime, timezone
 
     from hospfab.errors import InputError
-    from hospfab.fileio import atomic_path, open_regular
+    from hospfab.fileio import open_regular
 
     os.close(open_regular(source, what="journal backup"))
     problem = inspect(source, full=True)
@@ -267,17 +283,7 @@ def restore_journal(path: Path, source: Path) -> dict:
             aside = path.with_name(f"{path.name}.replaced-{stamp_text}{suffix}")
             os.replace(current, aside)
             moved.append(str(aside))
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        with atomic_path(path, mode=0o600) as tmp:
-            target = sqlite3.connect(tmp)
-            try:
-                src.backup(target)
-                target.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                target.close()
-    finally:
-        src.close()
+    _copy_database(source, path)
     if backup_id:
         from hospfab.fileio import atomic_write_text
 
