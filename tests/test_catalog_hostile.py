@@ -218,3 +218,17 @@ def test_keys_new_encrypts_by_default_and_asks_the_passphrase(cli, tmp_path, mon
     assert policy["policy"] == {"signatures": 2, "roles": ["quality manager"]}
     assert yaml.safe_load((Path(listed["trust_store"])).read_text())["policy"]["signatures"] == 2
     assert json.dumps(listed).count("BEGIN") == 0
+
+
+@pytest.mark.parametrize("name", ["part.yaml", "rev-1/revision.yaml", "rev-1/manifest.json"])
+def test_a_catalog_file_replaced_by_a_link_is_refused(site, name):
+    """A link to an identical copy elsewhere is still refused: on another machine (or tomorrow) it points
+    wherever its target's folder says, and a reviewer reading git sees only the link."""
+    target = site / "catalog" / "TEST-BOX" / name
+    outside = site / "outside" / target.name
+    outside.parent.mkdir(exist_ok=True)
+    outside.write_bytes(target.read_bytes())
+    target.unlink()
+    target.symlink_to(outside)
+    one_line(run(["catalog", "verify"], site), 4, "symbolic link refused")
+    one_line(run(["catalog", "show", "TEST-BOX@1"], site), 4, "symbolic link refused")

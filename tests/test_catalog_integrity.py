@@ -105,7 +105,10 @@ def test_symlink_inside_a_revision_is_refused(env, tmp_path):
     outside = tmp_path / "elsewhere.gcode"
     outside.write_text("G28\n")
     os.symlink(outside, rev.path / "build" / "link.gcode")
-    assert_fails(cat, "symbolic link")
+    with pytest.raises(SafetyError, match="symbolic link refused") as info:  # refused as soon as it is read
+        cat.resolve("TEST-BOX@1")
+    assert info.value.exit_code == 4
+    assert [(o["ok"], o["exit_code"]) for o in cat.verify()] == [(False, 4)]
 
 
 @pytest.mark.parametrize("bad_path", ["../../../etc/passwd", "/etc/passwd", "build/../../other/model.stl"])

@@ -18,7 +18,7 @@ from hospfab.catalog.files import load_model
 from hospfab.catalog.model import (
     LegacyRetirement, PartMeta, RetirementRecord, RevisionMeta, SignatureRecord, ValidationRecord, check_ref,
 )
-from hospfab.catalog.paths import PathRefused, safe_path
+from hospfab.catalog.paths import PathRefused, check_no_links, safe_path
 from hospfab.errors import ConfigError, HospfabError, InputError, NotFoundError, SafetyError
 
 if TYPE_CHECKING:
@@ -310,8 +310,9 @@ class Catalog:
         self._require_root()
         folder = self.part_dir(ref)
         part_file = folder / PART_FILE
-        if folder.is_symlink():
-            raise PathRefused(f"{folder}: symbolic link refused in the catalog")
+        if folder.is_symlink() or part_file.is_symlink():
+            link = folder if folder.is_symlink() else part_file
+            raise PathRefused(f"{link}: symbolic link refused in the catalog")
         if not part_file.is_file():
             raise self.unknown_ref(ref)
         meta = load_model(part_file, PartMeta)
@@ -371,8 +372,7 @@ class Catalog:
                            code=f"revision_{revision.status}")
 
     def _load_revision(self, ref: str, folder: Path, rev: int) -> Revision:
-        if folder.is_symlink():
-            raise PathRefused(f"{folder}: symbolic link refused in the catalog")
+        check_no_links(folder)  # revision.yaml, records, signatures, build files: a link anywhere is refused
         rev_file = folder / REVISION_FILE
         meta = load_model(rev_file, RevisionMeta)
         if meta.ref != ref or meta.rev != rev:
