@@ -109,6 +109,17 @@ def test_signer_name_forged_by_another_trusted_key(site, cli):
     refused(tmp_path, cli, "signed as 'A. Tester' but key")
 
 
+def test_renaming_a_signer_in_the_trust_store_is_refused_and_says_why(site, cli):
+    """The name is part of what was signed: a renamed trust-store entry no longer matches it. Refused (the site
+    cannot tell a rename from a key signing in another name), with a message that names both causes."""
+    tmp_path, _key = site
+    store = tmp_path / "trust.yaml"
+    assert "name: A. Tester" in store.read_text()
+    store.write_text(store.read_text().replace("name: A. Tester", "name: Dr A. Tester"))
+    message = refused(tmp_path, cli, "signed as 'A. Tester' but key")
+    assert "'Dr A. Tester'" in message and "name was changed" in message
+
+
 def test_signer_name_edited_in_the_record(site, cli):
     tmp_path, _key = site
     [path] = (tmp_path / "catalog" / "TEST-BOX" / "rev-1" / "signatures").iterdir()

@@ -54,7 +54,9 @@ def check_record(catalog: Catalog, revision: Revision, record: SignedRecord, whe
         raise IntegrityError(f"{where}: signature does not match (record altered or forged)")
     if record.signer != signer.name:
         raise IntegrityError(f"{where}: signed as {record.signer!r} but key {record.key_id} belongs to "
-                             f"{signer.name!r} in this site's trust store (name forged)")
+                             f"{signer.name!r} in this site's trust store: either the key's holder signed in another "
+                             f"name or the trust store's name was changed since; refused either way (restore the "
+                             f"name, or have the record signed again)")
     if record.statement != STATEMENTS[record.meaning]:
         raise IntegrityError(f"{where}: the statement does not match the meaning {record.meaning!r}")
     if record.manifest_sha256 != manifest_sha:
