@@ -199,3 +199,20 @@ def test_a_broken_configuration_is_one_error_line_for_every_command(cli, hospfab
     assert out.exit_code == 2, out.stdout
     assert out.stderr.strip() == f"Error: {path}: unknown key 'bogus' (known keys: version, site, catalog, " \
         "catalog_repository, fleet, database, trust_store, site_profiles, alerts)"
+
+
+def test_trust_store_option_beats_the_environment_and_is_the_store_used(cli, hospfab_home, tmp_path):
+    from hospfab.catalog.signing import generate_key_pair
+
+    _key, public, _ = generate_key_pair("alice", tmp_path / "keys")
+    from_env, from_flag = tmp_path / "env-trust.yaml", tmp_path / "flag-trust.yaml"
+    env = {"HOSPFAB_TRUST_STORE": str(from_env)}
+    shown = _shown(cli, "--trust-store", from_flag, env=env)
+    assert shown["trust_store"] == {"value": str(from_flag), "source": "--trust-store"}
+    out = cli("keys", "trust", public, "--name", "Alice", "--role", "biomedical engineer", "--trust-store", from_flag,
+              env=env)
+    assert out.exit_code == 0, out.stderr
+    assert from_flag.is_file() and not from_env.exists()
+    listed = cli("keys", "list", "--json", "--trust-store", from_flag, env=env)
+    assert [k["name"] for k in listed.json()["data"]["keys"]] == ["Alice"]
+    assert cli("keys", "list", "--json", env=env).json()["data"]["keys"] == []

@@ -11,7 +11,7 @@ the default. ``hospfab config show`` prints the result and where each value came
   ``HOSPFAB_SITE_PROFILES``) extend and override them.
 - fleet:    ``--fleet``, ``HOSPFAB_FLEET``, ``fleet:``, ``<config>/fleet.yaml``.
 - database: ``--database``, ``HOSPFAB_DATABASE``, ``database:``; default: SQLite ``<data>/journal.sqlite3``.
-- trust store: ``HOSPFAB_TRUST_STORE``, ``trust_store:``; default: ``<config>/trust/trust.yaml`` (the site's pinned
+- trust store: ``--trust-store``, ``HOSPFAB_TRUST_STORE``, ``trust_store:``; default: ``<config>/trust/trust.yaml`` (the site's pinned
   validator keys; never inside the catalog).
 - site:     ``HOSPFAB_SITE``, ``site:``.
 - config and data folders: ``HOSPFAB_HOME`` overrides both (tests set it so they never touch the user's home);
@@ -124,6 +124,7 @@ class Settings:
         catalog: Path | None = None,
         profiles: Path | None = None,
         fleet: Path | None = None,
+        trust_store: Path | None = None,
         database: str | None = None,
     ) -> Settings:
         """Flag > environment > site configuration > default, for every setting (see the module docstring)."""
@@ -171,7 +172,7 @@ class Settings:
             site_profiles_dir=path(pick("site_profiles", None, None, "HOSPFAB_SITE_PROFILES")),
             database_url=_database_value(pick("database", database, "--database", "HOSPFAB_DATABASE"), sources),
             database_file=path(pick("database_file", None, None, "HOSPFAB_DATABASE_FILE")),
-            trust_store=path(pick("trust_store", None, None, "HOSPFAB_TRUST_STORE")),
+            trust_store=path(pick("trust_store", trust_store, "--trust-store", "HOSPFAB_TRUST_STORE")),
             site=pick("site", None, None, "HOSPFAB_SITE"),
             alerts=conf.get("alerts"),
             config_file=config_file,

@@ -86,9 +86,9 @@ class LazyGroup(TyperGroup):
 
 #: Root options also accepted after the command (`hospfab catalog verify --catalog DIR`, `... -q`), unless
 #: the command has an option of that name itself (`hospfab init --catalog URL`).
-ROOT_OPTIONS = ("--catalog", "--profiles", "--fleet")
+ROOT_OPTIONS = ("--catalog", "--profiles", "--fleet", "--trust-store")
 ROOT_FLAGS = ("--quiet", "-q")
-OWN_ROOT_OPTIONS = {"init": ("--catalog", "--fleet")}
+OWN_ROOT_OPTIONS = {"init": ("--catalog", "--fleet", "--trust-store")}
 
 
 def hoist_root_options(args: list[str]) -> list[str]:
@@ -180,6 +180,11 @@ def root(
     fleet: Annotated[
         Path | None, typer.Option("--fleet", help="Fleet YAML file (env HOSPFAB_FLEET).", show_default=False)
     ] = None,
+    trust_store: Annotated[
+        Path | None,
+        typer.Option("--trust-store", help="The site's trust store of validators' keys (env HOSPFAB_TRUST_STORE).",
+                     show_default=False),
+    ] = None,
     database: Annotated[
         str | None,
         typer.Option(
@@ -206,7 +211,8 @@ def root(
     ctx.call_on_close(lambda: set_quiet(False))
     if ctx.resilient_parsing:  # shell completion: no settings needed
         return
-    ctx.obj = SettingsRequest(catalog=catalog, profiles=profiles, fleet=fleet, database=database)
+    ctx.obj = SettingsRequest(catalog=catalog, profiles=profiles, fleet=fleet, trust_store=trust_store,
+                              database=database)
 
 
 class SettingsRequest:

@@ -27,7 +27,8 @@ def init(
     site_profiles: Annotated[Path | None, typer.Option(
         "--site-profiles", help="Folder of site profiles extending the shipped ones.", show_default=False)] = None,
     trust_store: Annotated[Path | None, typer.Option(
-        "--trust-store", help="Folder of trusted validators' public keys.", show_default=False)] = None,
+        "--trust-store", help="The site's trust store file (pinned validators' keys, approval policy).",
+        show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing configuration file.")] = False,
     interactive: Annotated[bool, typer.Option(
         "--interactive", "-i", help="Ask for each value (the default on a terminal without options).")] = False,
