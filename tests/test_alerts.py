@@ -4,6 +4,7 @@ real local SMTP server (aiosmtpd) and a command, retried with backoff while a ch
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
 import sys
@@ -142,6 +143,23 @@ def test_email_and_command_channels(hospfab_home, smtp_server, tmp_path):
     text = handler.messages[0].content.decode()
     assert "Subject: [hospfab] plate failed: mk4-01" in text and "thermal runaway" in text
     assert json.loads(out.read_text())["hospfab"]["kind"] == "plate_failed"
+
+
+def test_an_alert_command_inherits_no_secret_from_the_environment(hospfab_home, tmp_path, monkeypatch):
+    path = hospfab_home / "journal.sqlite3"
+    out = tmp_path / "env.json"
+    monkeypatch.setenv("HOSPFAB_DATABASE", "postgresql://hospfab:S3CRET-DB@db.example/hospfab")
+    monkeypatch.setenv("HOSPFAB_SMTP_PASSWORD", "S3CRET-SMTP")
+    monkeypatch.setenv("MK4_01_API_KEY", "S3CRET-KEY")
+    monkeypatch.setenv("LC_TIME", "fr_FR.UTF-8")
+    add_channel(hospfab_home, "command", f"{sys.executable} -c \"import json, os; "
+                f"open('{out}', 'w').write(json.dumps(dict(os.environ)))\"")
+    failed_plate(path)
+    assert run_pass(path, hospfab_home, with_status=False)["sent"] == 1
+    seen = json.loads(out.read_text())
+    assert "S3CRET" not in out.read_text()
+    assert seen["HOSPFAB_ALERT_KIND"] == "plate_failed" and seen["LC_TIME"] == "fr_FR.UTF-8"
+    assert seen["PATH"] == os.environ["PATH"]
 
 
 def test_alerts_cli_keeps_other_keys_hides_webhook_secrets_and_tests_channels(cli, hospfab_home):

@@ -73,8 +73,19 @@ def _email(address: str, event: Event, smtp: Smtp) -> None:
         raise ChannelDown(f"SMTP {smtp.host}:{smtp.port}: {type(err).__name__}: {err}") from None
 
 
+#: What an alert command inherits from hospfab's environment: enough to run and to format dates, nothing that
+#: could hold a secret (the database URL, an SMTP password, a printer's API key live in other variables).
+COMMAND_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL")
+
+
+def command_environment(event: Event) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name in COMMAND_ENV or name.startswith("LC_")}
+    env.update(HOSPFAB_ALERT_KIND=event.kind, HOSPFAB_ALERT_MESSAGE=event.message)
+    return env
+
+
 def _command(command: str, event: Event) -> None:
-    env = dict(os.environ, HOSPFAB_ALERT_KIND=event.kind, HOSPFAB_ALERT_MESSAGE=event.message)
+    env = command_environment(event)
     try:
         done = subprocess.run(shlex.split(command), input=json.dumps(payload(event)), text=True, env=env,
                               capture_output=True, timeout=COMMAND_TIMEOUT_S, check=False)  # fmt: skip
