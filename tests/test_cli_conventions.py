@@ -83,6 +83,26 @@ def test_startup_does_not_import_heavy_libraries():
     assert out.stdout.strip() == ""
 
 
+def test_library_core_never_imports_the_cli():
+    """Use cases (batch planning, loading the fleet, releasing a lot) live in the core, so that a web page or a
+    scheduler can call them: no module outside hospfab.cli imports it."""
+    import ast
+
+    import hospfab
+
+    root = Path(hospfab.__path__[0])
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "cli" or rel.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{rel}: {n}" for n in names if n == "hospfab.cli" or n.startswith("hospfab.cli.")]
+    assert offenders == []
+
+
 def test_library_core_does_not_import_typer():
     code = (
         "import sys, importlib, pathlib, hospfab\n"

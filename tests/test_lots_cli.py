@@ -80,3 +80,29 @@ def test_batch_plan_says_when_the_deadline_cannot_be_met(octoprint_server, lot_c
     assert cli("lots", "list", "--json").json()["data"]["lots"] == []
     out = cli("batch", REF, "--quantity", "4", "--printer", "ghost")
     assert out.exit_code == 2 and out.stderr.startswith("Error: printer ghost: not in the fleet file")
+
+
+
+def test_batch_planning_is_a_core_use_case(octoprint_server, lot_catalog, tmp_path, monkeypatch, hospfab_home):
+    """What `hospfab batch` does, called without the CLI (as a page or a scheduler would): an unreachable
+    printer is named and left out of the plan, the lot is queued with its sample drawn."""
+    from hospfab.errors import NotFoundError
+    from hospfab.queue.batching import enqueue_batch, plan_batch
+    from hospfab.settings import Settings
+
+    fleet = write_fleet(tmp_path / "fleet.yaml", [octoprint_server, "http://127.0.0.1:1"], monkeypatch)
+    monkeypatch.setenv("HOSPFAB_FLEET", str(fleet))
+    monkeypatch.setenv("HOSPFAB_CATALOG", str(lot_catalog))
+    settings = Settings.resolve()
+    plan = plan_batch(settings, REF, 6)
+    assert list(plan.unavailable) == ["vt-1"]
+    data = plan.as_dict()
+    assert [p["printer"] for p in data["plan"]] == ["vt-0"] and data["units"] == 6
+    with pytest.raises(NotFoundError, match="printer ghost"):
+        plan_batch(settings, REF, 6, only=["ghost"])
+    assert plan_batch(settings, REF, 6, only=["vt-0"]).unavailable == {}
+    lot = enqueue_batch(settings, plan, operator="ana", max_attempts=2)
+    with QueueStore(settings.database_target) as store:
+        plates = store.plates(lot_id=lot.id)
+    assert lot.quantity == 6 and len(plates) == data["plates"] and {p.planned_printer for p in plates} == {"vt-0"}
+    assert lot.sampling["units"] and all(1 <= u <= 6 for u in lot.sampling["units"])

@@ -97,7 +97,7 @@ def test_no_compatible_printer_at_all_exits_3_at_once(cli, env, octoprint_server
 
 def test_waiting_library_calls_back_with_eta_and_is_bounded(env, octoprint_server, monkeypatch, gcode_file):
     from hospfab.catalog import Catalog
-    from hospfab.cli.print_ import load_printers
+    from hospfab.fleet.loading import load_printers
     from hospfab.journal import Journal
     from hospfab.printing.wait import WaitInterrupted, WaitTimedOut, print_when_free
     from hospfab.settings import Settings

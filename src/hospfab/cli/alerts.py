@@ -139,7 +139,7 @@ def run(
         import time
 
         from hospfab.alerts.deliver import run_pass
-        from hospfab.cli.print_ import load_printers
+        from hospfab.fleet.loading import load_printers
 
         printers = load_printers(config, required=False)
         total = {"new_events": [], "sent": 0, "failed": 0}

@@ -37,36 +37,6 @@ def _table(console: Console, title: str, columns: list[str], rows: list[list[Any
     console.print(table)
 
 
-def _busy_seconds(printers: list[Any]) -> tuple[dict[str, float], dict[str, str]]:
-    """Seconds until each printer is free (from its current job), and the printers that cannot be asked."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from hospfab.errors import HospfabError
-
-    def ask(printer: Any) -> tuple[float | None, str | None]:
-        try:
-            with printer.client() as client:
-                state = client.printer_state()
-                if state.is_idle:
-                    return 0.0, None
-                if state.is_busy:
-                    left = client.job().print_time_left_s
-                    return float(left if left is not None else 3600.0), None
-                return None, f"not operational: {state.text or state.state.value}"
-        except HospfabError as err:
-            return None, err.message
-
-    busy, down = {}, {}
-    if printers:
-        with ThreadPoolExecutor(max_workers=min(16, len(printers))) as pool:
-            for printer, (seconds, problem) in zip(printers, pool.map(ask, printers)):
-                if seconds is None:
-                    down[printer.name] = problem or "unavailable"
-                else:
-                    busy[printer.name] = seconds
-    return busy, down
-
-
 def batch(
     ctx: typer.Context,
     spec: Annotated[str, typer.Argument(help="Reference, optionally @revision (default: latest validated).")],
@@ -97,46 +67,23 @@ def batch(
     config = settings(ctx)
 
     def work() -> CommandResult:
-        from hospfab.catalog import Catalog
-        from hospfab.cli.print_ import load_printers
-        from hospfab.errors import NotFoundError, PrinterError
-        from hospfab.journal import Journal
-        from hospfab.printing.send import resolve_for_print
+        from hospfab.queue.batching import enqueue_batch, plan_batch
         from hospfab.queue.chart import draw_timeline
-        from hospfab.queue.lots import create_lot, parse_deadline, plan_for_revision
-        from hospfab.queue.store import QueueStore
+        from hospfab.queue.lots import parse_deadline
 
-        revision, _ = resolve_for_print(Catalog(config.catalog_dir), spec, allow_draft=False)
-        printers = load_printers(config)
-        if printer:
-            unknown = sorted(set(printer) - {p.name for p in printers})
-            if unknown:
-                raise NotFoundError(f"printer {unknown[0]}: not in the fleet file {config.fleet_path}")
-            printers = [p for p in printers if p.name in printer]
-        if site:
-            printers = [p for p in printers if p.site == site]
-        compatible = [p for p in printers if revision.recipe_for(p.profile, p.material) is not None]
-        busy, down = _busy_seconds(compatible)
-        usable = [p for p in compatible if p.name in busy]
-        with Journal(config.database_target) as journal:
-            bed_clear = {p.name: journal.bed_clear(p.name) for p in usable}
-        if compatible and not usable:
-            raise PrinterError(f"no compatible printer can be reached for {revision.spec}: "
-                               + "; ".join(f"{k}: {v}" for k, v in down.items()))  # fmt: skip
-        proposal = plan_for_revision(revision, usable, quantity, busy_s=busy, priority=priority,
-                                     deadline=parse_deadline(by), stagger_s=stagger, bed_clear=bed_clear,
-                                     clearing_delay_s=staff_rounds * 60 if staff_rounds else None)  # fmt: skip
-        data = proposal.as_dict()
-        data["unavailable"] = down
+        plan = plan_batch(config, spec, quantity, only=printer, site=site, deadline=parse_deadline(by),
+                          priority=priority, stagger_s=stagger,
+                          clearing_delay_s=staff_rounds * 60 if staff_rounds else None)  # fmt: skip
+        data = plan.as_dict()
         data["lot_id"] = None
         if chart is not None:
-            draw_timeline(proposal.lot_plan.plan, chart, title=f"{revision.spec} x {quantity}",
-                          deadline_s=proposal.lot_plan.deadline_s)  # fmt: skip
+            lot_plan = plan.proposal.lot_plan
+            draw_timeline(lot_plan.plan, chart, title=f"{plan.revision.spec} x {quantity}",
+                          deadline_s=lot_plan.deadline_s)  # fmt: skip
             data["chart"] = str(chart)
         if not plan_only:
-            with QueueStore(config.database_target) as store:
-                lot = create_lot(store, proposal, revision.meta.sampling, operator=_operator(operator),
-                                 priority=priority, max_attempts=max_attempts)  # fmt: skip
+            lot = enqueue_batch(config, plan, operator=_operator(operator), priority=priority,
+                                max_attempts=max_attempts)  # fmt: skip
             data["lot_id"] = lot.id
             data["sampling"] = lot.sampling
         return CommandResult(data=data, render=lambda c: _render_plan(c, data))
@@ -206,7 +153,7 @@ def queue_run(
 
     def work() -> CommandResult:
         from hospfab.catalog import Catalog
-        from hospfab.cli.print_ import load_printers
+        from hospfab.fleet.loading import load_printers
         from hospfab.queue.lots import parse_deadline
         from hospfab.queue.runner import QueueRunner, RunnerOptions
 
@@ -480,98 +427,25 @@ def lots_release(
     config = settings(ctx)
 
     def work() -> CommandResult:
-        from hospfab.errors import InputError
-        from hospfab.journal import Journal
-        from hospfab.queue import inspections as insp
-        from hospfab.queue.store import QueueStore
+        from hospfab.queue.inspections import parse_unit_files
+        from hospfab.queue.release import reject_lot, release_on_evidence
 
-        scans = insp.parse_unit_files(scan or [], "--scan")
-        manuals = insp.parse_unit_files(manual or [], "--manual")
-        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal, \
-                insp.InspectionStore(config.database_target) as results:  # fmt: skip
-            lot = store.lot(lot_id)
-            if reject:
-                lot = store.release(lot.id, by=by, inspection="fail", note=note or "rejected without inspection")
-                return _release_result(lot, None, [])
-            insp.check_drawn(lot, [u for u, _ in scans + manuals])
-            insp.check_open_and_finished(lot)
-            blocked = insp.test_only_profiles([j for j in journal.jobs() if j.lot_id == lot.id],
-                                              _test_only(config))  # fmt: skip
-            if blocked:
-                from hospfab.errors import SafetyError
-
-                raise SafetyError(f"lot {lot.id}: printed on test-only printer profile {', '.join(blocked)}; such a "
-                                  f"lot is never released (use --reject)", code="test_only_profile")  # fmt: skip
-            recorded = [_manual_result(lot.id, unit, path, by) for unit, path in manuals]
-            if scans:
-                recorded += _scan_results(config, lot, scans, by, tolerance, reports)
-            for item in recorded:
-                results.add(item)
-            if not scans and not manuals and not results.for_lot(lot.id):
-                raise InputError(f"lot {lot.id}: no inspection result; give --scan UNIT=FILE or --manual UNIT=FILE "
-                                 f"for drawn unit {', '.join(map(str, insp.check_drawn(lot, [])))}")  # fmt: skip
-            lot, decision = insp.release_lot(store, results, lot.id, by=by, blocked_profiles=blocked, note=note)
-            out = _release_result(lot, decision, [r.as_dict() for r in recorded])
-            if decision.state == "rejected":
-                err = insp.rejected_error(lot, decision)
-                out.exit_code, out.errors = err.exit_code, [err.as_dict()]
-            return out
+        if reject:
+            return _release_result(reject_lot(config, lot_id, by=by, note=note))
+        outcome = release_on_evidence(config, lot_id, by=by, scans=parse_unit_files(scan or [], "--scan"),
+                                      manuals=parse_unit_files(manual or [], "--manual"), tolerance=tolerance,
+                                      reports=reports, note=note)  # fmt: skip
+        return _release_result(outcome)
 
     emit("lots release", json_, work)
 
 
-def _test_only(config: Any) -> Any:
-    from hospfab.profiles import ProfileStore
-
-    profiles = ProfileStore(config.profiles_dir)
-
-    def check(name: str) -> bool:
-        try:
-            return bool(getattr(profiles.printer(name), "test_only", False))
-        except Exception:  # noqa: BLE001 - a profile that no longer loads cannot vouch for a release
-            return True
-
-    return check
-
-
-def _manual_result(lot_id: str, unit: int, path: Path, by: str) -> Any:
-    from hospfab.queue import inspections as insp
-
-    verdict, figures = insp.read_manual_record(path)
-    files = [{"role": "manual record", "path": str(path), "sha256": insp.sha256_file(path)}]
-    return insp.new_inspection(lot_id, unit, insp.MANUAL, verdict, by=by, tolerance_mm=None, figures=figures,
-                               files=files)  # fmt: skip
-
-
-def _scan_results(config: Any, lot: Any, scans: list, by: str, tolerance: float | None, reports: Path | None
-                  ) -> list[Any]:
-    from hospfab.inspect.run import inspect_file, load_reference
-    from hospfab.queue import inspections as insp
-
-    reference = load_reference(lot.spec, config.catalog_dir)
-    out = []
-    for unit, path in scans:
-        report = reports / f"{lot.id}-unit-{unit}.html" if reports else None
-        result = inspect_file(path, reference, tolerance=tolerance, report=report, inspected_by=by)
-        files = [{"role": "scan", "path": str(path), "sha256": result.scan_sha256},
-                 {"role": "reference", "path": str(reference.path), "sha256": reference.sha256}]
-        if report is not None:
-            files.append({"role": "report", "path": str(report), "sha256": insp.sha256_file(report)})
-        figures = {**result.figures, "findings": [f.as_dict() for f in result.findings],
-                   "reference": reference.name, "tolerance_source": result.tolerance_source}  # fmt: skip
-        out.append(insp.new_inspection(lot.id, unit, insp.SCAN, result.verdict, by=by,
-                                       tolerance_mm=result.tolerance_mm, figures=figures, files=files))  # fmt: skip
-    return out
-
-
-def _release_result(lot: Any, decision: Any, recorded: list[dict[str, Any]]) -> CommandResult:
-    data = lot.summary() | {"released_by": lot.released_by, "released_at": lot.released_at,
-                            "inspection": lot.inspection, "recorded": recorded,
-                            "drawn": decision.drawn if decision else [],
-                            "failed_units": decision.failed if decision else []}  # fmt: skip
+def _release_result(outcome: Any) -> CommandResult:
+    data = outcome.as_dict()
+    lot = outcome.lot
 
     def render(console: Console) -> None:
-        for item in recorded:
+        for item in data["recorded"]:
             f = item["figures"]
             figures = (f"RMS {f['rms_mm']:.3f} mm, max {f['max_mm']:.3f} mm, {100 * f['within_tolerance_share']:.1f} % "
                        f"within tolerance" if item["method"] == "scan" else
@@ -579,7 +453,11 @@ def _release_result(lot: Any, decision: Any, recorded: list[dict[str, Any]]) -> 
             console.print(f"unit {item['unit']} ({item['method']}): {item['verdict'].upper()}, {figures}")
         console.print(f"Lot {lot.id} {lot.state} by {lot.released_by}: {lot.units_made} units.")
 
-    return CommandResult(data=data, render=render)
+    out = CommandResult(data=data, render=render)
+    error = outcome.error
+    if error is not None:
+        out.exit_code, out.errors = error.exit_code, [error.as_dict()]
+    return out
 
 
 @lots_app.command("export")
@@ -596,31 +474,12 @@ def lots_export(
     config = settings(ctx)
 
     def work() -> CommandResult:
-        from hospfab.journal import Journal
-        from hospfab.queue.record import device_history, export
-        from hospfab.queue.store import QueueStore
+        from hospfab.queue.release import export_record
 
-        from hospfab.queue.inspections import InspectionStore
-
-        with QueueStore(config.database_target) as store, Journal(config.database_target) as journal, \
-                InspectionStore(config.database_target) as inspections:  # fmt: skip
-            record = device_history(store, journal, lot_id, inspections=inspections,
-                                    revision=_revision_or_none(config, store.lot(lot_id).spec))
-            path = export(record, output)
+        path = export_record(config, lot_id, output)
         return CommandResult(data={"path": str(path)}, render=lambda c: c.print(f"Wrote {path}"))
 
     emit("lots export", json_, work)
-
-
-def _revision_or_none(config: Any, spec: str) -> Any:
-    """The lot's catalog revision (for its validators), or None when the catalog no longer has it."""
-    from hospfab.catalog import Catalog
-    from hospfab.errors import HospfabError
-
-    try:
-        return Catalog(config.catalog_dir).resolve(spec)
-    except HospfabError:
-        return None
 
 
 def register(app: typer.Typer) -> None:

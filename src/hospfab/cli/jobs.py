@@ -14,7 +14,8 @@ import typer
 
 from hospfab.cli.options import JsonOpt, OperatorOpt, settings
 from hospfab.cli.output import CommandResult, emit, plain
-from hospfab.cli.print_ import GIVE_UP_DEFAULT_S, GiveUpOpt, load_printers, outcome_result, printer_named, wait_for_job
+from hospfab.cli.print_ import GIVE_UP_DEFAULT_S, GiveUpOpt, outcome_result, wait_for_job
+from hospfab.fleet.loading import load_printers, printer_named
 from hospfab.errors import ExitCode
 
 if TYPE_CHECKING:

@@ -10,51 +10,14 @@ import typer
 from hospfab.cli.options import JsonOpt, OperatorOpt, settings
 from hospfab.cli.output import CommandResult, emit
 from hospfab.errors import ExitCode
+from hospfab.fleet.loading import load_printers
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from hospfab.journal import Job, Journal
-    from hospfab.settings import Settings
 
 INTERRUPTED = 130
-
-
-def load_printers(config: Settings, *, required: bool = True) -> list[Any]:
-    """The printers of the fleet file, with the material and lot the database says are loaded now (the newest
-    spool change, from any workstation). With ``required=False`` a missing or broken fleet gives []."""
-    from hospfab.errors import ConfigError, HospfabError
-    from hospfab.fleet import Fleet
-
-    try:
-        fleet = Fleet.load(config.fleet_path)
-    except HospfabError:
-        if required:
-            raise
-        return []
-    if required and not fleet.printers:
-        raise ConfigError(fleet.hint or f"{config.fleet_path}: no printers")
-    return shared_printers(config, fleet.printers)
-
-
-def shared_printers(config: Settings, printers: list[Any]) -> list[Any]:
-    """``printers`` with the material and lot the database says are loaded now (whoever recorded the spool
-    change, on whichever workstation)."""
-    if not printers:
-        return []
-    from hospfab.journal.printer_state import read_shared_states, with_shared_state
-
-    now = read_shared_states(config.database_target, [p.name for p in printers])  # read only: nothing migrated
-    return [with_shared_state(p, now.get(p.name)) for p in printers]
-
-
-def printer_named(printers: list[Any], name: str | None) -> Any:
-    from hospfab.errors import NotFoundError
-
-    for printer in printers:
-        if printer.name == name:
-            return printer
-    raise NotFoundError(f"printer {name}: not in the fleet file")
 
 
 def _duration(seconds: float | None) -> str:

@@ -128,7 +128,7 @@ def status(ctx: typer.Context, json_: JsonOpt = False, timeout: TimeoutOpt = 5.0
     def work() -> CommandResult:
         from hospfab.fleet import Fleet
 
-        from hospfab.cli.print_ import shared_printers
+        from hospfab.fleet.loading import shared_printers
         from hospfab.fleet.status import status_all
 
         fleet = Fleet.load(config.fleet_path)

@@ -48,7 +48,7 @@ def serve(
 
     def work() -> CommandResult:
         from hospfab.cli.output import stdout_console
-        from hospfab.cli.print_ import load_printers
+        from hospfab.fleet.loading import load_printers
         from hospfab.errors import InputError
         from hospfab.web.server import StatusSource, create_app
 
