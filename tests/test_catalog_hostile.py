@@ -232,3 +232,19 @@ def test_a_catalog_file_replaced_by_a_link_is_refused(site, name):
     target.symlink_to(outside)
     one_line(run(["catalog", "verify"], site), 4, "symbolic link refused")
     one_line(run(["catalog", "show", "TEST-BOX@1"], site), 4, "symbolic link refused")
+
+
+def test_the_trust_store_option_is_the_one_every_command_reads(site):
+    """`--trust-store` (before or after the command) beats HOSPFAB_TRUST_STORE for verify, show and print's
+    resolution alike: the catalog is never read against a second, default trust store."""
+    real = site / "trust.yaml"
+    moved = site / "elsewhere" / "trust.yaml"
+    moved.parent.mkdir()
+    real.rename(moved)  # HOSPFAB_TRUST_STORE (set by run) now names a missing file: nothing is trusted there
+    refused = run(["catalog", "verify"], site)
+    assert refused.returncode == 4 and "not trusted" in refused.stderr
+    assert run(["--trust-store", moved, "catalog", "verify"], site).returncode == 0
+    shown = run(["catalog", "show", "TEST-BOX@1", "--json", "--trust-store", moved], site)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["data"]["revision"]["status"] == "validated"
+    shown = run(["catalog", "show", "TEST-BOX@1", "--json"], site)
+    assert json.loads(shown.stdout)["data"]["revision"]["status"] == "pending"  # no trusted signer there

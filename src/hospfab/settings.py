@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from hospfab.errors import ConfigError
 
 if TYPE_CHECKING:
+    from hospfab.catalog.checks import Checks
+    from hospfab.catalog.store import Catalog
     from hospfab.profiles.store import ProfileStore
 
 APP_NAME = "hospfab"
@@ -110,6 +112,13 @@ class Settings:
     def cache_dir(self) -> Path:
         """Validated profiles and configuration, keyed by content hash (``hospfab.contentcache``)."""
         return self.data_dir / "cache"
+
+    def catalog(self, checks: Checks | None = None) -> Catalog:
+        """The configured catalog, read against this site's trust store (``--trust-store`` included) and
+        recording the index versions it has seen in this workstation's journal."""
+        from hospfab.catalog.store import Catalog
+
+        return Catalog(self.catalog_dir, checks=checks, trust=self.trust_store_path, seen=self.journal_path)
 
     def profile_store(self) -> ProfileStore:
         """The shipped (or ``--profiles``) profiles, extended and overridden by the site profiles."""

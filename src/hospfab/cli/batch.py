@@ -152,7 +152,6 @@ def queue_run(
     config = settings(ctx)
 
     def work() -> CommandResult:
-        from hospfab.catalog import Catalog
         from hospfab.fleet.loading import load_printers
         from hospfab.queue.lots import parse_deadline
         from hospfab.queue.runner import QueueRunner, RunnerOptions
@@ -165,7 +164,7 @@ def queue_run(
         options = RunnerOptions(poll_s=poll, stagger_s=stagger, lost_after_s=lost_after, until_empty=until_empty,
                                 until=parse_deadline(until), operator=_operator(operator),
                                 on_round=alerts, site=site, lease_s=lease)  # fmt: skip
-        with QueueRunner(config.database_target, printers, catalog=Catalog(config.catalog_dir),
+        with QueueRunner(config.database_target, printers, catalog=config.catalog(),
                          options=options, log=log) as runner:  # fmt: skip
             try:
                 summary = runner.run()

@@ -20,11 +20,10 @@ SpecArg = Annotated[str, typer.Argument(help="Reference and revision, REF@REV (e
 
 
 def _catalog(ctx: typer.Context):
-    from hospfab.catalog import Catalog
     from hospfab.catalog.checks import RealChecks
 
     s = settings(ctx)
-    return Catalog(s.catalog_dir, checks=RealChecks(s.profiles_dir, store=s.profile_store()))
+    return s.catalog(checks=RealChecks(s.profiles_dir, store=s.profile_store()))
 
 
 def _duration(seconds) -> str:

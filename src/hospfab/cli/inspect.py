@@ -38,7 +38,7 @@ def inspect(
     def work() -> CommandResult:
         from hospfab.inspect.run import inspect_file, load_reference
 
-        reference = load_reference(against, config.catalog_dir)
+        reference = load_reference(against, config.catalog() if config.catalog_path else None)
         result = inspect_file(scan, reference, tolerance=tolerance, report=report, heatmap=heatmap,
                               inspected_by=operator)  # fmt: skip
         data = result.as_dict()

@@ -194,7 +194,6 @@ def print_command(
     """
 
     def work() -> CommandResult:
-        from hospfab.catalog import Catalog
         from hospfab.journal import Journal
         from hospfab.journal.db import JournalError
         from hospfab.printing import NoPrinterAvailable, PrintOptions, print_reference
@@ -208,7 +207,7 @@ def print_command(
         except JournalError as err:
             raise type(err)(f"{err.message}; nothing was sent to any printer", code=err.code) from None
         with journal_db as journal:
-            catalog = Catalog(config.catalog_dir)
+            catalog = config.catalog()
             line = WaitLine() if wait_for_printer and not json_ else None
             try:
                 if wait_for_printer:

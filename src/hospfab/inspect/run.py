@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hospfab.errors import InputError, IntegrityError
 from hospfab.fileio import atomic_write_bytes
 from hospfab.inspect.tolerances import acceptance_of
+
+if TYPE_CHECKING:
+    from hospfab.catalog.store import Catalog
 
 MESH_SUFFIXES = (".stl", ".ply", ".obj", ".off")
 
@@ -24,8 +27,9 @@ class Reference:
     dimensions: list[Any] = field(default_factory=list)
 
 
-def load_reference(spec: str, catalog_dir: Path | None = None) -> Reference:
-    """``REF[@REV]`` from the catalog (its model checked against the recorded sha256), or a mesh file."""
+def load_reference(spec: str, catalog_dir: Catalog | Path | None = None) -> Reference:
+    """``REF[@REV]`` from the catalog (a :class:`Catalog`, or its folder read with the default trust store; its
+    model checked against the recorded sha256), or a mesh file."""
     from hospfab.inspect.scan import read_reference
 
     candidate = Path(spec)
@@ -36,7 +40,7 @@ def load_reference(spec: str, catalog_dir: Path | None = None) -> Reference:
 
     if catalog_dir is None:
         raise InputError(f"{spec}: no catalog to look the reference up in")
-    revision = Catalog(catalog_dir).resolve(spec)
+    revision = (catalog_dir if isinstance(catalog_dir, Catalog) else Catalog(catalog_dir)).resolve(spec)
     triangles, digest = read_reference(revision.model_file)
     expected = getattr(getattr(revision.meta, "model", None), "sha256", None)
     if expected and expected != digest:

@@ -71,13 +71,12 @@ def plan_batch(settings: Settings, spec: str, quantity: int, *, only: list[str] 
     (``only`` these names, of ``site``), each starting when its current job ends; unreachable printers are
     left out and named. Raises NotFoundError for an unknown printer name, PrinterError when no compatible
     printer can be reached."""
-    from hospfab.catalog import Catalog
     from hospfab.fleet.loading import load_printers
     from hospfab.journal import Journal
     from hospfab.printing.send import resolve_for_print
     from hospfab.queue.lots import plan_for_revision
 
-    revision, _ = resolve_for_print(Catalog(settings.catalog_dir), spec, allow_draft=False)
+    revision, _ = resolve_for_print(settings.catalog(), spec, allow_draft=False)
     printers: list[Any] = load_printers(settings)
     if only:
         unknown = sorted(set(only) - {p.name for p in printers})

@@ -107,7 +107,7 @@ def scan_results(settings: Settings, lot: Any, scans: list[tuple[int, Path]], by
     """Inspect each drawn unit's scan against the lot's revision (an HTML report per unit in ``reports``)."""
     from hospfab.inspect.run import inspect_file, load_reference
 
-    reference = load_reference(lot.spec, settings.catalog_dir)
+    reference = load_reference(lot.spec, settings.catalog())
     out = []
     for unit, path in scans:
         report = reports / f"{lot.id}-unit-{unit}.html" if reports else None
@@ -138,9 +138,7 @@ def export_record(settings: Settings, lot_id: str, output: Path) -> Path:
 
 def _revision_or_none(settings: Settings, spec: str) -> Any:
     """The lot's catalog revision (for its validators), or None when the catalog no longer has it."""
-    from hospfab.catalog import Catalog
-
     try:
-        return Catalog(settings.catalog_dir).resolve(spec)
+        return settings.catalog().resolve(spec)
     except HospfabError:
         return None
