@@ -109,7 +109,6 @@ def demo(
         import shutil
         import tempfile
 
-        from hospfab.catalog import Catalog
         from hospfab.cli.print_ import outcome_result, wait_for_job
         from hospfab.journal import Journal
         from hospfab.octoprint.localserver import start_server
@@ -122,7 +121,7 @@ def demo(
         config = Settings(home, home, base.catalog_dir, base.profiles_dir, home / "fleet.yaml",
                           home / "trust" / "trust.yaml")
         pin_demo_key(base.catalog_dir, base.trust_store_path, config.trust_store_path)
-        catalog = Catalog(base.catalog_dir, trust=config.trust_store_path, seen=config.journal_path)
+        catalog = config.catalog()
         spec, recipe = pick_recipe(catalog, ref)
         revision, _ = resolve_for_print(catalog, spec, allow_draft=False)
         server_dir = Path(tempfile.mkdtemp(prefix="hospfab-demo-octoprint-"))
