@@ -84,6 +84,8 @@ class Library:
             function.restype = restype
             function.argtypes = argtypes
         self.lib = lib
+        # one build thread: scenes are built on a thread of their own beside the casting (raycast.slabs);
+        # Embree's own worker pool only competed with it for the two cores (measured slower)
         device = lib.rtcNewDevice(b"threads=1")
         if not device:
             raise OSError(f"{path}: rtcNewDevice failed")

@@ -6,9 +6,10 @@ that library cannot be loaded; both give the same first hits. Embree works in fl
 triangle tests; the callers confirm every hit that matters in float64 (:mod:`hospfab.mesh.intersections`)
 or only need a distance at printer resolution (:mod:`hospfab.mesh.thickness`). Embree's BVH takes about
 100 bytes a facet, more than the mesh itself, so a large mesh is cut into slabs along its longest axis
-(:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays, is built once, serves
-every check that casts rays from that slab, and is freed before the next one is built. Embree queries are
-thread-safe and both paths release the GIL, so large batches run on two threads.
+(:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays, is built once (on a
+second thread, while the previous slab's rays are cast), serves every check that casts rays from that slab,
+and is freed once they are done: at most two scenes exist at a time. Embree queries are thread-safe and both
+paths release the GIL, so large batches run on two threads.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class RayScene:
             return
         if self.engine == "native":
             raise embree.RayCastError("the Embree library bundled with embreex cannot be loaded")
+        # embreex ships no type information
         from embreex import mesh_construction, rtcore_scene  # type: ignore[import-untyped]
 
         scene = rtcore_scene.EmbreeScene()
