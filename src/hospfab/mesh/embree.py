@@ -187,10 +187,10 @@ class Scene:
         embree.check(f"building a scene of {len(index):,} facets")
 
     def intersect(self, origins: npt.NDArray[np.floating], directions: npt.NDArray[np.floating],
-                  near: npt.NDArray[np.floating] | None, far: npt.NDArray[np.floating]
+                  near: npt.NDArray[np.floating] | float, far: npt.NDArray[np.floating] | float
                   ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
-        """Closest hit of each ray ``origins + t * directions``, ``near <= t <= far`` (``near`` None: 0):
-        (geomID (INVALID_ID: none), primID, t)."""
+        """Closest hit of each ray ``origins + t * directions``, ``near <= t <= far`` (per ray, or one value
+        for all): (geomID (INVALID_ID: none), primID, t)."""
         n = len(origins)
         packets = -(-n // LANES)
         rays = aligned((packets, PACKET_ROWS, LANES))
@@ -204,8 +204,8 @@ class Scene:
                 block[full, :, :n - full * LANES] = values[full * LANES:].T
         for row, column in ((TNEAR, near), (TFAR, far)):
             lane = rays[:, row, :]
-            if column is None:
-                lane[:] = 0.0
+            if not isinstance(column, np.ndarray):
+                lane[:] = column
                 continue
             lane[:full] = column[:full * LANES].reshape(full, LANES)
             if full < packets:

@@ -123,16 +123,16 @@ def _cast_edges(scene: RayScene, positions: FloatArray, faces: IntArray, body_of
     live = np.flatnonzero((d[:, 0] != 0) | (d[:, 1] != 0) | (d[:, 2] != 0))
     everything = len(live) == len(a)
     start = np.full(len(a), _SHRINK)
-    end = np.full(len(a), 1 - _SHRINK)
-    found_edge, found_facet, found_point = [], [], []
-    for _ in range(_ROUNDS):
+    found_edge: list[IntArray] = []
+    found_facet: list[IntArray] = []
+    found_point: list[FloatArray] = []
+    for round_ in range(_ROUNDS):
         if len(live) == 0:
             break
-        if everything:  # the first round casts every edge: no copies
-            prim, t = scene.first_hits(p, d, end, near=start)
-            everything = False
+        if round_ == 0 and everything:  # every edge, from its start: no copies
+            prim, t = scene.first_hits(p, d, 1 - _SHRINK, near=_SHRINK)
         else:
-            prim, t = scene.first_hits(p[live], d[live], end[live], near=start[live])
+            prim, t = scene.first_hits(p[live], d[live], 1 - _SHRINK, near=start[live])
         hit = prim >= 0
         live, prim, t = live[hit], prim[hit], t[hit]
         if len(live) == 0:

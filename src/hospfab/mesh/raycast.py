@@ -76,10 +76,11 @@ class RayScene:
         self._embreex = scene
 
     def first_hits(self, origins: npt.NDArray[np.floating], directions: npt.NDArray[np.floating],
-                   lengths: npt.NDArray[np.floating], near: npt.NDArray[np.floating] | None = None
+                   lengths: npt.NDArray[np.floating] | float, near: npt.NDArray[np.floating] | float = 0.0
                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """For each ray ``origins + t * directions``, the facet it hits first with ``near <= t <= lengths``
-        (``near`` None: 0; -1: no hit) and that ``t`` (inf: none); with unit directions, a distance."""
+        (each per ray, or one value for all; -1: no hit) and that ``t`` (inf: none); with unit directions, a
+        distance."""
         n = len(origins)
         prim = np.full(n, -1, np.int64)
         dist = np.full(n, np.inf)
@@ -92,23 +93,22 @@ class RayScene:
 
         def cast(start: int) -> None:
             stop = min(n, start + step)
-            low = None if near is None else near[start:stop]
+            low = near[start:stop] if isinstance(near, np.ndarray) else near
+            high = lengths[start:stop] if isinstance(lengths, np.ndarray) else lengths
             if native is not None:
-                geom, found, far = native.intersect(origins[start:stop], directions[start:stop], low,
-                                                    lengths[start:stop])
+                geom, found, far = native.intersect(origins[start:stop], directions[start:stop], low, high)
                 hit = geom != embree.INVALID_ID
             else:  # embreex casts from t = 0: move the origins to ``near``
                 o, d = origins[start:stop], directions[start:stop]
-                length = lengths[start:stop]
-                if low is not None:
+                low = np.broadcast_to(np.asarray(low, np.float64), (stop - start,))
+                length = np.broadcast_to(np.asarray(high, np.float64), (stop - start,))
+                if np.any(low):
                     o, length = o + d * low[:, None], np.maximum(length - low, 0)
                 out = self._embreex.run(np.ascontiguousarray(o, np.float32),
                                         np.ascontiguousarray(d, np.float32),
                                         dists=np.ascontiguousarray(length, np.float32), output=1)
                 hit = out["geomID"] >= 0
-                found, far = out["primID"], out["tfar"]
-                if low is not None:
-                    far = far + low
+                found, far = out["primID"], out["tfar"] + low
             found = found[hit].astype(np.int64)
             prim[start:stop][hit] = found if self.ids is None else self.ids[found]
             dist[start:stop][hit] = far[hit]

@@ -172,7 +172,7 @@ def _same_body_hits(scene: RayScene, origin: FloatArray, direction: FloatArray, 
     live = np.arange(n)
     for round_ in range(4):
         if round_ == 0:  # every ray, from its origin: no copies
-            p, t = scene.first_hits(origin, direction, np.full(n, max(length, 0.0)))
+            p, t = scene.first_hits(origin, direction, max(length, 0.0))
         else:
             p, t = scene.first_hits(origin[live] + direction[live] * travelled[live, None], direction[live],
                                     np.maximum(length - travelled[live], 0.0))
