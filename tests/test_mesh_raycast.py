@@ -127,3 +127,15 @@ def test_embree_failure_through_the_cli(cli, tmp_path, monkeypatch):
     assert out.exit_code == 1
     (error,) = out.json()["errors"]
     assert error["code"] == "surface_checks_failed"
+
+
+def test_vertex_buffer_reuses_a_padded_array():
+    """Positions handed over as all but the spare last row of a float32 array are read in place."""
+    padded = np.zeros((11, 3), np.float32)
+    padded[:-1] = np.random.default_rng(0).normal(size=(10, 3))
+    assert embree.vertex_buffer(padded[:-1]) is padded
+    for other in (padded[:-2], padded[1:], padded.astype(np.float64)[:-1], padded[:-1].copy()):
+        copied = embree.vertex_buffer(other)
+        assert copied.shape == (len(other) + 1, 3) and copied.dtype == np.float32
+        np.testing.assert_array_equal(copied[:-1], other)
+        assert not np.shares_memory(copied, padded)

@@ -143,7 +143,14 @@ def aligned(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
 
 def vertex_buffer(positions: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     """``positions`` (v, 3) as Embree reads them: float32, plus one spare row, since Embree may read the last
-    vertex as 16 bytes (SSE loads). One buffer can serve every scene of a mesh."""
+    vertex as 16 bytes (SSE loads). One buffer can serve every scene of a mesh. When ``positions`` already
+    is all but the last row of such an array (float32, C order), that array is used: no copy."""
+    parent = positions.base
+    if (isinstance(parent, np.ndarray) and parent.dtype == np.float32 and parent.flags.c_contiguous
+            and parent.shape == (len(positions) + 1, 3) and positions.ctypes.data == parent.ctypes.data
+            and positions.flags.c_contiguous):
+        spare: npt.NDArray[np.float32] = parent
+        return spare
     vertices = np.zeros((len(positions) + 1, 3), np.float32)
     vertices[:-1] = positions
     return vertices

@@ -146,6 +146,7 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     axis = int(np.argmax(high_corner - low_corner))
     column = np.ascontiguousarray(positions[:, axis])
     first, second, third = (np.take(column, faces[:, k]) for k in range(3))
+    del column
     lo = np.minimum(np.minimum(first, second), third)
     hi = np.maximum(np.maximum(first, second), third)
     centre = first + second + third
