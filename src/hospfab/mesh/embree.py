@@ -223,7 +223,8 @@ class Scene:
         bits[:, ID, :] = 0
         bits[:, FLAGS, :] = 0
         bits[:, GEOM_ID, :] = INVALID_ID
-        valid = np.full((2, LANES), -1, np.int32)  # all lanes; the last packet's
+        valid = aligned((2, LANES)).view(np.int32)  # all lanes; the last packet's (64-byte aligned too)
+        valid[:] = -1
         valid[1, n - (packets - 1) * LANES:] = 0
         intersect16, scene = self._embree.lib.rtcIntersect16, self.handle
         base, stride, every = rays.ctypes.data, PACKET_ROWS * LANES * 4, valid.ctypes.data
