@@ -14,8 +14,9 @@ mostly interpreter noise), and `--version` within 1.5x of importing typer.
 The surface checks (self-intersections always; thin walls with `--printer`) are measured apart: the whole
 `hospfab check --printer prusa-mk4` of a 1.31M-facet icosphere against `admesh -e` (target: within 5x), the
 49k-facet corpus part (makair-blower-propeller-v14) against a 1 s interactive budget, and what each stage
-costs in-process (``stats.timings_s``: topology, bodies, ray_scenes (building Embree's scenes, slab by
-slab), self_intersections, thin_walls).
+costs in-process (``stats.timings_s``: topology, bodies, ray_scenes (cutting the slabs and waiting for
+Embree's scenes, each built on a second thread while the previous slab's rays are cast), self_intersections,
+thin_walls).
 
 Run: .venv/bin/python bench/check_bench.py [--sizes 100000,1310000,2000000] [--runs 3] [--surface-only]
 """

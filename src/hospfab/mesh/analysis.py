@@ -72,7 +72,12 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
     corners = verts.reshape(-1, 3)
     welded = topology.weld(corners)
     ids, vertex_count = welded.ids, welded.count
-    positions = np.take(corners, welded.first, axis=0)  # each vertex's coordinates, in id order
+    # each vertex's coordinates, in id order, with one spare zero row after them: Embree reads float32
+    # positions in place when it may read 4 bytes past the last vertex (raycast, embree.vertex_buffer)
+    padded = np.zeros((vertex_count + 1, 3), corners.dtype)
+    positions = padded[:-1]
+    np.take(corners, welded.first, axis=0, out=positions)
+    del padded
     # bounds over the vertices (a fifth of the corners), per column: numpy's axis-0 min over rows is slower
     lo = np.array([positions[:, k].min() for k in range(3)], np.float64)
     hi = np.array([positions[:, k].max() for k in range(3)], np.float64)

@@ -13,10 +13,16 @@ with the edge, on degenerate facets (reported as ``degenerate_faces``) and on ot
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from hospfab.mesh.raycast import RayScene
+
+FloatArray = npt.NDArray[np.floating[Any]]
+IntArray = npt.NDArray[np.integer[Any]]
+BoolArray = npt.NDArray[np.bool_]
 
 _SHRINK = 1e-4  # fraction of an edge's length left out at each end
 _ROUNDS = 6  # times a ray continues past a skipped hit
@@ -51,7 +57,9 @@ class Search:
             else:
                 self.cast_corners[:, k] = True
         self.cast_corners &= ~skip[:, None]
-        self._edge, self._facet, self._point = [], [], []
+        self._edge: list[IntArray] = []
+        self._facet: list[IntArray] = []
+        self._point: list[FloatArray] = []
 
     def cast(self, scene: RayScene, facets: np.ndarray | None = None) -> None:
         """Cast the edges of ``facets`` (None: every facet) against ``scene``."""
@@ -102,23 +110,29 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, body_of_face
     return search.result(max_locations)
 
 
-def _cast_edges(scene, positions, faces, body_of_face, skip, a, b, owner, touch_mm):
+def _cast_edges(scene: RayScene, positions: FloatArray, faces: IntArray, body_of_face: IntArray,
+                skip: BoolArray, a: IntArray, b: IntArray, owner: IntArray, touch_mm: float
+                ) -> tuple[IntArray, IntArray, FloatArray]:
     """Cast edges a-b (of facets ``owner``) as shrunk segments; returns the indices (into a) of the edges
-    that strictly cross a facet, the facets they cross and the crossing points."""
-    p = positions[a].astype(np.float64)
-    d = positions[b].astype(np.float64)
-    d -= p
-    length = np.sqrt(np.einsum("ij,ij->i", d, d))
-    good = length > 0
-    d[good] /= length[good, None]
-    start = length * _SHRINK
-    live = np.flatnonzero(good)
-    found_edge, found_facet, found_point = [], [], []
-    for _ in range(_ROUNDS):
+    that strictly cross a facet, the facets they cross and the crossing points.
+
+    Each edge is the ray ``p + t (q - p)`` for ``_SHRINK <= t <= 1 - _SHRINK``: Embree takes the segment as
+    it is (no unit direction to compute), and ``t`` says how far along the edge a hit lies."""
+    p = positions[a]
+    d = positions[b] - p
+    live = np.flatnonzero((d[:, 0] != 0) | (d[:, 1] != 0) | (d[:, 2] != 0))
+    everything = len(live) == len(a)
+    start = np.full(len(a), _SHRINK)
+    found_edge: list[IntArray] = []
+    found_facet: list[IntArray] = []
+    found_point: list[FloatArray] = []
+    for round_ in range(_ROUNDS):
         if len(live) == 0:
             break
-        remaining = length[live] * (1 - _SHRINK) - start[live]
-        prim, t = scene.first_hits(p[live] + d[live] * start[live, None], d[live], np.maximum(remaining, 0))
+        if round_ == 0 and everything:  # every edge, from its start: no copies
+            prim, t = scene.first_hits(p, d, 1 - _SHRINK, near=_SHRINK)
+        else:
+            prim, t = scene.first_hits(p[live], d[live], 1 - _SHRINK, near=start[live])
         hit = prim >= 0
         live, prim, t = live[hit], prim[hit], t[hit]
         if len(live) == 0:
@@ -129,14 +143,16 @@ def _cast_edges(scene, positions, faces, body_of_face, skip, a, b, owner, touch_
         done = np.zeros(len(live), bool)
         if len(candidate):
             e = live[candidate]
-            crossing = _crosses(p[e], p[e] + d[e] * length[e, None],
-                                positions[faces[prim[candidate]]].astype(np.float64), touch_mm)
+            p64 = p[e].astype(np.float64)
+            q64 = positions[b[e]].astype(np.float64)
+            tri = positions[faces[prim[candidate]]].astype(np.float64)
+            crossing = _crosses(p64, q64, tri, touch_mm)
             ok = candidate[crossing]
             found_edge.append(live[ok])
             found_facet.append(prim[ok])
-            found_point.append(p[live[ok]] + d[live[ok]] * (start[live[ok]] + t[ok])[:, None])
+            found_point.append((p64 + (q64 - p64) * t[candidate, None])[crossing])
             done[ok] = True  # a confirmed edge is done; the others go on past what they hit
-        start[live] += t + length[live] * _SHRINK
+        start[live] = t + _SHRINK
         live = live[~done]
     if not found_edge:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3))
@@ -154,12 +170,14 @@ def _shell_labels(faces: np.ndarray) -> np.ndarray:
     start = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
     sizes = np.diff(np.r_[start, len(s)])
     pairs = start[sizes == 2]
-    return topology.components(len(faces), order[pairs] // 3, order[pairs + 1] // 3)
+    labels: IntArray = topology.components(len(faces), order[pairs] // 3, order[pairs + 1] // 3)
+    return labels
 
 
 def _following(edges: np.ndarray) -> np.ndarray:
     """The facet corner where each facet edge ends (edge i % 3 of facet i // 3 ends at the next corner)."""
-    return edges - edges % 3 + (edges % 3 + 1) % 3
+    corner: IntArray = edges - edges % 3 + (edges % 3 + 1) % 3
+    return corner
 
 
 def _closed_pairs(faces: np.ndarray) -> bool:
@@ -197,4 +215,5 @@ def _crosses(p: np.ndarray, q: np.ndarray, tri: np.ndarray, touch_mm: float) -> 
             elen = np.sqrt(np.einsum("ij,ij->i", edge, edge))
             dist = np.einsum("ij,ij->i", np.cross(edge, x - u), unit) / elen
             inside &= dist > touch_mm
-    return opposite & inside & (norm > 0)
+    crossing: BoolArray = opposite & inside & (norm > 0)
+    return crossing

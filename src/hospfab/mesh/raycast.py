@@ -1,70 +1,117 @@
-"""First-hit ray queries against a welded mesh, through Intel Embree (the ``embreex`` binding, as trimesh uses).
+"""First-hit ray queries against a welded mesh, through Intel Embree.
 
-Embree works in float32 with watertight triangle tests; the callers confirm every hit that matters in float64
-(:mod:`hospfab.mesh.intersections`) or only need a distance at printer resolution (:mod:`hospfab.mesh.thickness`).
-Embree's BVH takes about 100 bytes a facet, more than the mesh itself, so a large mesh is cut into slabs
-along its longest axis (:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays,
-is built once, serves every check that casts rays from that slab, and is freed before the next one is built.
-Embree queries are thread-safe and the binding releases the GIL, so large batches run on two threads.
+Embree is reached directly (:mod:`hospfab.mesh.embree`: the library bundled in the ``embreex`` wheel, bound
+with ctypes, reading the mesh's arrays in place), or through the ``embreex`` binding as trimesh uses it when
+that library cannot be loaded; both give the same first hits. Embree works in float32 with watertight
+triangle tests; the callers confirm every hit that matters in float64 (:mod:`hospfab.mesh.intersections`)
+or only need a distance at printer resolution (:mod:`hospfab.mesh.thickness`). Embree's BVH takes about
+100 bytes a facet, more than the mesh itself, so a large mesh is cut into slabs along its longest axis
+(:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays, is built once (on a
+second thread, while the previous slab's rays are cast), serves every check that casts rays from that slab,
+and is freed once they are done: at most two scenes exist at a time. Embree queries are thread-safe and both
+paths release the GIL, so large batches run on two threads.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
-_CHUNK = 1 << 17  # rays per call: bounds the float32 copies
+from hospfab.mesh import embree
+
+_CHUNK = 1 << 17  # rays per embreex call: bounds the float32 copies
+_NATIVE_CHUNK = 1 << 13  # rays per packet buffer (~0.9 MB) of the direct path
 _THREADS = 2
 _MIN_SHARE = 1 << 12  # fewer rays than this per thread: not worth a thread
+_PREFETCH = 1  # scenes built ahead of the one in use (each ~100 bytes a facet)
 SLAB_FACETS = 1 << 16  # facets whose rays one scene serves: bounds the BVH whatever the mesh size
+
+Engine = Literal["auto", "native", "embreex"]
 
 
 class RayScene:
     """A BVH over ``faces`` (m, 3) int indices into ``positions`` (v, 3), built on first use; ``ids`` (m,)
-    are the facets' numbers reported by :meth:`first_hits` (default: their rows)."""
+    are the facets' numbers reported by :meth:`first_hits` (default: their rows). ``engine``: "native" (the
+    bundled Embree through ctypes), "embreex", or "auto" (native when it loads)."""
 
-    def __init__(self, positions: np.ndarray, faces: np.ndarray, ids: np.ndarray | None = None):
+    def __init__(self, positions: npt.NDArray[Any], faces: npt.NDArray[Any],
+                 ids: npt.NDArray[Any] | None = None, engine: Engine = "auto",
+                 vertices: npt.NDArray[np.float32] | None = None):
         self.positions = positions
         self.faces = faces
         self.ids = ids
-        self._scene = None
+        self.engine = engine
+        self.vertices = vertices  # positions as :func:`embree.vertex_buffer`, shared by a mesh's scenes
+        self._native: embree.Scene | None = None
+        self._embreex: Any = None
+        self._lock = threading.Lock()
 
     def build(self) -> None:
-        if self._scene is None:
-            from embreex import mesh_construction, rtcore_scene
+        """Build the BVH (once; thread-safe)."""
+        with self._lock:
+            if self._native is None and self._embreex is None:
+                self._build()
 
-            scene = rtcore_scene.EmbreeScene()
-            mesh_construction.TriangleMesh(scene, np.ascontiguousarray(self.positions, np.float32),
-                                           np.ascontiguousarray(self.faces, np.int32))
-            one = np.zeros((1, 3), np.float32)
-            scene.run(one, one + 1, dists=np.zeros(1, np.float32))  # commits (builds the BVH) once, here
-            self._scene = scene
-        return self._scene
+    def _build(self) -> None:
+        library = embree.library() if self.engine != "embreex" else None
+        if library is not None:
+            vertices = embree.vertex_buffer(self.positions) if self.vertices is None else self.vertices
+            self._native = embree.Scene(library, vertices, self.faces)
+            return
+        if self.engine == "native":
+            raise embree.RayCastError("the Embree library bundled with embreex cannot be loaded")
+        # embreex ships no type information
+        from embreex import mesh_construction, rtcore_scene  # type: ignore[import-untyped]
 
-    def first_hits(self, origins: np.ndarray, directions: np.ndarray, lengths: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """For each ray (unit ``directions``), the facet it hits first within ``lengths`` (-1: none) and the
-        distance to it (inf: none)."""
+        scene = rtcore_scene.EmbreeScene()
+        mesh_construction.TriangleMesh(scene, np.ascontiguousarray(self.positions, np.float32),
+                                       np.ascontiguousarray(self.faces, np.int32))
+        one = np.zeros((1, 3), np.float32)
+        scene.run(one, one + 1, dists=np.zeros(1, np.float32))  # commits (builds the BVH) once, here
+        self._embreex = scene
+
+    def first_hits(self, origins: npt.NDArray[np.floating], directions: npt.NDArray[np.floating],
+                   lengths: npt.NDArray[np.floating] | float, near: npt.NDArray[np.floating] | float = 0.0
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """For each ray ``origins + t * directions``, the facet it hits first with ``near <= t <= lengths``
+        (each per ray, or one value for all; -1: no hit) and that ``t`` (inf: none); with unit directions, a
+        distance."""
         n = len(origins)
         prim = np.full(n, -1, np.int64)
         dist = np.full(n, np.inf)
         if n == 0 or len(self.faces) == 0:
             return prim, dist
-        scene = self.build()
-
-        step = min(_CHUNK, max(_MIN_SHARE, -(-n // _THREADS)))  # both threads busy on mid-sized batches
+        self.build()
+        native = self._native
+        chunk = _CHUNK if native is None else _NATIVE_CHUNK
+        step = min(chunk, max(_MIN_SHARE, -(-n // _THREADS)))  # both threads busy on mid-sized batches
 
         def cast(start: int) -> None:
             stop = min(n, start + step)
-            out = scene.run(np.ascontiguousarray(origins[start:stop], np.float32),
-                            np.ascontiguousarray(directions[start:stop], np.float32),
-                            dists=np.ascontiguousarray(lengths[start:stop], np.float32), output=1)
-            hit = out["geomID"] >= 0
-            found = out["primID"][hit]
+            low = near[start:stop] if isinstance(near, np.ndarray) else near
+            high = lengths[start:stop] if isinstance(lengths, np.ndarray) else lengths
+            if native is not None:
+                geom, found, far = native.intersect(origins[start:stop], directions[start:stop], low, high)
+                hit = geom != embree.INVALID_ID
+            else:  # embreex casts from t = 0: move the origins to ``near``
+                o, d = origins[start:stop], directions[start:stop]
+                low = np.broadcast_to(np.asarray(low, np.float64), (stop - start,))
+                length = np.broadcast_to(np.asarray(high, np.float64), (stop - start,))
+                if np.any(low):
+                    o, length = o + d * low[:, None], np.maximum(length - low, 0)
+                out = self._embreex.run(np.ascontiguousarray(o, np.float32),
+                                        np.ascontiguousarray(d, np.float32),
+                                        dists=np.ascontiguousarray(length, np.float32), output=1)
+                hit = out["geomID"] >= 0
+                found, far = out["primID"], out["tfar"] + low
+            found = found[hit].astype(np.int64)
             prim[start:stop][hit] = found if self.ids is None else self.ids[found]
-            dist[start:stop][hit] = out["tfar"][hit]
+            dist[start:stop][hit] = far[hit]
 
         starts = range(0, n, step)
         if len(starts) == 1:
@@ -94,19 +141,21 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     if n <= max_facets:
         yield Slab(RayScene(positions, faces), None)
         return
-    extent = positions.max(axis=0) - positions.min(axis=0)
-    axis = int(np.argmax(extent))
+    low_corner = np.array([positions[:, k].min() for k in range(3)], np.float64)  # per column: faster
+    high_corner = np.array([positions[:, k].max() for k in range(3)], np.float64)
+    axis = int(np.argmax(high_corner - low_corner))
     column = np.ascontiguousarray(positions[:, axis])
     first, second, third = (np.take(column, faces[:, k]) for k in range(3))
+    del column
     lo = np.minimum(np.minimum(first, second), third)
     hi = np.maximum(np.maximum(first, second), third)
     centre = first + second + third
     del first, second, third
     count = -(-n // max_facets)
-    order = np.argsort(centre, kind="stable").astype(np.int32)  # slab k serves order[bounds[k]:bounds[k + 1]]
+    order = np.argsort(centre).astype(np.int32)  # slab k serves order[bounds[k]:bounds[k + 1]]
     bounds = np.linspace(0, n, count + 1).round().astype(np.int64)
     # reach, float32 rounding of the coordinates Embree sees, and a margin: a facet kept by mistake costs nothing
-    slack = reach_mm + 1e-3 + 1e-6 * float(np.abs(positions).max())
+    slack = reach_mm + 1e-3 + 1e-6 * float(np.abs(np.r_[low_corner, high_corner]).max())
     # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
     # few facets longer than ``span`` (slivers), tested one by one: each slab costs its own size, not the mesh's
     extent = hi - lo
@@ -115,19 +164,45 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     long_facets = np.flatnonzero(extent > span)
     sorted_centre = centre[order] / 3
     del centre, extent
-    used = np.zeros(len(positions), bool)
-    for k in range(count):
+    rank = np.empty(n, np.int32)  # each facet's place in ``order``
+    rank[order] = np.arange(n, dtype=np.int32)
+    long_rank = rank[long_facets]
+    del rank
+    # the direct path shares one float32 copy of the vertices between scenes; embreex copies what it is
+    # given, so each of its scenes gets only the vertices its facets use
+    vertices = embree.vertex_buffer(positions) if embree.library() is not None else None
+    used = np.zeros(len(positions), bool) if vertices is None else None
+
+    def cut(k: int) -> Slab | None:
+        """Slab k, its scene not built yet."""
         mine = np.sort(order[bounds[k]:bounds[k + 1]])
         if len(mine) == 0:
-            continue
+            return None
         low, high = lo[mine].min() - slack, hi[mine].max() + slack
         first, last = np.searchsorted(sorted_centre, [low - wide, high + wide], side="left")
-        near = np.concatenate([order[first:last], long_facets])
-        near.sort()
-        near = near[np.r_[True, near[1:] != near[:-1]]]
+        near = np.concatenate([order[first:last], long_facets[(long_rank < first) | (long_rank >= last)]])
         near = near[(hi[near] >= low) & (lo[near] <= high)]
         sub = faces[near]
+        if used is None:
+            return Slab(RayScene(positions, sub, near, vertices=vertices), mine)
         used[:] = False
         used[sub] = True
         local = np.cumsum(used, dtype=np.int32) - 1
-        yield Slab(RayScene(positions[used], local[sub], near), mine)
+        return Slab(RayScene(positions[used], local[sub], near, engine="embreex"), mine)
+
+    # slab k + 1's scene is built on a second thread while the caller casts slab k's rays: the numpy work
+    # around the queries leaves a core idle that Embree's build can use (it holds no GIL while it builds)
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as builder:
+        pending: list[tuple[Slab, Future[None]]] = []
+        for k in range(count):
+            slab = cut(k)
+            if slab is not None:
+                pending.append((slab, builder.submit(slab.scene.build)))
+            del slab
+            while len(pending) > (_PREFETCH if k < count - 1 else 0):
+                ready, building = pending.pop(0)
+                building.result()
+                yield ready
+                del ready, building

@@ -13,13 +13,21 @@ through the ray that measured them, so both sides of a fin are one region); a re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from hospfab.mesh import topology
 from hospfab.mesh.raycast import RayScene
 
 _OFFSET_MM = 1e-4  # rays start this far inside their facet, clear of float32 rounding
+FloatArray = npt.NDArray[np.floating[Any]]
+IntArray = npt.NDArray[np.integer[Any]]
+BoolArray = npt.NDArray[np.bool_]
+# a chunk's thin facets: facets, thickness, facet met, area, centroid
+_Found = tuple[IntArray, FloatArray, IntArray, FloatArray, FloatArray]
+
 _CHUNK = 1 << 16  # facets measured at a time: bounds the float64 work arrays (~15 MB)
 
 
@@ -30,7 +38,7 @@ class ThinRegion:
     area_mm2: float
     location_mm: list[float]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"min_thickness_mm": round(self.min_mm, 3), "max_thickness_mm": round(self.max_mm, 3),
                 "area_mm2": round(self.area_mm2, 3), "location_mm": self.location_mm}
 
@@ -55,7 +63,7 @@ class Search:
         self.positions, self.faces, self.use, self.body_of_face = positions, faces, use, body_of_face
         self.solid, self.min_wall_mm, self.wall_angle_deg = solid, min_wall_mm, wall_angle_deg
         self.min_region_mm2 = min_region_mm2
-        self._found = []
+        self._found: list[_Found] = []
 
     def cast(self, scene: RayScene, facets: np.ndarray | None = None) -> None:
         """Measure from the facets ``facets`` (None: every facet) against ``scene``."""
@@ -76,7 +84,8 @@ def find(scene: RayScene, positions: np.ndarray, faces: np.ndarray, use: np.ndar
     return search.result()
 
 
-def _regions(positions, faces, found, min_wall_mm, min_region_mm2) -> ThinWalls:
+def _regions(positions: FloatArray, faces: IntArray, found: list[_Found], min_wall_mm: float,
+             min_region_mm2: float) -> ThinWalls:
     """Thin facets (``found``: chunks of :func:`_measure`) grouped into regions, sharp edges left out."""
     if not found:
         return ThinWalls(min_wall_mm)
@@ -106,7 +115,8 @@ def _regions(positions, faces, found, min_wall_mm, min_region_mm2) -> ThinWalls:
     hi = np.zeros(k)
     np.minimum.at(lo, region, thickness)
     np.maximum.at(hi, region, thickness)
-    centre = np.stack([np.bincount(region, weights=where[:, j] * area, minlength=k) for j in range(3)], axis=1)
+    centre: FloatArray = np.stack([np.bincount(region, weights=where[:, j] * area, minlength=k)
+                                   for j in range(3)], axis=1)
     centre /= np.maximum(region_area, 1e-300)[:, None]
     kept = np.flatnonzero(region_area >= min_region_mm2)
     kept = kept[np.argsort(lo[kept], kind="stable")]
@@ -120,17 +130,25 @@ def _regions(positions, faces, found, min_wall_mm, min_region_mm2) -> ThinWalls:
     return result
 
 
-def _measure(scene, positions, faces, start, body_of_face, solid, min_wall_mm, wall_angle_deg):
+def _measure(scene: RayScene, positions: FloatArray, faces: IntArray, start: IntArray, body_of_face: IntArray,
+             solid: BoolArray, min_wall_mm: float, wall_angle_deg: float) -> _Found:
     """Thin facets among ``start``: (facets, thickness, facet met, area, centroid), before the sharp-edge test."""
-    tri = positions[faces[start]].astype(np.float64)
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    corner = faces[start]
+    v0, v1, v2 = (positions[corner[:, k]].astype(np.float64) for k in range(3))
+    normal = np.cross(v1 - v0, v2 - v0)
     twice_area = np.sqrt(np.einsum("ij,ij->i", normal, normal))
-    good = twice_area > 0
-    start, tri, normal, twice_area = start[good], tri[good], normal[good], twice_area[good]
+    good = np.flatnonzero(twice_area > 0)
+    if len(good) < len(start):
+        start = start[good]
+        v0, v1, v2, normal, twice_area = (x[good] for x in (v0, v1, v2, normal, twice_area))
     normal /= twice_area[:, None]
-    centroid = tri.mean(axis=1)
-    del tri
-    prim, dist = _same_body_hits(scene, centroid - normal * _OFFSET_MM, -normal, min_wall_mm - _OFFSET_MM,
+    centroid = v0
+    centroid += v1
+    centroid += v2
+    centroid /= 3
+    del v0, v1, v2
+    inward = -normal
+    prim, dist = _same_body_hits(scene, centroid + inward * _OFFSET_MM, inward, min_wall_mm - _OFFSET_MM,
                                  body_of_face, body_of_face[start], solid)
     hit = np.flatnonzero(prim >= 0)
     other = positions[faces[prim[hit]]].astype(np.float64)
@@ -142,7 +160,9 @@ def _measure(scene, positions, faces, start, body_of_face, solid, min_wall_mm, w
     return start[hit], dist[hit] + _OFFSET_MM, prim[hit], twice_area[hit] / 2, centroid[hit]
 
 
-def _same_body_hits(scene, origin, direction, length, body_of_face, body, solid):
+def _same_body_hits(scene: RayScene, origin: FloatArray, direction: FloatArray, length: float,
+                    body_of_face: IntArray, body: IntArray, solid: BoolArray
+                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """First hits within ``length`` on a facet of the ray's own body or across a cavity, going on past
     other solid bodies' facets."""
     n = len(origin)
@@ -150,9 +170,12 @@ def _same_body_hits(scene, origin, direction, length, body_of_face, body, solid)
     dist = np.full(n, np.inf)
     travelled = np.zeros(n)
     live = np.arange(n)
-    for _ in range(4):
-        p, t = scene.first_hits(origin[live] + direction[live] * travelled[live, None], direction[live],
-                                np.maximum(length - travelled[live], 0.0))
+    for round_ in range(4):
+        if round_ == 0:  # every ray, from its origin: no copies
+            p, t = scene.first_hits(origin, direction, max(length, 0.0))
+        else:
+            p, t = scene.first_hits(origin[live] + direction[live] * travelled[live, None], direction[live],
+                                    np.maximum(length - travelled[live], 0.0))
         hit = p >= 0
         live, p, t = live[hit], p[hit], t[hit]
         other = body_of_face[p]
@@ -176,4 +199,5 @@ def _sharp_edges(faces: np.ndarray, thin: np.ndarray, partner: np.ndarray, verte
     label = topology.components(vertex_count, np.r_[f[:, 0], f[:, 1]], np.r_[f[:, 1], f[:, 2]])
     mine = label[f[:, 0]]
     other = label[faces[partner]]
-    return np.any(other == mine[:, None], axis=1)
+    sharp: BoolArray = np.any(other == mine[:, None], axis=1)
+    return sharp
