@@ -15,6 +15,8 @@ paths release the GIL, so large batches run on two threads.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -114,14 +116,19 @@ class RayScene:
             dist[start:stop][hit] = far[hit]
 
         starts = range(0, n, step)
-        if len(starts) == 1:
-            cast(0)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(_THREADS) as pool:
-                list(pool.map(cast, starts))
+        others = [_helpers().submit(cast, start) for start in starts[1:]]  # the calling thread casts too
+        try:
+            cast(starts[0])
+        finally:
+            for job in others:
+                job.result()
         return prim, dist
+
+
+@lru_cache(maxsize=1)
+def _helpers() -> ThreadPoolExecutor:
+    """Threads that cast beside the calling one, started once per process: a check makes a hundred batches."""
+    return ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="hospfab-rays")
 
 
 @dataclass
