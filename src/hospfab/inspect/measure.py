@@ -73,8 +73,10 @@ def _spacing(points: np.ndarray, rng: np.random.Generator, tree: Any) -> float:
     return float(np.median(dist[:, 1]))
 
 
-def _match_share(reg: Registration, points: np.ndarray, pose: Pose, within: float) -> float:
-    return float((np.abs(reg.surface.closest(pose.apply(points)).distance) <= within).mean())
+def _shares(reg: Registration, points: np.ndarray, pose: Pose, *within: float) -> list[float]:
+    """Share of ``points`` (moved by ``pose``) within each distance of the reference."""
+    dist = np.abs(reg.surface.closest(pose.apply(points)).distance)
+    return [float((dist <= w).mean()) for w in within]
 
 
 def inspect_scan(
@@ -108,10 +110,11 @@ def inspect_scan(
     fine = points if len(points) <= count else points[rng.choice(len(points), count, replace=False)]
     match_within = max(limits.match_tol * tolerance_mm, limits.match_mm)
     similar = reg.refine(fine, direct, with_scale=True)
-    match_direct = _match_share(reg, fine, similar, match_within)
-    match_mirror = 0.0
+    (match_direct,) = _shares(reg, fine, similar, match_within)
+    match_mirror = within_mirror = 0.0
     if "mirrored" in poses:
-        match_mirror = _match_share(reg, fine, reg.refine(fine, poses["mirrored"], with_scale=True), match_within)
+        (match_mirror,) = _shares(reg, fine, reg.refine(fine, poses["mirrored"], with_scale=True), match_within)
+        (within_mirror,) = _shares(reg, fine, poses["mirrored"], tolerance_mm)
 
     moved = direct.apply(points)
     hit = surface.closest(moved)
@@ -143,6 +146,7 @@ def inspect_scan(
         "within_tolerance_share": within, "coverage_share": coverage, "coverage_radius_mm": radius,
         "scan_spacing_mm": spacing, "scale_error_pct": 100.0 * scale_error, "scale_effect_mm": scale_effect,
         "matched_share": match_direct, "mirrored_matched_share": match_mirror,
+        "mirrored_within_tolerance_share": within_mirror,
         "alignment_score_mm": direct.score,
         "reference_faces": surface.source_faces,
     }  # fmt: skip
@@ -172,9 +176,17 @@ def _display_deviation(triangles, diagonal, tree, dev, radius, max_triangles: in
 
 def _findings(f: dict[str, Any], tol: float, limits: InspectionLimits, match_within: float) -> list[Finding]:
     out: list[Finding] = []
-    mirrored = (f["mirrored_matched_share"] >= limits.min_match_share
-                and f["mirrored_matched_share"] >= f["matched_share"] + limits.mirror_margin)  # fmt: skip
-    if mirrored:
+    # a mirror image that would pass where the part as scanned does not (a nearly symmetric part: the
+    # propeller's mirror image is within 1.2 mm almost everywhere), or that fits far more of the scan
+    fits_mirrored = (f["mirrored_within_tolerance_share"] >= limits.min_within_share
+                     and f["within_tolerance_share"] < limits.min_within_share)  # fmt: skip
+    mirrored = fits_mirrored or (f["mirrored_matched_share"] >= limits.min_match_share
+                                 and f["mirrored_matched_share"] >= f["matched_share"] + limits.mirror_margin)  # fmt: skip
+    if fits_mirrored:
+        out.append(Finding("mirrored", f"mirrored part: its mirror image is within tolerance "
+                                       f"({f['mirrored_within_tolerance_share']:.1%} of the scan within +/-{tol:g} mm, "
+                                       f"{f['within_tolerance_share']:.1%} as scanned)"))  # fmt: skip
+    elif mirrored:
         out.append(Finding("mirrored", f"mirrored part: its mirror image fits the reference "
                                        f"({f['mirrored_matched_share']:.0%} of the scan within {match_within:g} mm, "
                                        f"{f['matched_share']:.0%} as scanned)"))  # fmt: skip

@@ -23,6 +23,7 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
         ("Scale error (similarity fit)", f"{f['scale_error_pct']:+.3f} % ({f['scale_effect_mm']:.3f} mm at the far end)"),
         ("Scan matching the reference / mirrored", f"{100 * f['matched_share']:.1f} % / "
                                                    f"{100 * f['mirrored_matched_share']:.1f} %"),
+        ("Mirror image within tolerance", f"{100 * f.get('mirrored_within_tolerance_share', 0.0):.1f} %"),
         ("Scan points (measured)", f"{f['points']} ({f['points_measured']}), {f['scan_kind']}"),
         ("Point spacing", f"{f['scan_spacing_mm']:.3f} mm"),
         ("Alignment score (truncated mean distance)", f"{f['alignment_score_mm']:.4f} mm"),
