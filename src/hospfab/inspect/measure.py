@@ -45,6 +45,7 @@ class Inspection:
     figures: dict[str, Any]
     findings: list[Finding]
     pose: dict[str, Any]
+    dimensions: list[dict[str, Any]] = field(default_factory=list)  # named dimensions, measured or not
     display_triangles: np.ndarray | None = field(default=None, repr=False)  # the reference, finely split
     display_deviation: np.ndarray | None = field(default=None, repr=False)  # per triangle; NaN: not scanned
 
@@ -58,6 +59,7 @@ class Inspection:
             "reference": self.reference, "reference_sha256": self.reference_sha256,
             "tolerance_mm": self.tolerance_mm, "tolerance_source": self.tolerance_source,
             "figures": self.figures, "findings": [f.as_dict() for f in self.findings], "pose": self.pose,
+            "dimensions": self.dimensions,
         }  # fmt: skip
 
 
@@ -90,8 +92,10 @@ def inspect_scan(
     limits: InspectionLimits = DEFAULT_LIMITS,
     settings: RegistrationSettings | None = None,
     seed: int = 0,
+    dimensions: list[Any] | None = None,
 ) -> Inspection:
-    """Align ``scan`` onto the reference ``triangles`` (n, 3, 3) and measure it."""
+    """Align ``scan`` onto the reference ``triangles`` (n, 3, 3) and measure it; the named ``dimensions``
+    of its acceptance criteria too where they can be (see :mod:`hospfab.inspect.dimensions`)."""
     from scipy.spatial import cKDTree
 
     rng = np.random.default_rng(seed)
@@ -151,8 +155,20 @@ def inspect_scan(
         "reference_faces": surface.source_faces,
     }  # fmt: skip
     findings = _findings(figures, tolerance_mm, limits, match_within)
+    measured = []
+    if dimensions:
+        from hospfab.inspect.dimensions import measure_dimensions
+
+        measured = measure_dimensions(dimensions, np.asarray(triangles, dtype=np.float64), surface.parent, moved,
+                                      hit.points, hit.triangle)  # fmt: skip
+        if not any(f.code in ("mirrored", "different_part") for f in findings):  # else nothing to measure on
+            for d in measured:
+                if d.status == "fail":
+                    findings.append(Finding("dimension", f"{d.name}: {d.measured_mm:.3f} mm measured, nominal "
+                                                         f"{d.nominal_mm:g} +/- {d.tolerance_mm:g} mm"))  # fmt: skip
     return Inspection(str(scan.path), scan.sha256, reference, reference_sha256, tolerance_mm, tolerance_source,
-                      figures, findings, pose_dict(direct), display, display_dev)  # fmt: skip
+                      figures, findings, pose_dict(direct), [d.as_dict() for d in measured], display,
+                      display_dev)  # fmt: skip
 
 
 def _display_deviation(triangles, diagonal, tree, dev, radius, max_triangles: int = 60_000):
