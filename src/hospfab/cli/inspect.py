@@ -62,8 +62,10 @@ def render(console: Any, data: dict[str, Any]) -> None:
                   f"{f['points']} points ({f['scan_kind']})")
     for d in data.get("dimensions", []):
         measured = f"{d['measured_mm']:.3f} mm" if d["measured_mm"] is not None else "not measured"
-        console.print(f"  {d['name']}: {measured} (nominal {d['nominal_mm']:g} +/- {d['tolerance_mm']:g} mm): "
-                      f"{d['status']}", markup=False)  # fmt: skip
+        nominal = d["note"]
+        if d["nominal_mm"] is not None:
+            nominal = f"nominal {d['nominal_mm']:g} +/- {d['tolerance_mm']:g} mm"
+        console.print(f"  {d['name']}: {measured} ({nominal}): {d['status']}", markup=False)
     for name in ("report", "heatmap"):
         if data.get(name):
             console.print(f"  wrote {data[name]}")

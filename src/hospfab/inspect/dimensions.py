@@ -30,9 +30,9 @@ class DimensionSettings:
     """How a named diameter is found on the reference and measured on the scan."""
 
     wall_normal_max: float = 0.1  # a wall face's normal is within ~6 deg of square to the axis
-    axis_tol_share: float = 0.05  # a face belongs to a feature if its axis point is within 5 % of the radius...
+    axis_tol_share: float = 0.05  # a face belongs to a feature if its axis point is within 5 % of radius...
     axis_tol_mm: float = 0.2  # ...plus 0.2 mm of the feature's axis
-    min_area_share: float = 0.3  # a feature's faces cover at least 30 % of a full cylinder band of their height
+    min_area_share: float = 0.3  # a feature's faces cover 30 % of a full cylinder band of their height
     min_feature_arc_deg: float = 200.0  # a feature's faces go at least this far round (a D-bore: ~240 deg)
     min_arc_deg: float = 180.0  # the scan points on a feature cover at least half the circle
     min_points: int = 30  # ...and there are at least this many of them
@@ -43,8 +43,8 @@ class DimensionSettings:
 @dataclass
 class Dimension:
     name: str
-    nominal_mm: float
-    tolerance_mm: float
+    nominal_mm: float | None  # None: the criterion gives no nominal and tolerance in mm (free text)
+    tolerance_mm: float | None
     measured_mm: float | None = None
     features: int = 0  # features found on the reference
     measured_features: int = 0  # of them, covered well enough by the scan to measure
@@ -53,7 +53,7 @@ class Dimension:
 
     @property
     def status(self) -> str:
-        if self.measured_mm is None:
+        if self.measured_mm is None or self.nominal_mm is None or self.tolerance_mm is None:
             return "to measure by hand"
         return "pass" if abs(self.measured_mm - self.nominal_mm) <= self.tolerance_mm + 1e-9 else "fail"
 
@@ -99,8 +99,11 @@ def _basis(axis: np.ndarray) -> np.ndarray:
     return np.column_stack([u, np.cross(axis, u)])
 
 
+Feature = tuple[np.ndarray, np.ndarray, np.ndarray]  # axis direction, face indices, centre on the plane
+
+
 def find_features(triangles: np.ndarray, radius: float, tolerance: float,
-                  settings: DimensionSettings = DimensionSettings()) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                  settings: DimensionSettings = DimensionSettings()) -> list[Feature]:
     """Circular features of ``radius`` (+/- ``tolerance``) on the reference: (axis direction, face indices,
     centre on the plane square to the axis, in :func:`_basis` coordinates)."""
     from scipy.sparse import coo_matrix
@@ -118,7 +121,7 @@ def find_features(triangles: np.ndarray, radius: float, tolerance: float,
         if all(abs(float(axis @ other)) < 0.999 for other in axes):
             axes.append(axis / np.linalg.norm(axis))
     join = settings.axis_tol_share * radius + settings.axis_tol_mm
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    found: list[Feature] = []
     taken = np.zeros(len(triangles), dtype=bool)
     for axis in axes:
         basis = _basis(axis)
@@ -139,7 +142,7 @@ def find_features(triangles: np.ndarray, radius: float, tolerance: float,
                 centre, fitted = circle_fit(centres[members] @ basis)
                 along = centres[members] @ axis
                 own = np.linalg.norm(centres[members] @ basis - centre, axis=1)
-                # the faces at the nominal radius (one end of a taper); the polygon's faces sit slightly inside
+                # the faces at the nominal radius (one end of a taper); a polygon's faces sit a little inside
                 near = np.abs(own - radius) <= max(tolerance, 0.02 * radius)
                 if near.sum() < 3:
                     continue
@@ -179,7 +182,7 @@ def measure_dimensions(dimensions: list[Any], triangles: np.ndarray, parent: np.
         try:
             nominal, tol = float(_field(dim, "nominal_mm")), float(_field(dim, "tolerance_mm"))
         except (TypeError, ValueError):
-            out.append(Dimension(name, float("nan"), float("nan"), note="no nominal and tolerance in mm"))
+            out.append(Dimension(name, None, None, note="no nominal and tolerance in mm"))
             continue
         result = Dimension(name, nominal, tol)
         out.append(result)
@@ -208,8 +211,8 @@ def measure_dimensions(dimensions: list[Any], triangles: np.ndarray, parent: np.
         if result.per_feature_mm:
             values = np.array(result.per_feature_mm)
             result.measured_mm = float(values[np.argmax(np.abs(values - nominal))])
-            result.note = f"{result.measured_features} of {result.features} features measured; the one farthest " \
-                          f"from nominal reported"
+            result.note = (f"{result.measured_features} of {result.features} features measured; the one "
+                           f"farthest from nominal reported")
         else:
             result.note = f"{result.features} features found, none scanned enough to measure"
     return out
