@@ -143,7 +143,8 @@ def main() -> None:
                 print(f"{name:28} {wall:8.1f} {cpu:8.1f} {rss:8.0f} {code:5d}")
             print(f"ratio inspect / load: wall {inspect[0] / load[0]:.1f}x, CPU {inspect[1] / load[1]:.1f}x, "
                   f"peak memory {inspect[2] / load[2]:.1f}x")
-    accuracy(args.trials)
+    if args.trials > 0:  # --trials 0: speed and memory only
+        accuracy(args.trials)
 
 
 if __name__ == "__main__":
