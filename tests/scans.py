@@ -50,8 +50,11 @@ def _fine_mesh(triangles: np.ndarray, edge: float) -> tuple[np.ndarray, np.ndarr
 
 
 def defective(triangles: np.ndarray, *, shrink: float = 0.0, warp_mm: float = 0.0, mirror: bool = False,
-              fill_hole: tuple[float, float, float] | None = None) -> np.ndarray:
-    """The reference as a faulty printer would make it (triangles in reference coordinates)."""
+              fill_hole: tuple[float, float, float] | None = None,
+              bump: tuple[np.ndarray, float, np.ndarray] | None = None) -> np.ndarray:
+    """The reference as a faulty printer would make it (triangles in reference coordinates). ``bump``:
+    (centre, radius, offset): the surface within ``radius`` of ``centre`` moved by ``offset``, fading out
+    towards the radius (a blade tip lifted)."""
     tri = triangles.copy()
     if fill_hole is not None:  # a missing feature: the hole at (x, y) of radius r was not made
         from manifold3d import Manifold, Mesh
@@ -77,6 +80,10 @@ def defective(triangles: np.ndarray, *, shrink: float = 0.0, warp_mm: float = 0.
         d = np.linalg.norm(flat[:, :2] - lo[:2], axis=1)
         flat = flat.copy()
         flat[:, 2] += warp_mm * np.clip(1 - d / reach, 0, 1) ** 2
+    if bump is not None:
+        at, radius, offset = bump
+        fade = np.clip(1 - np.linalg.norm(flat - np.asarray(at), axis=1) / radius, 0, 1) ** 2
+        flat = flat + fade[:, None] * np.asarray(offset, dtype=np.float64)
     if mirror:
         flat = flat * np.array([-1.0, 1.0, 1.0])
         tri = flat.reshape(-1, 3, 3)[:, ::-1]

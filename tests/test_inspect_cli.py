@@ -34,7 +34,10 @@ def test_good_scan_passes_and_writes_report_and_heatmap(cli, scans, tmp_path):
     data = out.json()["data"]
     assert data["verdict"] == "pass" and data["reference"] == "TUBE-RACK-16@1" and data["tolerance_mm"] == 0.3
     assert len(data["scan_sha256"]) == 64 and data["figures"]["area_weighted"] is True
+    (hole,) = data["dimensions"]  # the revision's named dimension, measured on the scan
+    assert hole["name"] == "hole diameter" and hole["status"] == "pass" and abs(hole["measured_mm"] - 17.0) < 0.1
     html = report.read_text()
+    assert "hole diameter" in html
     assert "PASS" in html and "data:image/png;base64," in html and "TUBE-RACK-16@1" in html
     assert "http://" not in html and "https://" not in html  # works offline
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

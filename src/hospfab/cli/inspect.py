@@ -60,6 +60,12 @@ def render(console: Any, data: dict[str, Any]) -> None:
                   f"max {f['max_mm']:.3f} mm; {100 * f['within_tolerance_share']:.2f} % within tolerance")
     console.print(f"  coverage {100 * f['coverage_share']:.1f} %, scale error {f['scale_error_pct']:+.3f} %, "
                   f"{f['points']} points ({f['scan_kind']})")
+    for d in data.get("dimensions", []):
+        measured = f"{d['measured_mm']:.3f} mm" if d["measured_mm"] is not None else "not measured"
+        nominal = d["note"]
+        if d["nominal_mm"] is not None:
+            nominal = f"nominal {d['nominal_mm']:g} +/- {d['tolerance_mm']:g} mm"
+        console.print(f"  {d['name']}: {measured} ({nominal}): {d['status']}", markup=False)
     for name in ("report", "heatmap"):
         if data.get(name):
             console.print(f"  wrote {data[name]}")

@@ -11,7 +11,16 @@ were slow when each start ran a full ICP. Here every start is cheap and they all
    a few hundred scan points against a dense sample of the reference); the best distinct poses continue
    with more points; the last few are refined by point-to-plane ICP against the exact triangles and scored
    on a large share of the scan with a truncated mean distance (every point counts, outliers are capped).
-3. **Scale**: from the rigid pose, a point-to-plane fit with one more unknown (uniform scale) measures
+   Point-to-plane ICP trims loosely first, then at 3 sigma: a tight trim from the start can lock a pose a
+   few degrees off (it drops the very points that would pull it back).
+3. **Near symmetries**: a nearly symmetric part (the corpus propeller: 14 blades, each turn by 25.7 deg
+   almost maps it onto itself) has as many nearly equal basins, and the search above keeps only a few of
+   them: a pose one blade off would leave a few % of a good scan out of tolerance. So the reference is first
+   aligned onto itself (starts every few degrees about its principal axes, and its 24 PCA-frame flips); the
+   self-alignments that fit almost as well as the identity are its near symmetries. The best pose of each
+   handedness is then tried in every symmetric image, each refined by point-to-plane ICP against the exact
+   triangles, and the lowest truncated mean distance on the exact triangles wins.
+4. **Scale**: from the rigid pose, a point-to-plane fit with one more unknown (uniform scale) measures
    shrinkage; the deviations themselves are measured on the rigid pose.
 """
 
@@ -116,6 +125,8 @@ class Registration:
         self.ref_spacing = float(np.sqrt(surface.areas.sum() / len(self.ref_points)))
         self.ref_centre, self.ref_frame = _frame(self.ref_points)
         self.cap = float(np.clip(self.settings.score_cap_share * surface.diagonal, *self.settings.score_cap_mm))
+        self.seed = seed
+        self._symmetries: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     # ---- public ------------------------------------------------------------------------------------------
 
@@ -151,16 +162,52 @@ class Registration:
                 if best is None or pose.score < best.score:
                     best = pose
             if best is not None:
-                out[name] = best
+                out[name] = self._symmetric(scan, fine, best)
         return out
+
+    def symmetries(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Near symmetries of the reference, ``x -> rotation @ x + translation`` (identity excluded): its
+        sample aligned onto itself from rotations about its principal axes every ``symmetry_step_deg`` and
+        from its 24 PCA-frame flips; a self-alignment scoring under ``symmetry_score_share`` of the score cap
+        (the identity scores 0) is one. Computed once per reference."""
+        if self._symmetries is None:
+            s = self.settings
+            c = self.ref_centre
+            angles = np.radians(np.arange(s.symmetry_step_deg, 360.0 - 1e-9, s.symmetry_step_deg))
+            rots = [_pca_rotations(self.ref_frame, self.ref_frame)]
+            rots += [np.array([_rodrigues(self.ref_frame[:, axis] * a) for a in angles]) for axis in range(3)]
+            poses = [Pose(r, c - r @ c) for r in np.concatenate(rots)]
+            rng = np.random.default_rng(self.seed + 1)  # independent of the scan's own random draws
+            for count, steps in ((s.coarse_points * 2, s.coarse_steps), (s.medium_points, s.medium_steps)):
+                sub = self.ref_points[rng.choice(len(self.ref_points), size=count, replace=False)]
+                poses = self._icp_batch(sub, poses, steps)
+                score_sub = self.ref_points[rng.choice(len(self.ref_points), size=2 * count, replace=False)]
+                for pose, score in zip(poses, self._score_batch(score_sub, poses), strict=True):
+                    pose.score = score
+                poses = self._distinct(poses, s.symmetry_max + 1)
+            limit = s.symmetry_score_share * self.cap
+            self._symmetries = [(p.rotation, p.translation) for p in poses
+                                if p.score < limit and not self._is_identity(p)][: s.symmetry_max]  # fmt: skip
+        return self._symmetries
 
     def refine(self, scan: np.ndarray, pose: Pose, *, with_scale: bool = False, steps: int | None = None,
                exact: bool = True) -> Pose:
         """Point-to-plane ICP (with a uniform scale when ``with_scale``): against the exact triangles, or
-        (``exact=False``, faster) against the reference sample and its normals."""
+        (``exact=False``, faster) against the reference sample and its normals.
+
+        Trimmed coarse to fine: the first half of the steps keeps every point within ``loose_trim_share`` of
+        the score cap, the rest trims at 3 sigma (at least ``trim_share`` of the cap). A tight trim from the
+        start can lock a pose a few degrees off: the points it moves off the surface (blade edges, a hub's
+        rim) are dropped as outliers instead of pulling it back; the loose steps let them pull."""
+        s = self.settings
         rot, trans, scale = pose.rotation.copy(), pose.translation.copy(), pose.scale
         base = scan @ MIRROR.T if pose.mirrored else scan
-        for _ in range(steps or self.settings.fine_steps):
+        total = steps or s.fine_steps
+        loose = total // 2
+        step = 0
+        while step < total:
+            floor = (s.loose_trim_share if step < loose else s.trim_share) * self.cap
+            step += 1
             moved = scale * (base @ rot.T) + trans
             if exact:
                 hit = self.surface.closest(moved, exact=False)
@@ -169,7 +216,7 @@ class Registration:
                 dist, idx = self.ref_tree.query(moved)
                 targets, normals = self.ref_points[idx], self.ref_normals[idx]
             resid = np.einsum("ij,ij->i", targets - moved, normals)
-            limit = max(3.0 * 1.4826 * float(np.median(np.abs(resid))), 0.05 * self.cap)
+            limit = max(3.0 * 1.4826 * float(np.median(np.abs(resid))), floor)
             ok = dist <= max(limit, 1e-9) if exact else np.abs(resid) <= max(limit, 1e-9)
             if ok.sum() < 12:
                 break
@@ -188,7 +235,9 @@ class Registration:
             trans = step_s * (step_r @ (trans - centre)) + centre + step_t
             scale = scale * step_s
             if np.linalg.norm(omega) < 1e-7 and np.linalg.norm(step_t) < 1e-6 and abs(step_s - 1) < 1e-7:
-                break
+                if step > loose:
+                    break
+                step = loose  # converged with the loose trim: on to the tight one
         return Pose(rot, trans, pose.mirrored, scale, pose.score, pose.history + ["point-to-plane"])
 
     def score(self, scan: np.ndarray, pose: Pose) -> float:
@@ -212,6 +261,38 @@ class Registration:
             for rot in np.concatenate([_pca_rotations(frame, self.ref_frame), rotations]):
                 out.append(Pose(rot, self.ref_centre - rot @ centre, mirrored))
         return out
+
+    def _is_identity(self, pose: Pose) -> bool:
+        return (rotation_angle_deg(pose.rotation, np.eye(3)) < 5.0
+                and np.linalg.norm(pose.translation) < 0.02 * self.surface.diagonal)  # fmt: skip
+
+    def _symmetric(self, scan: np.ndarray, fine: np.ndarray, best: Pose) -> Pose:
+        """``best`` or one of its images under the reference's near symmetries, whichever fits best: each
+        image refined by point-to-plane ICP (sample, then exact triangles) on a subset of the scan and scored
+        on the exact triangles; the ``symmetry_keep`` best refined and scored on ``fine`` as ``best`` was."""
+        s = self.settings
+        symmetries = self.symmetries()
+        if not symmetries:
+            return best
+        sub = self._subset(scan, s.symmetry_points)
+        images = []
+        for rot, trans in symmetries:
+            pose = Pose(rot @ best.rotation, rot @ best.translation + trans, best.mirrored,
+                        history=best.history + ["symmetric image"])  # fmt: skip
+            pose = self.refine(sub, pose, exact=False, steps=s.exact_steps)
+            pose = self.refine(sub, pose, steps=s.exact_steps // 2)
+            pose.score = self.score(sub, pose)
+            images.append(pose)
+        own = self.refine(sub, best, steps=s.exact_steps // 2)
+        own_score = self.score(sub, own)
+        for pose in sorted(images, key=lambda p: p.score)[: s.symmetry_keep]:
+            if pose.score >= own_score:
+                break
+            pose = self.refine(fine, pose, steps=s.exact_steps)
+            pose.score = self.score(fine, pose)
+            if pose.score < best.score:
+                best = pose
+        return best
 
     def _shifted(self, poses: list[Pose]) -> list[Pose]:
         """Each pose, and the same moved along the reference's principal axes: ICP slides along walls and

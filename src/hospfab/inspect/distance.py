@@ -14,10 +14,12 @@ inside (material missing).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
 CHUNK_POINTS = 65_536  # bounds the temporary arrays: chunk x k x 3 float64
+BALL_POINTS = 4_096  # points per ball query of the exact search (each may find a few hundred centroids)
 MAX_SUBDIVIDED = 400_000
 SIZE_CLASSES = 6
 
@@ -117,6 +119,7 @@ class SurfaceIndex:
         self.areas = self.face_areas[self.parent] / np.bincount(self.parent, minlength=len(triangles))[self.parent]
         self.centroids = self.triangles.mean(axis=1)
         radii = np.linalg.norm(self.triangles - self.centroids[:, None], axis=2).max(axis=1)
+        self.radii = radii
         self.radius = float(radii.max())
         self.tree = cKDTree(self.centroids)
         # size classes (radius halving): small triangles packed densely do not force a search as wide as
@@ -152,7 +155,8 @@ class SurfaceIndex:
 
     def _exact_chunk(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per size class, the ``k`` nearest centroids; then, wherever the k-th centroid of a class is closer
-        than the best distance plus the class radius, that class again with 4x more candidates."""
+        than the best distance plus the class radius (a triangle beyond the k may still be closer), every
+        centroid of that class within that distance (a ball query: the exact candidate set)."""
         best = np.full(len(points), np.inf)
         near = np.zeros_like(points)
         tri = np.zeros(len(points), dtype=np.int64)
@@ -165,35 +169,68 @@ class SurfaceIndex:
         everyone = np.arange(len(points))
         for members, tree, radius in self.classes:
             kk = min(k, len(members))
-            d, n, t, kth = self._candidates(points, kk, members, tree)
+            d, n, t, kth = self._candidates(points, kk, members, tree, best)
             merge(everyone, d, n, t)
             todo.append((members, tree, radius, kk, kth))
         for members, tree, radius, kk, kth in todo:
-            pending = np.flatnonzero(kth < best + radius) if kk < len(members) else np.empty(0, dtype=np.int64)
-            while len(pending) and kk < len(members):
-                kk = min(kk * 4, len(members))
-                step = max(256, CHUNK_POINTS * 8 // kk)  # the same memory per call whatever kk
-                still = []
-                for start in range(0, len(pending), step):
-                    idx = pending[start:start + step]
-                    d, n, t, kth2 = self._candidates(points[idx], kk, members, tree)
-                    merge(idx, d, n, t)
-                    still.append(idx[kth2 < best[idx] + radius])
-                pending = np.concatenate(still) if kk < len(members) else np.empty(0, dtype=np.int64)
+            if kk >= len(members):
+                continue
+            pending = np.flatnonzero(kth < best + radius)
+            for start in range(0, len(pending), BALL_POINTS):
+                idx = pending[start:start + BALL_POINTS]
+                merge(idx, *self._within(points[idx], best[idx], radius, members, tree))
         return best, near, tri
 
-    def _candidates(self, points: np.ndarray, k: int, members: np.ndarray, tree):
+    def _within(self, points: np.ndarray, bound: np.ndarray, radius: float, members: np.ndarray, tree):
+        """The closest triangle among ``members`` whose centroid is within ``bound + radius`` of each point
+        and that could be closer than ``bound`` (distance inf where none is)."""
+        found = tree.query_ball_point(points, bound + radius)
+        counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(points))
+        dist = np.full(len(points), np.inf)
+        close = np.zeros_like(points)
+        chosen = np.zeros(len(points), dtype=np.int64)
+        if not counts.sum():
+            return dist, close, chosen
+        rows = np.repeat(np.arange(len(points)), counts)
+        which = members[np.fromiter(chain.from_iterable(found), dtype=np.int64, count=int(counts.sum()))]
+        hope = np.linalg.norm(points[rows] - self.centroids[which], axis=1) - self.radii[which] < bound[rows]
+        rows, which = rows[hope], which[hope]
+        if len(rows):
+            tris = self.triangles[which]
+            near = closest_points_on_triangles(points[rows], tris[:, 0], tris[:, 1], tris[:, 2])
+            d = np.linalg.norm(points[rows] - near, axis=1)
+            order = np.lexsort((d, rows))  # per row, nearest first
+            head = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+            dist[rows[head]], close[rows[head]], chosen[rows[head]] = d[head], near[head], which[head]
+        return dist, close, chosen
+
+    def _candidates(self, points: np.ndarray, k: int, members: np.ndarray, tree, bound: np.ndarray | None = None):
+        """The closest of the triangles with the ``k`` nearest centroids (among ``members``), per point; and
+        the k-th centroid distance. A triangle lies within its radius of its centroid, so it is at least
+        ``centroid distance - radius`` away: only the nearest centroid's triangle and those that could beat
+        it (or ``bound``, a distance already found) are computed. The answer is the same as computing all k."""
         centre_dist, local = tree.query(points, k=k)
         centre_dist, local = centre_dist.reshape(len(points), -1), local.reshape(len(points), -1)
         cand = members[local]
         m, kk = cand.shape
-        tris = self.triangles[cand.ravel()]
-        rep = np.repeat(points, kk, axis=0)
-        close = closest_points_on_triangles(rep, tris[:, 0], tris[:, 1], tris[:, 2])
-        d = np.linalg.norm(rep - close, axis=1).reshape(m, kk)
-        best = np.argmin(d, axis=1)
-        rows = np.arange(m)
-        return d[rows, best], close.reshape(m, kk, 3)[rows, best], cand[rows, best], centre_dist[:, -1]
+        first = self.triangles[cand[:, 0]]
+        close = closest_points_on_triangles(points, first[:, 0], first[:, 1], first[:, 2])
+        dist = np.linalg.norm(points - close, axis=1)
+        chosen = cand[:, 0].copy()
+        if kk > 1:
+            limit = dist if bound is None else np.minimum(dist, bound)
+            rows, cols = np.nonzero(centre_dist[:, 1:] - self.radii[cand[:, 1:]] < limit[:, None])
+            if len(rows):
+                which = cand[rows, cols + 1]
+                tris = self.triangles[which]
+                near = closest_points_on_triangles(points[rows], tris[:, 0], tris[:, 1], tris[:, 2])
+                d = np.linalg.norm(points[rows] - near, axis=1)
+                order = np.lexsort((d, rows))  # per row, nearest first
+                head = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+                better = d[head] < dist[rows[head]]
+                head, at = head[better], rows[head[better]]
+                dist[at], close[at], chosen[at] = d[head], near[head], which[head]
+        return dist, close, chosen, centre_dist[:, -1]
 
     def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``count`` points spread over the surface by area, with their normals."""

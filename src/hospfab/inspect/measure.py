@@ -45,6 +45,7 @@ class Inspection:
     figures: dict[str, Any]
     findings: list[Finding]
     pose: dict[str, Any]
+    dimensions: list[dict[str, Any]] = field(default_factory=list)  # named dimensions, measured or not
     display_triangles: np.ndarray | None = field(default=None, repr=False)  # the reference, finely split
     display_deviation: np.ndarray | None = field(default=None, repr=False)  # per triangle; NaN: not scanned
 
@@ -58,6 +59,7 @@ class Inspection:
             "reference": self.reference, "reference_sha256": self.reference_sha256,
             "tolerance_mm": self.tolerance_mm, "tolerance_source": self.tolerance_source,
             "figures": self.figures, "findings": [f.as_dict() for f in self.findings], "pose": self.pose,
+            "dimensions": self.dimensions,
         }  # fmt: skip
 
 
@@ -73,8 +75,10 @@ def _spacing(points: np.ndarray, rng: np.random.Generator, tree: Any) -> float:
     return float(np.median(dist[:, 1]))
 
 
-def _match_share(reg: Registration, points: np.ndarray, pose: Pose, within: float) -> float:
-    return float((np.abs(reg.surface.closest(pose.apply(points)).distance) <= within).mean())
+def _shares(reg: Registration, points: np.ndarray, pose: Pose, *within: float) -> list[float]:
+    """Share of ``points`` (moved by ``pose``) within each distance of the reference."""
+    dist = np.abs(reg.surface.closest(pose.apply(points)).distance)
+    return [float((dist <= w).mean()) for w in within]
 
 
 def inspect_scan(
@@ -88,8 +92,10 @@ def inspect_scan(
     limits: InspectionLimits = DEFAULT_LIMITS,
     settings: RegistrationSettings | None = None,
     seed: int = 0,
+    dimensions: list[Any] | None = None,
 ) -> Inspection:
-    """Align ``scan`` onto the reference ``triangles`` (n, 3, 3) and measure it."""
+    """Align ``scan`` onto the reference ``triangles`` (n, 3, 3) and measure it; the named ``dimensions``
+    of its acceptance criteria too where they can be (see :mod:`hospfab.inspect.dimensions`)."""
     from scipy.spatial import cKDTree
 
     rng = np.random.default_rng(seed)
@@ -108,10 +114,11 @@ def inspect_scan(
     fine = points if len(points) <= count else points[rng.choice(len(points), count, replace=False)]
     match_within = max(limits.match_tol * tolerance_mm, limits.match_mm)
     similar = reg.refine(fine, direct, with_scale=True)
-    match_direct = _match_share(reg, fine, similar, match_within)
-    match_mirror = 0.0
+    (match_direct,) = _shares(reg, fine, similar, match_within)
+    match_mirror = within_mirror = 0.0
     if "mirrored" in poses:
-        match_mirror = _match_share(reg, fine, reg.refine(fine, poses["mirrored"], with_scale=True), match_within)
+        (match_mirror,) = _shares(reg, fine, reg.refine(fine, poses["mirrored"], with_scale=True), match_within)
+        (within_mirror,) = _shares(reg, fine, poses["mirrored"], tolerance_mm)
 
     moved = direct.apply(points)
     hit = surface.closest(moved)
@@ -143,12 +150,25 @@ def inspect_scan(
         "within_tolerance_share": within, "coverage_share": coverage, "coverage_radius_mm": radius,
         "scan_spacing_mm": spacing, "scale_error_pct": 100.0 * scale_error, "scale_effect_mm": scale_effect,
         "matched_share": match_direct, "mirrored_matched_share": match_mirror,
+        "mirrored_within_tolerance_share": within_mirror,
         "alignment_score_mm": direct.score,
         "reference_faces": surface.source_faces,
     }  # fmt: skip
     findings = _findings(figures, tolerance_mm, limits, match_within)
+    measured = []
+    if dimensions:
+        from hospfab.inspect.dimensions import measure_dimensions
+
+        measured = measure_dimensions(dimensions, np.asarray(triangles, dtype=np.float64), surface.parent, moved,
+                                      hit.points, hit.triangle)  # fmt: skip
+        if not any(f.code in ("mirrored", "different_part") for f in findings):  # else nothing to measure on
+            for d in measured:
+                if d.status == "fail":
+                    findings.append(Finding("dimension", f"{d.name}: {d.measured_mm:.3f} mm measured, nominal "
+                                                         f"{d.nominal_mm:g} +/- {d.tolerance_mm:g} mm"))  # fmt: skip
     return Inspection(str(scan.path), scan.sha256, reference, reference_sha256, tolerance_mm, tolerance_source,
-                      figures, findings, pose_dict(direct), display, display_dev)  # fmt: skip
+                      figures, findings, pose_dict(direct), [d.as_dict() for d in measured], display,
+                      display_dev)  # fmt: skip
 
 
 def _display_deviation(triangles, diagonal, tree, dev, radius, max_triangles: int = 60_000):
@@ -172,9 +192,17 @@ def _display_deviation(triangles, diagonal, tree, dev, radius, max_triangles: in
 
 def _findings(f: dict[str, Any], tol: float, limits: InspectionLimits, match_within: float) -> list[Finding]:
     out: list[Finding] = []
-    mirrored = (f["mirrored_matched_share"] >= limits.min_match_share
-                and f["mirrored_matched_share"] >= f["matched_share"] + limits.mirror_margin)  # fmt: skip
-    if mirrored:
+    # a mirror image that would pass where the part as scanned does not (a nearly symmetric part: the
+    # propeller's mirror image is within 1.2 mm almost everywhere), or that fits far more of the scan
+    fits_mirrored = (f["mirrored_within_tolerance_share"] >= limits.min_within_share
+                     and f["within_tolerance_share"] < limits.min_within_share)  # fmt: skip
+    mirrored = fits_mirrored or (f["mirrored_matched_share"] >= limits.min_match_share
+                                 and f["mirrored_matched_share"] >= f["matched_share"] + limits.mirror_margin)  # fmt: skip
+    if fits_mirrored:
+        out.append(Finding("mirrored", f"mirrored part: its mirror image is within tolerance "
+                                       f"({f['mirrored_within_tolerance_share']:.1%} of the scan within +/-{tol:g} mm, "
+                                       f"{f['within_tolerance_share']:.1%} as scanned)"))  # fmt: skip
+    elif mirrored:
         out.append(Finding("mirrored", f"mirrored part: its mirror image fits the reference "
                                        f"({f['mirrored_matched_share']:.0%} of the scan within {match_within:g} mm, "
                                        f"{f['matched_share']:.0%} as scanned)"))  # fmt: skip

@@ -23,14 +23,15 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
         ("Scale error (similarity fit)", f"{f['scale_error_pct']:+.3f} % ({f['scale_effect_mm']:.3f} mm at the far end)"),
         ("Scan matching the reference / mirrored", f"{100 * f['matched_share']:.1f} % / "
                                                    f"{100 * f['mirrored_matched_share']:.1f} %"),
+        ("Mirror image within tolerance", f"{100 * f.get('mirrored_within_tolerance_share', 0.0):.1f} %"),
         ("Scan points (measured)", f"{f['points']} ({f['points_measured']}), {f['scan_kind']}"),
         ("Point spacing", f"{f['scan_spacing_mm']:.3f} mm"),
         ("Alignment score (truncated mean distance)", f"{f['alignment_score_mm']:.4f} mm"),
     ]  # fmt: skip
 
 
-def render_report(inspection: Inspection, heatmap_png: bytes, *, dimensions: list[Any] | None = None,
-                  inspected_by: str | None = None, inspected_at: str | None = None) -> str:
+def render_report(inspection: Inspection, heatmap_png: bytes, *, inspected_by: str | None = None,
+                  inspected_at: str | None = None) -> str:
     from jinja2 import Environment, select_autoescape
 
     source = resources.files("hospfab.inspect").joinpath("templates/report.html.j2").read_text("utf-8")
@@ -42,7 +43,7 @@ def render_report(inspection: Inspection, heatmap_png: bytes, *, dimensions: lis
         tolerance_mm=inspection.tolerance_mm, tolerance_source=inspection.tolerance_source,
         inspected_at=inspected_at or datetime.now().astimezone().isoformat(timespec="seconds"),
         inspected_by=inspected_by, findings=data["findings"], rows=_rows(inspection.figures),
-        heatmap_b64=base64.b64encode(heatmap_png).decode("ascii"), dimensions=dimensions or [],
+        heatmap_b64=base64.b64encode(heatmap_png).decode("ascii"), dimensions=inspection.dimensions,
         scan_sha256=inspection.scan_sha256, reference_sha256=inspection.reference_sha256,
         pose=data["pose"]["matrix"],
     )  # fmt: skip

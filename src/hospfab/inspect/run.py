@@ -78,7 +78,8 @@ def inspect_file(scan_path: Path, reference: Reference, *, tolerance: float | No
     tol, source = choose_tolerance(tolerance, reference)
     scan = read_scan(scan_path)
     result = inspect_scan(scan, reference.triangles, tolerance_mm=tol, reference=reference.name,
-                          reference_sha256=reference.sha256, tolerance_source=source, seed=seed)  # fmt: skip
+                          reference_sha256=reference.sha256, tolerance_source=source, seed=seed,
+                          dimensions=reference.dimensions)  # fmt: skip
     if report is not None or heatmap is not None:
         from hospfab.inspect.heatmap import render_heatmap
 
@@ -89,5 +90,5 @@ def inspect_file(scan_path: Path, reference: Reference, *, tolerance: float | No
         if report is not None:
             from hospfab.inspect.report import write_report
 
-            write_report(report, result, png, dimensions=reference.dimensions, inspected_by=inspected_by)
+            write_report(report, result, png, inspected_by=inspected_by)
     return result

@@ -26,6 +26,13 @@ class RegistrationSettings:
     exact_keep: int = 3  # ...the best of them against the exact triangles, scored on them
     exact_steps: int = 10
     fine_keep: int = 8  # poses per handedness refined against the sample...
+    symmetry_step_deg: float = 5.0  # near symmetries of the reference: self-alignments started every 5 deg
+    symmetry_score_share: float = 0.15  # about its principal axes that end under 15 % of the score cap
+    symmetry_max: int = 24  # at most this many near symmetries (the best self-alignments)
+    symmetry_points: int = 1_000  # scan points on which each symmetric image of the best pose is refined
+    symmetry_keep: int = 2  # the best symmetric images refined and scored like the best pose itself
+    loose_trim_share: float = 0.5  # point-to-plane ICP: the first half of the steps uses points within
+    trim_share: float = 0.05  # 50 % of the score cap, the rest within 3 sigma but at least 5 % of the cap
     score_cap_share: float = 0.02  # a point counts at most 2 % of the reference diagonal in a pose score...
     score_cap_mm: tuple[float, float] = (0.5, 5.0)  # ...clipped to these bounds (mm)
 

@@ -175,7 +175,9 @@ def to_html(record: dict[str, Any]) -> str:
         ("Units inspected", f"{s.get('units_inspected', 0)}: " + ("; ".join(
             f"unit {r['unit']} {r['method']} {r['verdict'].upper()}" + (
                 f" (RMS {r['figures']['rms_mm']:.3f} mm, max {r['figures']['max_mm']:.3f} mm, "
-                f"{100 * r['figures']['within_tolerance_share']:.1f} % within +/-{r['tolerance_mm']:g} mm)"
+                f"{100 * r['figures']['within_tolerance_share']:.1f} % within +/-{r['tolerance_mm']:g} mm"
+                + "".join(f", {d['name']} {d['measured_mm']:.3f} mm" for d in r["figures"].get("dimensions", [])
+                          if d.get("measured_mm") is not None) + ")"
                 if r["method"] == "scan" else "") + f" by {r['inspected_by']} at {r['inspected_at']}"
             for r in record.get("inspections", [])) or "-")),
         ("Inspection sample", f"{sample.get('sample_size', '?')} per {sample.get('lot_size', '?')}: {drawn or '-'}"),

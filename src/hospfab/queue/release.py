@@ -117,7 +117,8 @@ def scan_results(settings: Settings, lot: Any, scans: list[tuple[int, Path]], by
         if report is not None:
             files.append({"role": "report", "path": str(report), "sha256": insp.sha256_file(report)})
         figures = {**result.figures, "findings": [f.as_dict() for f in result.findings],
-                   "reference": reference.name, "tolerance_source": result.tolerance_source}  # fmt: skip
+                   "reference": reference.name, "tolerance_source": result.tolerance_source,
+                   "dimensions": result.dimensions}  # fmt: skip
         out.append(insp.new_inspection(lot.id, unit, insp.SCAN, result.verdict, by=by,
                                        tolerance_mm=result.tolerance_mm, figures=figures, files=files))  # fmt: skip
     return out
