@@ -275,7 +275,7 @@ def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: OctoP
         return recorded
     if verdict.kind == NOT_SENT:
         if interrupted:
-            _record_not_sent(journal, job, failure, verdict.detail)
+            _record_not_sent(journal, job, failure, f"; {verdict.detail}")
             raise PrintInterrupted(
                 f"interrupted; job {job.id} was not started on {printer.name} ({verdict.detail})",
                 details={"job_id": job.id, "state": FAILED},
