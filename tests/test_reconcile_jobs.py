@@ -13,7 +13,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from printer_doubles import ScriptedClient, ScriptedPrinter, claimed, idle_job, printing, stats
+from printer_doubles import ScriptedClient, ScriptedPrinter, ago, claimed, idle_job, printing, stats
 
 from hospfab.errors import PrinterError
 from hospfab.journal import Journal
@@ -44,6 +44,7 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+        assert len(self.sleeps) < 10_000, "a wait that never ends"
 
 
 @pytest.fixture
@@ -56,6 +57,11 @@ def clock(monkeypatch):
 def test_the_timeouts_are_the_documented_ones():
     assert (reconcile.UPLOAD_GRACE_S, reconcile.START_GRACE_S, reconcile.CANCEL_SETTLE_S,
             reconcile.ASK_TIMEOUT_S, reconcile.GIVE_UP_S) == (120.0, 60.0, 15.0, 3.0, 120.0)
+
+
+def test_a_job_without_a_time_has_no_age():
+    assert reconcile._age_s(None) == 0.0 and reconcile._age_s("") == 0.0
+    assert 99.0 < reconcile._age_s(ago(100)) < 101.0
 
 
 # -- reconcile_job ------------------------------------------------------------------------------------------

@@ -92,6 +92,8 @@ class Clock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+        self.slept = getattr(self, "slept", 0) + 1
+        assert self.slept < 10_000, "a wait that never ends"
 
 
 @pytest.fixture(autouse=True)
