@@ -148,7 +148,8 @@ def claimed(journal: Journal, printer: str = "mk4-a", *, outcome: str = "uploadi
     job_id = new_job_id()
     job = Job(id=job_id, ref="KNOB", revision=1, build_file="k.gcode", sha256="0" * 64, printer=printer,
               printer_url="http://127.0.0.1:5000", printer_profile="prusa-mk4", material="petg", material_lot=None,
-              operator="ana", created_at="", remote_file=f"KNOB-r1-{job_id}.gcode" if remote_file == "" else remote_file)
+              operator="ana", created_at="",
+              remote_file=f"KNOB-r1-{job_id}.gcode" if remote_file == "" else remote_file)
     journal.claim(job, require_bed_clear=False)
     changes: dict[str, Any] = {"outcome": outcome}
     if age_s is not None:
