@@ -318,6 +318,42 @@ def test_a_draft_printed_with_the_override_records_it(tmp_path, journal, staging
     assert result.as_dict()["overrides"] == {"allow_draft": True, "status": "draft"}
 
 
+def test_a_recipe_shared_by_printers_is_staged_once(tmp_path, journal, staging, monkeypatch):
+    r = recipe(tmp_path)
+    staged = []
+    real = send.stage_build_file
+    monkeypatch.setattr(send, "stage_build_file", lambda rec, folder: staged.append(rec) or real(rec, folder))
+    printers = [ScriptedPrinter(name=n) for n in "abc"]
+    send.print_reference(Catalog(Revision([r])), printers, journal, "KNOB", options(dry_run=True))
+    assert staged == [r]
+
+
+def test_a_dry_run_reports_the_override_and_every_printer(tmp_path, journal, staging):
+    rev = Revision([recipe(tmp_path)], status="draft")
+    a, b = ScriptedPrinter(name="a", material="abs"), ScriptedPrinter(name="b")
+    result = send.print_reference(Catalog(rev), [a, b], journal, "KNOB@1", options(allow_draft=True, dry_run=True))
+    assert result.overrides == {"allow_draft": True, "status": "draft"}
+    assert [v.printer for v in result.assessments] == [a, b] and result.printer is b
+
+
+def test_a_lost_answer_in_a_print_is_asked_about_on_the_same_printer(tmp_path, journal, staging):
+    """The answer to the upload is lost after the printer started: the printer is asked, the job is printing,
+    and the result's note says how it was confirmed."""
+    a = ScriptedPrinter(name="a")
+
+    def start(data, remote, *rest):
+        a.scripted.files[remote] = stats(remote)
+        a.scripted.job_info = printing(remote)
+
+    a.scripted.hooks["upload"] = start
+    a.scripted.fail("upload", SendUnconfirmed("printer a: HTTP 502 to the upload"))
+    result = send.print_reference(Catalog(Revision([recipe(tmp_path)])), [a], journal, "KNOB", options())
+    job = result.job
+    assert job.outcome == "printing" and a.client_kwargs[-1] == {"read_timeout": 3.0, "retries": 1}
+    assert result.as_dict()["note"] == (
+        f"answer to the upload lost (printer a: HTTP 502 to the upload); the printer shows {job.remote_file} Printing")
+
+
 # -- send_attempt: every ending recorded truthfully ------------------------------------------------------------
 
 @pytest.fixture
