@@ -1,0 +1,133 @@
+"""One signed record checked against the site's trust store (``hospfab.catalog.verify.check_record``) and the
+revision's signed state as the index sees it, pinned at their boundaries: each refusal names the file and what
+is wrong (found by mutation testing, ``make mutation``). Fast: real Ed25519 keys and a real trust store, no
+catalog, no slicing. Whole catalogs: tests/test_catalog_integrity.py and tests/test_catalog_trust.py."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+
+from hospfab.catalog import signing
+from hospfab.catalog import verify as vf
+from hospfab.catalog.model import STATEMENTS, RetirementRecord, SignatureRecord
+from hospfab.errors import IntegrityError
+from hospfab.trust import store as ts
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+SHA = "ab" * 32
+
+
+@pytest.fixture
+def site(tmp_path):
+    private, public, key_id = signing.generate_key_pair("tester", tmp_path / "keys")
+    store = ts.TrustStore(tmp_path / "trust.yaml")
+    store.trust(public, name="A. Tester", roles=["engineer"])
+    revision = SimpleNamespace(ref="KNOB", rev=1, path=tmp_path / "KNOB" / "rev-1", signatures=[],
+                               retirement=None)
+    return SimpleNamespace(catalog=SimpleNamespace(trust=store), revision=revision, key_id=key_id,
+                           private=signing.load_private_key(private),
+                           where=revision.path / "signatures" / f"{key_id}.yaml")
+
+
+def record(site, cls=SignatureRecord, **changes):
+    fields = dict(ref="KNOB", rev=1, meaning="validated", statement=STATEMENTS["validated"], key_id=site.key_id,
+                  signer="A. Tester", roles=["engineer"], at=T0, manifest_sha256=SHA)
+    fields.update(changes)
+    unsigned = cls(**fields)
+    return unsigned.model_copy(update={"signature": signing.sign(site.private, unsigned.signed_payload())})
+
+
+def check(site, rec, sha=SHA):
+    return vf.check_record(site.catalog, site.revision, rec, site.where, sha)
+
+
+def refusal(site, rec, sha=SHA) -> str:
+    with pytest.raises(IntegrityError) as caught:
+        check(site, rec, sha)
+    return caught.value.message
+
+
+def test_a_good_record_gives_its_trusted_signer(site):
+    signer = check(site, record(site))
+    assert (signer.key_id, signer.name, signer.roles) == (site.key_id, "A. Tester", ("engineer",))
+
+
+@pytest.mark.parametrize("ref, rev", [("KNOB", 2), ("EAR-SAVER", 1)])
+def test_a_record_for_another_revision_is_refused(site, ref, rev):
+    assert refusal(site, record(site, ref=ref, rev=rev)) == (
+        f"{site.where}: signed for another revision ({ref}@{rev})")
+
+
+def test_a_key_the_site_does_not_trust_is_named_with_the_file(site, tmp_path):
+    site.catalog.trust = ts.TrustStore(tmp_path / "empty.yaml")
+    with pytest.raises(ts.UntrustedKey) as caught:
+        check(site, record(site))
+    assert caught.value.message.startswith(f"{site.where}: key {site.key_id} is not trusted at this site")
+
+
+def test_an_altered_record_is_refused(site):
+    altered = record(site).model_copy(update={"roles": ["engineer", "director"]})
+    assert refusal(site, altered) == f"{site.where}: signature does not match (record altered or forged)"
+
+
+def test_a_forged_signer_name_is_refused(site):
+    assert refusal(site, record(site, signer="Mallory")) == (
+        f"{site.where}: signed as 'Mallory' but key {site.key_id} belongs to 'A. Tester' in this site's trust "
+        "store (name forged)")
+
+
+def test_a_statement_that_is_not_its_meanings_is_refused(site):
+    assert refusal(site, record(site, statement=STATEMENTS["approved"])) == (
+        f"{site.where}: the statement does not match the meaning 'validated'")
+    assert check(site, record(site, meaning="approved", statement=STATEMENTS["approved"])).name == "A. Tester"
+
+
+def test_a_record_over_another_manifest_is_refused(site):
+    assert refusal(site, record(site), sha="cd" * 32) == (
+        f"{site.revision.path / 'manifest.json'}: changed since it was signed in {site.where}")
+    assert refusal(site, record(site), sha=None).endswith(f"changed since it was signed in {site.where}")
+
+
+def test_the_signed_state_of_a_revision(site):
+    rev = site.revision
+    assert vf._disk_state(rev, SHA) is None  # nothing signed: a draft
+    rev.signatures = [record(site), record(site, key_id="0" * 16)]
+    assert vf._disk_state(rev, SHA) == {"status": "validated", "manifest_sha256": SHA,
+                                        "signers": sorted(["0" * 16, site.key_id])}
+    rev.retirement = record(site, RetirementRecord, meaning="retired", statement=STATEMENTS["retired"],
+                            reason="recall")
+    assert vf._disk_state(rev, SHA)["status"] == "retired"
+    rev.signatures = []
+    assert vf._disk_state(rev, SHA) == {"status": "retired", "manifest_sha256": SHA, "signers": []}
+    rev.retirement = {"old": "format"}  # an old-format retirement without signatures is not signed state
+    assert vf._disk_state(rev, SHA) is None
+
+
+def test_a_signed_revision_needs_a_signed_index(site, tmp_path):
+    site.catalog.root = tmp_path / "catalog"
+    site.revision.spec = "KNOB@1"
+    vf._check_index(site.catalog, site.revision, None, SHA)  # unsigned and no index: nothing to compare
+    site.revision.signatures = [record(site)]
+    with pytest.raises(IntegrityError) as caught:
+        vf._check_index(site.catalog, site.revision, None, SHA)
+    assert caught.value.message == (
+        f"KNOB@1: signed, but the catalog has no signed index ({tmp_path / 'catalog' / 'index.json'}): refused")
+
+
+def test_the_old_format_refusal_says_how_to_resign():
+    err = vf.old_format_error(SimpleNamespace(spec="KNOB@3"))
+    assert err.code == "old_format" and err.message == (
+        "KNOB@3 is signed in the old catalog format (keys trusted from the catalog folder, part metadata "
+        "unsigned): re-sign it with a key this site trusts: `hospfab catalog resign KNOB@3 --key KEY`")
+
+
+def test_a_failure_is_an_integrity_refusal_in_the_report():
+    assert vf._failure("KNOB", 2, "validated", IntegrityError("x", code="old_format")) == {
+        "ref": "KNOB", "rev": 2, "status": "validated", "ok": False, "error": "x", "code": "old_format",
+        "exit_code": 4}
+    from hospfab.errors import ConfigError
+
+    assert vf._failure("KNOB", None, "unreadable", ConfigError("bad yaml"))["code"] == "integrity_failed"
