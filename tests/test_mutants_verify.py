@@ -131,3 +131,104 @@ def test_a_failure_is_an_integrity_refusal_in_the_report():
     from hospfab.errors import ConfigError
 
     assert vf._failure("KNOB", None, "unreadable", ConfigError("bad yaml"))["code"] == "integrity_failed"
+
+
+def test_the_part_snapshot_is_all_of_part_yaml_but_its_format():
+    from hospfab.catalog.model import PartMeta, Replaces
+
+    part = PartMeta(ref="KNOB", title="Knob", intended_users=["nurses"],
+                    replaces=Replaces(equipment="Pump X200", oem_part_number="K-1"))
+    assert vf.part_snapshot(part) == {
+        "ref": "KNOB", "title": "Knob", "category": "general", "intended_use": "", "intended_users": ["nurses"],
+        "limitations": [], "contraindications": [], "source": "", "licence": "", "model_script": None,
+        "replaces": {"equipment": "Pump X200", "oem_part_number": "K-1", "manufacturer": None}}
+
+
+# -- verify_catalog: one outcome per revision, and the index's revisions missing from disk -------------------
+
+class Index:
+    def __init__(self, revisions):
+        self.revisions = revisions
+
+    def label(self):
+        return "catalog/index.json v7"
+
+
+def a_catalog(parts):
+    """``parts``: {ref: [revisions] or an error}; the catalog's refs() and get()."""
+    def get(name):
+        found = parts[name]
+        if isinstance(found, Exception):
+            raise found
+        return SimpleNamespace(revisions=found)
+
+    return SimpleNamespace(refs=lambda: sorted(parts), get=get)
+
+
+def rev(ref, n, status="validated"):
+    return SimpleNamespace(ref=ref, rev=n, status=status, spec=f"{ref}@{n}")
+
+
+@pytest.fixture
+def stubbed(monkeypatch):
+    """verify_revision and trusted_index replaced: only verify_catalog's own bookkeeping is under test."""
+    calls = []
+    index = Index({"KNOB@1": {"status": "validated"}, "KNOB@2": {"status": "retired"},
+                   "GONE@1": {"status": "validated"}, "MASK@4": {"status": "validated"}})
+
+    def verify_revision(catalog, revision, *, unsigned_ok=False, index=None):
+        calls.append((revision.spec, unsigned_ok, index))
+        if revision.status == "tampered":
+            raise IntegrityError(f"{revision.spec}: model.stl changed", code="file_changed")
+        return {"ref": revision.ref, "rev": revision.rev, "ok": True}
+
+    monkeypatch.setattr(vf, "verify_revision", verify_revision)
+    monkeypatch.setattr(vf, "trusted_index", lambda catalog: index)
+    return SimpleNamespace(calls=calls, index=index)
+
+
+def test_every_revision_is_verified_and_every_missing_one_reported(stubbed):
+    from hospfab.errors import ConfigError
+
+    catalog = a_catalog({"KNOB": [rev("KNOB", 1), rev("KNOB", 2, "tampered")],
+                         "MASK": ConfigError("MASK/part.yaml: bad YAML")})
+    outcomes = vf.verify_catalog(catalog)
+    assert outcomes == [
+        {"ref": "KNOB", "rev": 1, "ok": True},
+        {"ref": "KNOB", "rev": 2, "status": "tampered", "ok": False, "error": "KNOB@2: model.stl changed",
+         "code": "file_changed", "exit_code": 4},
+        {"ref": "MASK", "rev": None, "status": "unreadable", "ok": False, "error": "MASK/part.yaml: bad YAML",
+         "code": "integrity_failed", "exit_code": 4},
+        # an unreadable part's listed revisions are not "missing": its error says why
+        {"ref": "GONE", "rev": "1", "status": "missing", "ok": False, "code": "integrity_failed", "exit_code": 4,
+         "error": "GONE@1: listed as validated in the signed index (catalog/index.json v7) but missing from the "
+                  "catalog: removed"},
+    ]
+    assert stubbed.calls == [("KNOB@1", True, stubbed.index), ("KNOB@2", True, stubbed.index)]
+
+
+def test_one_reference_only(stubbed):
+    catalog = a_catalog({"KNOB": [rev("KNOB", 1)], "GONE": [rev("GONE", 1)]})
+    outcomes = vf.verify_catalog(catalog, "KNOB")
+    assert outcomes == [
+        {"ref": "KNOB", "rev": 1, "ok": True},
+        {"ref": "KNOB", "rev": "2", "status": "missing", "ok": False, "code": "integrity_failed", "exit_code": 4,
+         "error": "KNOB@2: listed as retired in the signed index (catalog/index.json v7) but missing from the "
+                  "catalog: removed"}]
+
+
+def test_without_an_index_nothing_is_missing(stubbed, monkeypatch):
+    monkeypatch.setattr(vf, "trusted_index", lambda catalog: None)
+    assert vf.verify_catalog(a_catalog({"KNOB": [rev("KNOB", 1)]})) == [{"ref": "KNOB", "rev": 1, "ok": True}]
+    assert stubbed.calls == [("KNOB@1", True, None)]
+
+
+def test_an_untrusted_index_is_one_refusal(monkeypatch):
+    def refused(catalog):
+        raise IntegrityError("catalog/index.json: signature does not match", code="index_forged")
+
+    monkeypatch.setattr(vf, "trusted_index", refused)
+    expected = {"rev": None, "status": "refused", "ok": False, "error": "catalog/index.json: signature does not "
+                "match", "code": "index_forged", "exit_code": 4}
+    assert vf.verify_catalog(a_catalog({})) == [{"ref": "index.json", **expected}]
+    assert vf.verify_catalog(a_catalog({}), "KNOB") == [{"ref": "KNOB", **expected}]
