@@ -232,3 +232,57 @@ def test_an_untrusted_index_is_one_refusal(monkeypatch):
                 "match", "code": "index_forged", "exit_code": 4}
     assert vf.verify_catalog(a_catalog({})) == [{"ref": "index.json", **expected}]
     assert vf.verify_catalog(a_catalog({}), "KNOB") == [{"ref": "KNOB", **expected}]
+
+
+# -- verify_revision: what is refused before any file is read ------------------------------------------------
+
+def unsigned(status="draft", **changes):
+    fields = dict(ref="KNOB", rev=1, status=status, spec="KNOB@1", legacy=None, retirement=None, signatures=[])
+    fields.update(changes)
+    return SimpleNamespace(**fields)
+
+
+def test_an_unsigned_draft_verifies_only_for_an_override(tmp_path):
+    catalog = SimpleNamespace(root=tmp_path / "catalog")
+    assert vf.verify_revision(catalog, unsigned(), unsigned_ok=True, index=None) == {
+        "ref": "KNOB", "rev": 1, "status": "draft", "ok": True, "skipped": "not signed"}
+    for status in ("draft", "validated"):  # revision.yaml saying "validated" is not a signature
+        with pytest.raises(IntegrityError) as caught:
+            vf.verify_revision(catalog, unsigned(status), index=None)
+        assert caught.value.code == "not_validated" and caught.value.message == (
+            f"KNOB@1 is {status}, not validated: nothing signed to verify")
+
+
+def test_a_retirement_without_signatures_is_never_skipped(site, tmp_path):
+    retirement = record(site, RetirementRecord, meaning="retired", statement=STATEMENTS["retired"],
+                        manifest_sha256=None, reason="recall")
+    index = Index({"KNOB@1": {"status": "retired", "manifest_sha256": None, "signers": []}})
+    with pytest.raises(IntegrityError, match="KNOB@1 is retired, not validated: nothing signed to verify"):
+        vf.verify_revision(SimpleNamespace(root=tmp_path), unsigned("retired", retirement=retirement),
+                           unsigned_ok=True, index=index)
+
+
+def test_an_unsigned_revision_the_index_lists_as_signed_is_rolled_back(tmp_path):
+    index = Index({"KNOB@1": {"status": "validated", "manifest_sha256": SHA, "signers": ["k"]}})
+    with pytest.raises(IntegrityError, match="KNOB@1: the signed index .* lists it as validated but its "
+                                             "signatures are gone: rolled back"):
+        vf.verify_revision(SimpleNamespace(root=tmp_path), unsigned(), unsigned_ok=True, index=index)
+
+
+@pytest.mark.parametrize("changes", [{"legacy": {"signed_by": "catalog key"}}, {"retirement": {"old": 1}},
+                                     {"legacy": {"x": 1}, "retirement": {"old": 1}}])
+def test_an_old_format_revision_is_refused_first(tmp_path, changes):
+    with pytest.raises(IntegrityError) as caught:
+        vf.verify_revision(SimpleNamespace(root=tmp_path), unsigned(**changes), unsigned_ok=True, index=None)
+    assert caught.value.code == "old_format" and caught.value.message.startswith(
+        "KNOB@1 is signed in the old catalog format")
+
+
+def test_the_index_is_loaded_and_trusted_unless_given(tmp_path, monkeypatch):
+    loaded = []
+    monkeypatch.setattr(vf, "trusted_index", lambda catalog: loaded.append(catalog) or None)
+    catalog = SimpleNamespace(root=tmp_path)
+    vf.verify_revision(catalog, unsigned(), unsigned_ok=True)
+    assert loaded == [catalog]
+    vf.verify_revision(catalog, unsigned(), unsigned_ok=True, index=None)
+    assert loaded == [catalog]
