@@ -191,7 +191,7 @@ def test_every_revision_is_verified_and_every_missing_one_reported(stubbed):
     from hospfab.errors import ConfigError
 
     catalog = a_catalog({"KNOB": [rev("KNOB", 1), rev("KNOB", 2, "tampered")],
-                         "MASK": ConfigError("MASK/part.yaml: bad YAML")})
+                         "MASK": ConfigError("MASK/part.yaml: bad YAML"), "ZED": [rev("ZED", 1)]})
     outcomes = vf.verify_catalog(catalog)
     assert outcomes == [
         {"ref": "KNOB", "rev": 1, "ok": True},
@@ -199,12 +199,14 @@ def test_every_revision_is_verified_and_every_missing_one_reported(stubbed):
          "code": "file_changed", "exit_code": 4},
         {"ref": "MASK", "rev": None, "status": "unreadable", "ok": False, "error": "MASK/part.yaml: bad YAML",
          "code": "integrity_failed", "exit_code": 4},
+        {"ref": "ZED", "rev": 1, "ok": True},  # the parts after an unreadable one are still verified
         # an unreadable part's listed revisions are not "missing": its error says why
         {"ref": "GONE", "rev": "1", "status": "missing", "ok": False, "code": "integrity_failed", "exit_code": 4,
          "error": "GONE@1: listed as validated in the signed index (catalog/index.json v7) but missing from the "
                   "catalog: removed"},
     ]
-    assert stubbed.calls == [("KNOB@1", True, stubbed.index), ("KNOB@2", True, stubbed.index)]
+    assert stubbed.calls == [("KNOB@1", True, stubbed.index), ("KNOB@2", True, stubbed.index),
+                             ("ZED@1", True, stubbed.index)]
 
 
 def test_one_reference_only(stubbed):
@@ -219,7 +221,10 @@ def test_one_reference_only(stubbed):
 
 def test_without_an_index_nothing_is_missing(stubbed, monkeypatch):
     monkeypatch.setattr(vf, "trusted_index", lambda catalog: None)
-    assert vf.verify_catalog(a_catalog({"KNOB": [rev("KNOB", 1)]})) == [{"ref": "KNOB", "rev": 1, "ok": True}]
+    from hospfab.errors import ConfigError
+
+    catalog = a_catalog({"KNOB": [rev("KNOB", 1)], "MASK": ConfigError("bad YAML")})
+    assert [o["ok"] for o in vf.verify_catalog(catalog)] == [True, False]
     assert stubbed.calls == [("KNOB@1", True, None)]
 
 
