@@ -220,3 +220,32 @@ def test_an_index_removed_after_it_was_seen_is_a_rollback(env):
     assert info.value.code == "rolled_back"
     assert re.fullmatch(rf"{re.escape(str(cat.root / 'index.json'))}: missing, but version \d+ was seen at this "
                         r"site on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00: rolled back or removed", info.value.message)
+
+
+def test_exact_refusals_of_the_signed_path(env):
+    import json
+
+    cat, rev, _key = env
+    [signature] = (rev.path / "signatures").iterdir()
+    original = signature.read_text()
+    signature.write_text(original.replace("inspection: ''", "inspection: all fine"))
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(cat.resolve("TEST-BOX@1"))
+    assert info.value.message == f"{signature}: signature does not match (record altered or forged)"
+    signature.write_text(original)
+    manifest = rev.path / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format"] = 1
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.code == "old_format" and info.value.message.startswith("TEST-BOX@1 is signed in the old")
+
+
+def test_a_signed_revision_without_any_signed_index_is_refused(env):
+    cat, rev, _key = env
+    (cat.root / "index.json").unlink()  # this site never saw one: not a rollback, but signed without an index
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.message == (
+        f"TEST-BOX@1: signed, but the catalog has no signed index ({cat.root / 'index.json'}): refused")

@@ -136,7 +136,9 @@ def test_retirement_is_signed_and_cannot_be_removed(site, cli):
     cat = open_catalog(tmp_path)
     retired = cat.retire("TEST-BOX@1", "cracks at the hinge", key_file=key)
     assert retired.retirement.signer == "A. Tester"
-    assert cat.verify_revision(retired)["ok"]
+    outcome = cat.verify_revision(retired)
+    assert outcome["ok"] and outcome["retired_by"] == {
+        "key_id": retired.retirement.key_id, "name": "A. Tester", "roles": ["biomedical engineer"]}
     (retired.path / "retirement.yaml").unlink()
     refused(tmp_path, cli, "the retirement was removed (rolled back)")
 
@@ -148,6 +150,11 @@ def test_retirement_record_forged(site, cli):
     path = retired.path / "retirement.yaml"
     path.write_text(path.read_text().replace("reason: cracks", "reason: typo"))
     refused(tmp_path, cli, "retirement.yaml: signature does not match")
+    path.write_text(path.read_text().replace("reason: typo", "reason: cracks").replace("meaning: retired",
+                                                                                       "meaning: validated"))
+    with pytest.raises(IntegrityError) as info:
+        open_catalog(tmp_path).verify_revision(open_catalog(tmp_path).resolve("TEST-BOX@1"))
+    assert info.value.message == f"{path}: not a retirement record"
 
 
 def test_older_signed_index_replayed(site, cli):
@@ -236,6 +243,10 @@ def test_two_signer_policy_pending_then_cosigned(site, cli):
     assert signed.status == "validated"
     assert signed.signatures[0].signer == "A. Tester" and signed.signatures[0].meaning == "validated"
     assert sorted(s.signer for s in signed.signatures[1:]) == ["Q. Manager", "T. Tech"]
+    outcome = open_catalog(tmp_path).verify_revision(signed)
+    assert outcome["signed_by"] == ", ".join(
+        f"{s.signer} ({s.roles[0]})" for s in signed.signatures)  # one role each here
+    assert outcome["signed_by"].count(", ") == 2 and outcome["pending"] == []
     env = {"HOSPFAB_TRUST_STORE": str(tmp_path / "trust.yaml"), "HOSPFAB_HOME": str(tmp_path / "home")}
     shown = cli("--catalog", tmp_path / "catalog", "catalog", "show", "TEST-BOX", env=env)
     assert "approved by Q. Manager (quality manager)" in shown.stdout

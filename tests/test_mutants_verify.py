@@ -291,3 +291,13 @@ def test_the_index_is_loaded_and_trusted_unless_given(tmp_path, monkeypatch):
     assert loaded == [catalog]
     vf.verify_revision(catalog, unsigned(), unsigned_ok=True, index=None)
     assert loaded == [catalog]
+
+
+def test_a_retirement_without_any_signed_index_is_refused(site, tmp_path):
+    retirement = record(site, RetirementRecord, meaning="retired", statement=STATEMENTS["retired"],
+                        manifest_sha256=None, reason="recall")
+    with pytest.raises(IntegrityError) as caught:
+        vf.verify_revision(SimpleNamespace(root=tmp_path / "catalog"), unsigned("retired", retirement=retirement),
+                           unsigned_ok=True, index=None)
+    assert caught.value.message == (
+        f"KNOB@1: signed, but the catalog has no signed index ({tmp_path / 'catalog' / 'index.json'}): refused")
