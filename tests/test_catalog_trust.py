@@ -234,7 +234,7 @@ def test_two_signer_policy_pending_then_cosigned(site, cli):
     with pytest.raises(InputError, match="already signed by A. Tester"):
         cat.sign("TEST-BOX@1", key_file=key)
     tech, tech_pub, _ = generate_key_pair("tech", tmp_path / "tech")
-    pin(tmp_path, tech_pub, name="T. Tech", roles=["technician"])
+    pin(tmp_path, tech_pub, name="T. Tech", roles=["technician", "printer operator"])
     open_catalog(tmp_path).sign("TEST-BOX@1", key_file=tech)
     assert open_catalog(tmp_path).resolve("TEST-BOX@1").status == "pending"
     qa, qa_pub, _ = generate_key_pair("qa", tmp_path / "qa")
@@ -244,9 +244,17 @@ def test_two_signer_policy_pending_then_cosigned(site, cli):
     assert signed.signatures[0].signer == "A. Tester" and signed.signatures[0].meaning == "validated"
     assert sorted(s.signer for s in signed.signatures[1:]) == ["Q. Manager", "T. Tech"]
     outcome = open_catalog(tmp_path).verify_revision(signed)
-    assert outcome["signed_by"] == ", ".join(
-        f"{s.signer} ({s.roles[0]})" for s in signed.signatures)  # one role each here
-    assert outcome["signed_by"].count(", ") == 2 and outcome["pending"] == []
+    assert outcome["signed_by"].split(", ", 1)[0] == "A. Tester (biomedical engineer)" and outcome["pending"] == []
+    assert sorted(outcome["signed_by"].split(", ", 1)[1].split("), ")) == [
+        "Q. Manager (quality manager", "T. Tech (technician, printer operator)"]
+    # the validation signature removed, the co-signatures kept: refused before the index is even read
+    validation = signed.path / "signatures" / f"{signed.signatures[0].key_id}.yaml"
+    kept = validation.read_bytes()
+    validation.unlink()
+    with pytest.raises(IntegrityError) as info:
+        open_catalog(tmp_path).verify_revision(open_catalog(tmp_path).resolve("TEST-BOX@1"))
+    assert info.value.message == f"{signed.path / 'signatures'}: co-signatures without a validation"
+    validation.write_bytes(kept)
     env = {"HOSPFAB_TRUST_STORE": str(tmp_path / "trust.yaml"), "HOSPFAB_HOME": str(tmp_path / "home")}
     shown = cli("--catalog", tmp_path / "catalog", "catalog", "show", "TEST-BOX", env=env)
     assert "approved by Q. Manager (quality manager)" in shown.stdout
