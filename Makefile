@@ -13,6 +13,7 @@ PYTEST_ARGS ?=
 MUTATION_VENV ?= .mutation-venv
 FUZZ_SECONDS ?= 300
 MUTANTS ?=
+MUTATION_CHILDREN ?= 2
 
 .PHONY: setup system-deps venv octoprint demo test typecheck fuzz mutation bench lint clean
 
@@ -54,9 +55,10 @@ fuzz: venv
 
 # Mutation testing with mutmut ([tool.mutmut] in pyproject.toml says which modules and which tests), in its
 # own venv (mutmut brings click, which changes what httpx imports). One module: make mutation MUTANTS='hospfab.gcode.rules*'
+# MUTATION_CHILDREN (default 2) mutants run at once: `make mutation MUTATION_CHILDREN=1` on a shared machine.
 mutation: $(MUTATION_VENV)/.installed
 	rm -rf mutants
-	nice $(MUTATION_VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	nice $(MUTATION_VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
 	$(MUTATION_VENV)/bin/mutmut results
 
 $(MUTATION_VENV)/.installed: pyproject.toml

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -151,3 +152,103 @@ def test_broken_yaml_gives_a_clear_message(env):
     # one broken reference does not hide the others in `verify`: it is reported as unreadable
     outcomes = cat.verify()
     assert outcomes[0]["ok"] is False and outcomes[0]["status"] == "unreadable"
+
+
+def test_the_verified_outcome_says_who_signed_what(env):
+    import json
+
+    cat, rev, _key = env
+    outcome = cat.verify_revision(rev)
+    [signature] = rev.signatures
+    files = json.loads((rev.path / "manifest.json").read_text())["files"]
+    assert outcome == {
+        "ref": "TEST-BOX", "rev": 1, "status": "validated", "ok": True, "files": len(files),
+        "signers": [{"key_id": signature.key_id, "name": "A. Tester", "roles": ["biomedical engineer"]}],
+        "signed_by": "A. Tester (biomedical engineer)", "key_id": signature.key_id, "pending": [],
+        "index_version": outcome["index_version"]}
+    assert outcome["index_version"] >= 1 and len(files) >= 4
+
+
+def test_a_changed_file_is_listed_in_the_details(env):
+    cat, rev, _key = env
+    flip_last_byte(rev.path / "model.stl")
+    (rev.path / "notes.txt").write_text("added\n")
+    (rev.path / "preview.png").unlink()
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.details == {"changed": ["model.stl"], "added": ["notes.txt"], "removed": ["preview.png"]}
+
+
+def test_a_manifest_made_for_another_revision_is_refused(env):
+    import json
+
+    cat, rev, _key = env
+    path = rev.path / "manifest.json"
+    data = json.loads(path.read_text())
+    data["rev"] = 2
+    path.write_text(json.dumps(data))
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.message == f"{path}: made for another revision"
+
+
+def test_a_retirement_among_the_signatures_is_refused(env):
+    cat, rev, _key = env
+    [path] = (rev.path / "signatures").iterdir()
+    path.write_text(path.read_text().replace("meaning: validated", "meaning: retired"))
+    rev = cat.resolve("TEST-BOX@1")
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.message == f"{path}: a retirement belongs in retirement.yaml"
+
+
+def test_part_metadata_changed_after_signing_names_the_fields(env):
+    cat, rev, _key = env
+    part = cat.root / "TEST-BOX" / "part.yaml"
+    text = part.read_text()
+    assert "title: Test box" in text and "licence: CC0-1.0" in text
+    part.write_text(text.replace("title: Test box", "title: Better box").replace("CC0-1.0", "MIT"))
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(cat.resolve("TEST-BOX@1"))
+    assert info.value.message == f"{part}: licence, title changed since TEST-BOX@1 was signed"
+    assert info.value.details == {"fields": ["licence", "title"]}
+
+
+def test_an_index_removed_after_it_was_seen_is_a_rollback(env):
+    cat, rev, _key = env
+    cat.verify_revision(rev)  # this site has now seen the signed index
+    (cat.root / "index.json").unlink()
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.code == "rolled_back"
+    assert re.fullmatch(rf"{re.escape(str(cat.root / 'index.json'))}: missing, but version \d+ was seen at this "
+                        r"site on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00: rolled back or removed", info.value.message)
+
+
+def test_exact_refusals_of_the_signed_path(env):
+    import json
+
+    cat, rev, _key = env
+    [signature] = (rev.path / "signatures").iterdir()
+    original = signature.read_text()
+    signature.write_text(original.replace("inspection: ''", "inspection: all fine"))
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(cat.resolve("TEST-BOX@1"))
+    assert info.value.message == f"{signature}: signature does not match (record altered or forged)"
+    signature.write_text(original)
+    manifest = rev.path / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format"] = 1
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.code == "old_format" and info.value.message.startswith("TEST-BOX@1 is signed in the old")
+
+
+def test_a_signed_revision_without_any_signed_index_is_refused(env):
+    cat, rev, _key = env
+    (cat.root / "index.json").unlink()  # this site never saw one: not a rollback, but signed without an index
+    with pytest.raises(IntegrityError) as info:
+        cat.verify_revision(rev)
+    assert info.value.message == (
+        f"TEST-BOX@1: signed, but the catalog has no signed index ({cat.root / 'index.json'}): refused")

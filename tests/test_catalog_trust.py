@@ -147,7 +147,9 @@ def test_retirement_is_signed_and_cannot_be_removed(site, cli):
     cat = open_catalog(tmp_path)
     retired = cat.retire("TEST-BOX@1", "cracks at the hinge", key_file=key)
     assert retired.retirement.signer == "A. Tester"
-    assert cat.verify_revision(retired)["ok"]
+    outcome = cat.verify_revision(retired)
+    assert outcome["ok"] and outcome["retired_by"] == {
+        "key_id": retired.retirement.key_id, "name": "A. Tester", "roles": ["biomedical engineer"]}
     (retired.path / "retirement.yaml").unlink()
     refused(tmp_path, cli, "the retirement was removed (rolled back)")
 
@@ -159,6 +161,11 @@ def test_retirement_record_forged(site, cli):
     path = retired.path / "retirement.yaml"
     path.write_text(path.read_text().replace("reason: cracks", "reason: typo"))
     refused(tmp_path, cli, "retirement.yaml: signature does not match")
+    path.write_text(path.read_text().replace("reason: typo", "reason: cracks").replace("meaning: retired",
+                                                                                       "meaning: validated"))
+    with pytest.raises(IntegrityError) as info:
+        open_catalog(tmp_path).verify_revision(open_catalog(tmp_path).resolve("TEST-BOX@1"))
+    assert info.value.message == f"{path}: not a retirement record"
 
 
 def test_older_signed_index_replayed(site, cli):
@@ -238,7 +245,7 @@ def test_two_signer_policy_pending_then_cosigned(site, cli):
     with pytest.raises(InputError, match="already signed by A. Tester"):
         cat.sign("TEST-BOX@1", key_file=key)
     tech, tech_pub, _ = generate_key_pair("tech", tmp_path / "tech")
-    pin(tmp_path, tech_pub, name="T. Tech", roles=["technician"])
+    pin(tmp_path, tech_pub, name="T. Tech", roles=["technician", "printer operator"])
     open_catalog(tmp_path).sign("TEST-BOX@1", key_file=tech)
     assert open_catalog(tmp_path).resolve("TEST-BOX@1").status == "pending"
     qa, qa_pub, _ = generate_key_pair("qa", tmp_path / "qa")
@@ -247,6 +254,18 @@ def test_two_signer_policy_pending_then_cosigned(site, cli):
     assert signed.status == "validated"
     assert signed.signatures[0].signer == "A. Tester" and signed.signatures[0].meaning == "validated"
     assert sorted(s.signer for s in signed.signatures[1:]) == ["Q. Manager", "T. Tech"]
+    outcome = open_catalog(tmp_path).verify_revision(signed)
+    entries = [e if e.endswith(")") else e + ")" for e in outcome["signed_by"].split("), ")]
+    assert entries[0] == "A. Tester (biomedical engineer)" and outcome["pending"] == []
+    assert sorted(entries[1:]) == ["Q. Manager (quality manager)", "T. Tech (technician, printer operator)"]
+    # the validation signature removed, the co-signatures kept: refused before the index is even read
+    validation = signed.path / "signatures" / f"{signed.signatures[0].key_id}.yaml"
+    kept = validation.read_bytes()
+    validation.unlink()
+    with pytest.raises(IntegrityError) as info:
+        open_catalog(tmp_path).verify_revision(open_catalog(tmp_path).resolve("TEST-BOX@1"))
+    assert info.value.message == f"{signed.path / 'signatures'}: co-signatures without a validation"
+    validation.write_bytes(kept)
     env = {"HOSPFAB_TRUST_STORE": str(tmp_path / "trust.yaml"), "HOSPFAB_HOME": str(tmp_path / "home")}
     shown = cli("--catalog", tmp_path / "catalog", "catalog", "show", "TEST-BOX", env=env)
     assert "approved by Q. Manager (quality manager)" in shown.stdout

@@ -67,8 +67,8 @@ def run_checks(facts: MeshFacts, tol: Tolerances = DEFAULT) -> list[Finding]:
     return findings
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
 
 
 @check("open_edges", Severity.ERROR)
@@ -99,7 +99,8 @@ def _winding(f: MeshFacts, tol: Tolerances) -> Outcome:
 @check("inverted_normals", Severity.ERROR)
 def _inverted(f: MeshFacts, tol: Tolerances) -> Outcome:
     if f.inverted_bodies:
-        return (f"{_n(f.inverted_bodies, 'body')} {'is' if f.inverted_bodies == 1 else 'are'} inside out "
+        verb = "is" if f.inverted_bodies == 1 else "are"
+        return (f"{_n(f.inverted_bodies, 'body', 'bodies')} {verb} inside out "
                 "(negative volume): facets face inwards everywhere", REPAIR)
     return None
 
@@ -173,7 +174,8 @@ def _bodies(f: MeshFacts, tol: Tolerances) -> Outcome:
 @check("noise_shells", Severity.WARNING)
 def _noise(f: MeshFacts, tol: Tolerances) -> Outcome:
     if f.noise_shells:
-        return (f"{_n(f.noise_shells, 'tiny body')} ({f.noise_volume_mm3:.2g} mm3 in all) too small to print: "
+        return (f"{_n(f.noise_shells, 'tiny body', 'tiny bodies')} ({f.noise_volume_mm3:.2g} mm3 in all) "
+                "too small to print: "
                 f"under {tol.noise_size_mm:g} mm, or under {tol.noise_volume_mm3:g} mm3 and "
                 f"{tol.noise_volume_size_mm:g} mm; debris left by the export, not counted as bodies",
                 "`hospfab repair` removes them")

@@ -160,7 +160,7 @@ def print_reference(
                 continue
             except JournalError as err:
                 raise JournalError(f"{err.message}; nothing was sent to any printer") from None
-            job = _send(journal, job, verdict.printer, recipes[id(recipe)], revision)
+            job = _send(journal, job, verdict.printer, recipes[id(recipe)])
             return PrintResult(revision, recipe, verdict.printer, job, verdicts, overrides)
         raise no_printer_error(revision.spec, verdicts)
     finally:
@@ -215,7 +215,7 @@ class PrintInterrupted(HospfabError):
     exit_code = 130  # type: ignore[assignment]
 
 
-def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path, revision: Revision) -> Job:
+def _send(journal: Journal, job: Job, printer: PrinterLike, staged: Path) -> Job:
     """Upload and start ``job``; every ending is recorded truthfully (see :func:`send_attempt`)."""
     userdata = {
         "hospfab": {"job_id": job.id, "ref": job.ref, "revision": job.revision, "sha256": job.sha256,
@@ -275,7 +275,7 @@ def send_attempt(journal: Journal, job: Job, printer: PrinterLike, client: OctoP
         return recorded
     if verdict.kind == NOT_SENT:
         if interrupted:
-            _record_not_sent(journal, job, failure, verdict.detail)
+            _record_not_sent(journal, job, failure, f"; {verdict.detail}")
             raise PrintInterrupted(
                 f"interrupted; job {job.id} was not started on {printer.name} ({verdict.detail})",
                 details={"job_id": job.id, "state": FAILED},
