@@ -76,7 +76,8 @@ def test_an_altered_record_is_refused(site):
 def test_a_forged_signer_name_is_refused(site):
     assert refusal(site, record(site, signer="Mallory")) == (
         f"{site.where}: signed as 'Mallory' but key {site.key_id} belongs to 'A. Tester' in this site's trust "
-        "store (name forged)")
+        "store: either the key's holder signed in another name or the trust store's name was changed since; "
+        "refused either way (restore the name, or have the record signed again)")
 
 
 def test_a_statement_that_is_not_its_meanings_is_refused(site):
