@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from hospfab.journal import Job, Journal, new_job_id
@@ -157,3 +158,24 @@ def claimed(journal: Journal, printer: str = "mk4-a", *, outcome: str = "uploadi
     if started_age_s is not None:
         changes["started_at"] = ago(started_age_s)
     return journal.update(job.id, **changes)
+
+
+class Clock:
+    """``time.monotonic`` and ``time.sleep`` of a module under test: sleeping moves the clock, instantly."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        assert len(self.sleeps) < 10_000, "a wait that never ends"
+
+    def install(self, monkeypatch: Any, module: Any) -> Clock:
+        """Replace ``module.time`` with this clock for the test."""
+        monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=self.monotonic, sleep=self.sleep))
+        return self

@@ -7,10 +7,9 @@ printer cannot be asked or keeps the file in use without running it: never a gue
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
-from printer_doubles import ScriptedClient, printing, stats
+from printer_doubles import Clock, ScriptedClient, printing, stats
 
 from hospfab.errors import PrinterError
 from hospfab.octoprint.client import JobInfo
@@ -22,25 +21,9 @@ from hospfab.printing.confirm import NOT_SENT, SENT, UNKNOWN, SendVerdict, confi
 FILE = "KNOB-r1-261204-aa.gcode"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 500.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        assert len(self.sleeps) < 10_000, "a wait that never ends"
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(confirm, "time", SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep))
-    return clock
+    return Clock().install(monkeypatch, confirm)
 
 
 def test_the_verdict_names_and_timings():

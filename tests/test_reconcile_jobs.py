@@ -10,10 +10,9 @@ it no more. The real-server versions: tests/test_print.py, tests/test_faults_pri
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import pytest
-from printer_doubles import ScriptedClient, ScriptedPrinter, ago, claimed, idle_job, printing, stats
+from printer_doubles import Clock, ScriptedClient, ScriptedPrinter, ago, claimed, idle_job, printing, stats
 
 from hospfab.errors import PrinterError
 from hospfab.journal import Journal
@@ -31,27 +30,9 @@ def journal(tmp_path):
     journal.close()
 
 
-class Clock:
-    """``time.monotonic`` and ``time.sleep`` of a module under test: sleeping moves the clock, instantly."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        assert len(self.sleeps) < 10_000, "a wait that never ends"
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(reconcile, "time", SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep))
-    return clock
+    return Clock().install(monkeypatch, reconcile)
 
 
 def test_the_timeouts_are_the_documented_ones():
