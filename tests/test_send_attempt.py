@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from printer_doubles import ScriptedClient, ScriptedPrinter, claimed, printing, stats
+from printer_doubles import Clock, ScriptedClient, ScriptedPrinter, claimed, printing, stats
 
 from hospfab.errors import IntegrityError, NotFoundError, PrinterError, SafetyError
 from hospfab.journal import Journal
@@ -83,24 +83,10 @@ class Catalog:
         return {}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.slept = getattr(self, "slept", 0) + 1
-        assert self.slept < 10_000, "a wait that never ends"
-
-
 @pytest.fixture(autouse=True)
 def instant_confirm(monkeypatch):
     """The printer is asked after an ambiguous answer; its settle time passes instantly here."""
-    clock = Clock()
-    monkeypatch.setattr(confirm, "time", SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep))
+    Clock(0.0).install(monkeypatch, confirm)
 
 
 @pytest.fixture
