@@ -77,9 +77,11 @@ def farm(octoprint_server_factory, lot_catalog, tmp_path, monkeypatch):
     return make
 
 
-def journal_path(home: Path) -> Path | str:
+def journal_path(home: Path | None) -> Path | str:
     """The database the runner and the CLI use: HOSPFAB_DATABASE (set by the ``database`` fixture, SQLite or
     PostgreSQL) or the SQLite journal of ``home``."""
+    if home is None:
+        return os.environ["HOSPFAB_DATABASE"]
     return os.environ.get("HOSPFAB_DATABASE") or home / "journal.sqlite3"
 
 
@@ -105,12 +107,12 @@ def run_in_thread(home: Path, fleet: Path, catalog: Path, log=None, **options) -
 
 
 
-def plates(home: Path, lot_id: str):
+def plates(home: Path | None, lot_id: str):
     with QueueStore(journal_path(home)) as store:
         return store.lot(lot_id).plates
 
 
-def printed_once_everywhere(servers, home: Path, lot_id: str) -> dict[str, int]:
+def printed_once_everywhere(servers, home: Path | None, lot_id: str) -> dict[str, int]:
     """Successful prints per plate, summed over every attempt's file on every printer (from OctoPrint)."""
     with Journal(journal_path(home)) as journal:
         attempts = [j for j in journal.jobs() if j.lot_id == lot_id]

@@ -11,15 +11,14 @@ import sys
 import time
 
 import pytest
-from test_queue_runner import lot_catalog, new_lot, wait_until  # noqa: F401 - fixture
+from test_queue_runner import lot_catalog, new_lot, plates, printed_once_everywhere, wait_until  # noqa: F401 - fixture
 from test_print_support import write_fleet
 
 from hospfab.catalog import Catalog
 from hospfab.fleet import Fleet
 from hospfab.journal import Journal
-from hospfab.octoprint.exceptions import PrinterNotFound
 from hospfab.queue.runner import QueueRunner, RunnerOptions
-from hospfab.queue.store import DONE, QueueStore
+from hospfab.queue.store import DONE
 
 pytestmark = pytest.mark.octoprint
 
@@ -41,22 +40,7 @@ def shared(octoprint_server_factory, lot_catalog, pg_url, tmp_path, monkeypatch)
 
 
 def lot_plates(lot_id: str):
-    with QueueStore(os.environ["HOSPFAB_DATABASE"]) as store:
-        return store.lot(lot_id).plates
-
-
-def successes_per_plate(servers, lot_id: str) -> dict[str, int]:
-    with Journal(os.environ["HOSPFAB_DATABASE"]) as journal:
-        attempts = [j for j in journal.jobs() if j.lot_id == lot_id]
-    counts = {p.id: 0 for p in lot_plates(lot_id)}
-    for server in servers:
-        with server.client() as client:
-            for job in attempts:
-                try:
-                    counts[job.plate_id] += client.file_info(job.remote_file).prints_success
-                except PrinterNotFound:
-                    pass
-    return counts
+    return plates(None, lot_id)  # the shared database of HOSPFAB_DATABASE
 
 
 def runner_command(site: str) -> list[str]:
@@ -81,7 +65,7 @@ def test_two_site_runners_share_a_lot_and_one_killed_mid_lot_loses_and_repeats_n
     assert south.returncode == 0, out + err
     final = lot_plates(lot_id)
     assert [p.state for p in final] == [DONE] * 6
-    assert successes_per_plate(servers, lot_id) == {p.id: 1 for p in final}
+    assert printed_once_everywhere(servers, None, lot_id) == {p.id: 1 for p in final}
     # the south runner dispatched only to south printers after the kill; the orphan was settled by it
     assert next(p for p in final if p.id == orphan[0].id).state == DONE
     with Journal(os.environ["HOSPFAB_DATABASE"]) as journal:
@@ -125,4 +109,4 @@ def test_the_database_stopped_and_restarted_during_a_run(shared, cli, pg_server)
     assert runner.returncode == 0, out + err
     final = lot_plates(lot_id)
     assert [p.state for p in final] == [DONE] * 4
-    assert successes_per_plate(servers, lot_id) == {p.id: 1 for p in final}
+    assert printed_once_everywhere(servers, None, lot_id) == {p.id: 1 for p in final}
