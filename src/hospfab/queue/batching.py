@@ -3,12 +3,11 @@ enqueue the lot. The CLI's ``hospfab batch``, a web page or a scheduler call the
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hospfab.errors import HospfabError, NotFoundError, PrinterError
+from hospfab.errors import NotFoundError, PrinterError
 
 if TYPE_CHECKING:
     from hospfab.catalog.store import Revision
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
     from hospfab.queue.store import Lot
     from hospfab.settings import Settings
 
-ASK_WORKERS = 16
 UNKNOWN_JOB_LEFT_S = 3600.0  # a printing job that does not say how long it has left: assume an hour
 
 
@@ -36,31 +34,23 @@ class BatchPlan:
 
 
 def busy_seconds(printers: list[Any]) -> tuple[dict[str, float], dict[str, str]]:
-    """Seconds until each printer is free (from its current job), and the printers that cannot be asked
-    (concurrently: one slow printer costs its own timeout, not the fleet's)."""
-
-    def ask(printer: Any) -> tuple[float | None, str | None]:
-        try:
-            with printer.client() as client:
-                state = client.printer_state()
-                if state.is_idle:
-                    return 0.0, None
-                if state.is_busy:
-                    left = client.job().print_time_left_s
-                    return float(left if left is not None else UNKNOWN_JOB_LEFT_S), None
-                return None, f"not operational: {state.text or state.state.value}"
-        except HospfabError as err:
-            return None, err.message
+    """Seconds until each printer is free (from its current job), and the printers that cannot be asked or
+    are not operational, from one concurrent status round of the fleet (:func:`hospfab.fleet.status_all`)."""
+    from hospfab.fleet.status import status_all
+    from hospfab.octoprint.states import BUSY_STATES
 
     busy: dict[str, float] = {}
     down: dict[str, str] = {}
-    if printers:
-        with ThreadPoolExecutor(max_workers=min(ASK_WORKERS, len(printers))) as pool:
-            for printer, (seconds, problem) in zip(printers, pool.map(ask, printers)):
-                if seconds is None:
-                    down[printer.name] = problem or "unavailable"
-                else:
-                    busy[printer.name] = seconds
+    for status in status_all(printers):
+        if status.idle:
+            busy[status.name] = 0.0
+        elif status.reachable and status.state in BUSY_STATES:
+            left = status.print_time_left_s
+            busy[status.name] = float(left if left is not None else UNKNOWN_JOB_LEFT_S)
+        elif not status.reachable or status.state is None:
+            down[status.name] = status.error or "unavailable"
+        else:
+            down[status.name] = f"not operational: {status.state_text or status.state.value}"
     return busy, down
 
 
