@@ -310,9 +310,9 @@ class Catalog:
         self._require_root()
         folder = self.part_dir(ref)
         part_file = folder / PART_FILE
-        if folder.is_symlink() or part_file.is_symlink():
-            link = folder if folder.is_symlink() else part_file
-            raise PathRefused(f"{link}: symbolic link refused in the catalog")
+        for path in (folder, part_file):
+            if path.is_symlink():
+                raise PathRefused(f"{path}: symbolic link refused in the catalog")
         if not part_file.is_file():
             raise self.unknown_ref(ref)
         meta = load_model(part_file, PartMeta)

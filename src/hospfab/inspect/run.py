@@ -27,20 +27,17 @@ class Reference:
     dimensions: list[Any] = field(default_factory=list)
 
 
-def load_reference(spec: str, catalog_dir: Catalog | Path | None = None) -> Reference:
-    """``REF[@REV]`` from the catalog (a :class:`Catalog`, or its folder read with the default trust store; its
-    model checked against the recorded sha256), or a mesh file."""
+def load_reference(spec: str, catalog: Catalog | None = None) -> Reference:
+    """``REF[@REV]`` from ``catalog`` (its model checked against the recorded sha256), or a mesh file."""
     from hospfab.inspect.scan import read_reference
 
     candidate = Path(spec)
     if candidate.suffix.lower() in MESH_SUFFIXES:
         triangles, digest = read_reference(candidate)
         return Reference(candidate.name, candidate, triangles, digest)
-    from hospfab.catalog import Catalog
-
-    if catalog_dir is None:
+    if catalog is None:
         raise InputError(f"{spec}: no catalog to look the reference up in")
-    revision = (catalog_dir if isinstance(catalog_dir, Catalog) else Catalog(catalog_dir)).resolve(spec)
+    revision = catalog.resolve(spec)
     triangles, digest = read_reference(revision.model_file)
     expected = getattr(getattr(revision.meta, "model", None), "sha256", None)
     if expected and expected != digest:
