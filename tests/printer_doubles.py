@@ -21,6 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from hospfab.journal import Job, Journal, new_job_id
 from hospfab.octoprint.client import FileInfo, JobInfo, PrinterState, UploadResult
 from hospfab.octoprint.exceptions import PrinterNotFound
@@ -158,6 +160,15 @@ def claimed(journal: Journal, printer: str = "mk4-a", *, outcome: str = "uploadi
     if started_age_s is not None:
         changes["started_at"] = ago(started_age_s)
     return journal.update(job.id, **changes)
+
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Any:
+    """A real SQLite journal in ``tmp_path`` (import this fixture into a test module)."""
+    journal = Journal(tmp_path / "journal.sqlite3")
+    yield journal
+    journal.close()
 
 
 class Clock:

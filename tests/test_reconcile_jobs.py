@@ -12,22 +12,15 @@ from __future__ import annotations
 import threading
 
 import pytest
+from printer_doubles import journal  # noqa: F401 - fixture
 from printer_doubles import Clock, ScriptedClient, ScriptedPrinter, ago, claimed, idle_job, printing, stats
 
 from hospfab.errors import PrinterError
-from hospfab.journal import Journal
 from hospfab.octoprint.client import JobInfo
 from hospfab.octoprint.exceptions import PrinterConflict, PrinterNotFound, PrinterUnreachable
 from hospfab.octoprint.states import BUSY_STATES, State
 from hospfab.printing import reconcile
 from hospfab.printing.reconcile import reconcile_job
-
-
-@pytest.fixture
-def journal(tmp_path):
-    journal = Journal(tmp_path / "journal.sqlite3")
-    yield journal
-    journal.close()
 
 
 @pytest.fixture

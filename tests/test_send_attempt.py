@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from printer_doubles import journal  # noqa: F401 - fixture
 from printer_doubles import Clock, ScriptedClient, ScriptedPrinter, claimed, printing, stats
 
 from hospfab.errors import IntegrityError, NotFoundError, PrinterError, SafetyError
@@ -87,13 +88,6 @@ class Catalog:
 def instant_confirm(monkeypatch):
     """The printer is asked after an ambiguous answer; its settle time passes instantly here."""
     Clock(0.0).install(monkeypatch, confirm)
-
-
-@pytest.fixture
-def journal(tmp_path):
-    journal = Journal(tmp_path / "journal.sqlite3")
-    yield journal
-    journal.close()
 
 
 @pytest.fixture
