@@ -139,3 +139,65 @@ def test_vertex_buffer_reuses_a_padded_array():
         assert copied.shape == (len(other) + 1, 3) and copied.dtype == np.float32
         np.testing.assert_array_equal(copied[:-1], other)
         assert not np.shares_memory(copied, padded)
+
+
+class _Tally:
+    """What :func:`raycast.for_each_slab` did: each slab's facets, how many calls ran at once."""
+
+    def __init__(self, fail_at: int | None = None):
+        import threading
+
+        self.lock = threading.Lock()
+        self.facets: list[np.ndarray] = []
+        self.running = self.most = self.calls = 0
+        self.fail_at = fail_at
+
+    def __call__(self, slab: raycast.Slab) -> None:
+        import time
+
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            assert slab.scene.threads == 1  # the worker casts alone: both cores are already busy
+            prim, _ = slab.scene.first_hits(*rays(call, 300))
+            assert set(prim[prim >= 0]) <= set(slab.scene.ids)
+            time.sleep(0.02)  # long enough for the other worker to start
+            if call == self.fail_at:
+                raise ValueError(f"slab {call} failed")
+            with self.lock:
+                self.facets.append(slab.facets)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_for_each_slab_gives_every_facet_once_two_slabs_at_a_time():
+    positions, faces = soup(3, 2000)
+    tally = _Tally()
+    raycast.for_each_slab(positions, faces, 0.5, tally, max_facets=150)
+    seen = np.concatenate(tally.facets)
+    assert tally.calls == len(tally.facets) >= 13
+    assert np.array_equal(np.sort(seen), np.arange(len(faces)))  # each facet's rays in one slab, once
+    assert tally.most == 2 and tally.running == 0
+
+
+def test_for_each_slab_raises_the_first_failure_after_the_running_calls_end():
+    positions, faces = soup(4, 2000)
+    tally = _Tally(fail_at=3)
+    with pytest.raises(ValueError, match="slab 3 failed"):
+        raycast.for_each_slab(positions, faces, 0.5, tally, max_facets=150)
+    assert tally.running == 0  # nothing still casting into arrays the caller is about to drop
+    assert tally.calls <= 5  # no new slab started once the failure was seen (at most two were queued)
+
+
+def test_one_scene_mesh_is_worked_in_the_calling_thread_with_split_batches():
+    import threading
+
+    positions, faces = soup(5, 100)
+    where = []
+    raycast.for_each_slab(positions, faces, 0.5,
+                          lambda slab: where.append((threading.get_ident(), slab.facets, slab.scene.threads)))
+    assert where == [(threading.get_ident(), None, raycast._THREADS)]

@@ -7,7 +7,10 @@ the fast counts show there is something to explain.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,22 +186,26 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
     crossing = intersections.Search(positions, faces, body_of_face, skip, tol.intersection_touch_mm)
     thin = thickness.Search(positions, faces, ~skip, body_of_face, body_volumes > 0, wall_mm,
                             tol.wall_angle_deg, wall_mm ** 2) if walls else None
-    for slab in raycast.slabs(positions, faces, wall_mm):
-        slab.scene.build()
-        clock.lap("ray_scenes")
-        crossing.cast(slab.scene, slab.facets)
-        clock.lap("self_intersections")
+
+    def surface(slab: raycast.Slab) -> None:  # runs on two slabs at once
+        with clock.stage("ray_scenes"):
+            slab.scene.build()
+        with clock.stage("self_intersections"):
+            crossing.cast(slab.scene, slab.facets)
         if thin is not None:
-            thin.cast(slab.scene, slab.facets)
-            clock.lap("thin_walls")
-        del slab
-    facts.self_intersections = crossing.result()
+            with clock.stage("thin_walls"):
+                thin.cast(slab.scene, slab.facets)
+
+    raycast.for_each_slab(positions, faces, wall_mm, surface)
+    clock.lap("surface")
+    with clock.stage("self_intersections"):
+        facts.self_intersections = crossing.result()
     facts.facet_sets["self_intersections"] = facts.self_intersections.facets
-    clock.lap("self_intersections")
     if thin is not None:
-        facts.thin_walls = thin.result()
+        with clock.stage("thin_walls"):
+            facts.thin_walls = thin.result()
         facts.facet_sets["thin_walls"] = facts.thin_walls.facets
-        clock.lap("thin_walls")
+    clock.lap("surface")
     if detail:
         _defect_facets(facts, faces, vertex_count, degenerate, body_of_face)
     if build_volume_mm is not None:
@@ -209,18 +216,33 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
 
 
 class _Clock:
-    def __init__(self) -> None:
-        import time
+    """Wall seconds per stage: :meth:`lap` for the stages run one after the other, :meth:`stage` for those
+    run on several threads at once (summed over the threads, so they add up to more than their wall time)."""
 
+    def __init__(self) -> None:
         self._now = time.perf_counter
         self._last = self._now()
+        self._lock = threading.Lock()
         self.laps: dict[str, float] = {}
 
     def lap(self, name: str) -> None:
         """Add the time since the last lap to ``name``'s total."""
         now = self._now()
-        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 4)
+        self._add(name, now - self._last)
         self._last = now
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the time spent in the ``with`` block (on this thread) to ``name``'s total."""
+        start = self._now()
+        try:
+            yield
+        finally:
+            self._add(name, self._now() - start)
+
+    def _add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.laps[name] = round(self.laps.get(name, 0.0) + seconds, 4)
 
 
 class _Lazy:

@@ -26,7 +26,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 _SHRINK = 1e-4  # fraction of an edge's length left out at each end
 _ROUNDS = 6  # times a ray continues past a skipped hit
-_EDGE_CHUNK = 1 << 16  # edges cast at a time: bounds the float64 work arrays (~10 MB)
+_EDGE_CHUNK = 1 << 15  # edges cast at a time: bounds the float64 work arrays (~5 MB)
 
 
 @dataclass
@@ -57,29 +57,24 @@ class Search:
             else:
                 self.cast_corners[:, k] = True
         self.cast_corners &= ~skip[:, None]
-        self._edge: list[IntArray] = []
-        self._facet: list[IntArray] = []
-        self._point: list[FloatArray] = []
+        self._found: list[tuple[IntArray, IntArray, FloatArray]] = []  # (facet edges, facets crossed, points)
 
     def cast(self, scene: RayScene, facets: np.ndarray | None = None) -> None:
-        """Cast the edges of ``facets`` (None: every facet) against ``scene``."""
+        """Cast the edges of ``facets`` (None: every facet) against ``scene``; several threads may cast at
+        once (on different facets)."""
         rows = np.arange(len(self.faces)) if facets is None else facets
         cast = (rows[:, None] * 3 + np.arange(3))[self.cast_corners[rows]]  # facet edge i: edge i % 3 of i // 3
         for lo in range(0, len(cast), _EDGE_CHUNK):
             chunk = cast[lo:lo + _EDGE_CHUNK]
             edge, facet, point = _cast_edges(scene, self.positions, self.faces, self.body_of_face, self.skip,
                                              self.a[chunk], self.a[_following(chunk)], chunk // 3, self.touch_mm)
-            self._edge.append(chunk[edge])
-            self._facet.append(facet)
-            self._point.append(point)
+            self._found.append((chunk[edge], facet, point))  # one append: atomic
 
     def result(self, max_locations: int = 5) -> SelfIntersections:
         faces, a, skip = self.faces, self.a, self.skip
-        if not sum(len(e) for e in self._edge):
+        if not sum(len(found[0]) for found in self._found):
             return SelfIntersections(np.zeros(0, np.int64))
-        edges = np.concatenate(self._edge)  # facet-edge indices
-        hit_facets = np.concatenate(self._facet)
-        points = np.concatenate(self._point)
+        edges, hit_facets, points = (np.concatenate([found[k] for found in self._found]) for k in range(3))
         order = np.argsort(edges, kind="stable")  # slab by slab: back to the order of one whole cast
         edges, hit_facets, points = edges[order], hit_facets[order], points[order]
         owner = edges // 3

@@ -6,18 +6,23 @@ that library cannot be loaded; both give the same first hits. Embree works in fl
 triangle tests; the callers confirm every hit that matters in float64 (:mod:`hospfab.mesh.intersections`)
 or only need a distance at printer resolution (:mod:`hospfab.mesh.thickness`). Embree's BVH takes about
 100 bytes a facet, more than the mesh itself, so a large mesh is cut into slabs along its longest axis
-(:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays, is built once (on a
-second thread, while the previous slab's rays are cast), serves every check that casts rays from that slab,
-and is freed once they are done: at most two scenes exist at a time. Embree queries are thread-safe and both
-paths release the GIL, so large batches run on two threads.
+(:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays, serves every check that
+casts rays from that slab, and is freed once they are done. :func:`for_each_slab` works on two slabs at once,
+one per core: each worker builds its slab's scene and casts its rays on its own, so that the numpy work
+around the queries runs beside the other worker's Embree calls (both release the GIL); at most three slabs
+exist at a time, two of them with a scene. A mesh small enough for one scene has its large ray batches
+split between two threads instead.
 """
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,7 +35,6 @@ _CHUNK = 1 << 17  # rays per embreex call: bounds the float32 copies
 _NATIVE_CHUNK = 1 << 13  # rays per packet buffer (~0.9 MB) of the direct path
 _THREADS = 2
 _MIN_SHARE = 1 << 12  # fewer rays than this per thread: not worth a thread
-_PREFETCH = 1  # scenes built ahead of the one in use (each ~100 bytes a facet)
 SLAB_FACETS = 1 << 16  # facets whose rays one scene serves: bounds the BVH whatever the mesh size
 
 Engine = Literal["auto", "native", "embreex"]
@@ -39,7 +43,8 @@ Engine = Literal["auto", "native", "embreex"]
 class RayScene:
     """A BVH over ``faces`` (m, 3) int indices into ``positions`` (v, 3), built on first use; ``ids`` (m,)
     are the facets' numbers reported by :meth:`first_hits` (default: their rows). ``engine``: "native" (the
-    bundled Embree through ctypes), "embreex", or "auto" (native when it loads)."""
+    bundled Embree through ctypes), "embreex", or "auto" (native when it loads). ``threads``: how many
+    threads a large batch of rays is split between (1 when the caller already keeps every core busy)."""
 
     def __init__(self, positions: npt.NDArray[Any], faces: npt.NDArray[Any],
                  ids: npt.NDArray[Any] | None = None, engine: Engine = "auto",
@@ -49,6 +54,7 @@ class RayScene:
         self.ids = ids
         self.engine = engine
         self.vertices = vertices  # positions as :func:`embree.vertex_buffer`, shared by a mesh's scenes
+        self.threads = _THREADS
         self._native: embree.Scene | None = None
         self._embreex: Any = None
         self._lock = threading.Lock()
@@ -91,7 +97,7 @@ class RayScene:
         self.build()
         native = self._native
         chunk = _CHUNK if native is None else _NATIVE_CHUNK
-        step = min(chunk, max(_MIN_SHARE, -(-n // _THREADS)))  # both threads busy on mid-sized batches
+        step = min(chunk, max(_MIN_SHARE, -(-n // self.threads)))  # both threads busy on mid-sized batches
 
         def cast(start: int) -> None:
             stop = min(n, start + step)
@@ -116,6 +122,10 @@ class RayScene:
             dist[start:stop][hit] = far[hit]
 
         starts = range(0, n, step)
+        if self.threads == 1:
+            for start in starts:
+                cast(start)
+            return prim, dist
         others = [_helpers().submit(cast, start) for start in starts[1:]]  # the calling thread casts too
         try:
             cast(starts[0])
@@ -128,7 +138,32 @@ class RayScene:
 @lru_cache(maxsize=1)
 def _helpers() -> ThreadPoolExecutor:
     """Threads that cast beside the calling one, started once per process: a check makes a hundred batches."""
+    _one_heap()
     return ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="hospfab-rays")
+
+
+@lru_cache(maxsize=1)
+def _slab_workers() -> ThreadPoolExecutor:
+    """The threads that work on slabs (:func:`for_each_slab`), started once per process."""
+    _one_heap()
+    return ThreadPoolExecutor(_THREADS, thread_name_prefix="hospfab-slabs")
+
+
+@lru_cache(maxsize=1)
+def _one_heap() -> None:
+    """Make glibc serve every thread from one heap (``M_ARENA_MAX`` 1). By default each thread that
+    allocates gets a heap of its own, which keeps the blocks freed there for its next allocations: the slab
+    workers' temporaries (a few MB each, kept in the heap once glibc's mmap threshold has risen) then
+    stay twice: a 1.3M-facet check peaked at 235 MB instead of 210 MB (measured). No effect
+    outside glibc; threads started before keep their heap."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)  # the C library already loaded in this process
+        m_arena_max = -8
+        libc.mallopt(m_arena_max, 1)
+    except (OSError, AttributeError):  # not glibc (musl, ...): keep the allocator's defaults
+        pass
 
 
 @dataclass
@@ -142,7 +177,8 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     """Cut the mesh into slabs of at most ``max_facets`` facets (by centroid, along the longest axis); each
     slab's scene holds every facet whose box comes within ``reach_mm`` of the slab's facets' boxes, so a ray
     that starts on one of its facets and travels at most ``reach_mm`` beyond that facet's box meets exactly
-    the facets it would meet in the whole mesh. Scenes are yielded one at a time: keep none of them."""
+    the facets it would meet in the whole mesh. Slabs are cut as they are asked for, their scenes not built
+    yet (the first query builds one): keep none of them."""
     n = len(faces)
     max_facets = SLAB_FACETS if max_facets is None else max_facets
     if n <= max_facets:
@@ -197,19 +233,34 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
         local = np.cumsum(used, dtype=np.int32) - 1
         return Slab(RayScene(positions[used], local[sub], near, engine="embreex"), mine)
 
-    # slab k + 1's scene is built on a second thread while the caller casts slab k's rays: the numpy work
-    # around the queries leaves a core idle that Embree's build can use (it holds no GIL while it builds)
-    from concurrent.futures import Future, ThreadPoolExecutor
+    for k in range(count):
+        slab = cut(k)
+        if slab is not None:
+            yield slab
+        del slab
 
-    with ThreadPoolExecutor(1) as builder:
-        pending: list[tuple[Slab, Future[None]]] = []
-        for k in range(count):
-            slab = cut(k)
-            if slab is not None:
-                pending.append((slab, builder.submit(slab.scene.build)))
+
+def for_each_slab(positions: np.ndarray, faces: np.ndarray, reach_mm: float, work: Callable[[Slab], None],
+                  max_facets: int | None = None) -> None:
+    """Call ``work(slab)`` for every slab of :func:`slabs`, on two threads when there are several: each call
+    should build its slab's scene, cast its rays and keep only what it found (``work`` runs concurrently with
+    itself; the scenes it gets cast on one thread). The first exception is raised once running calls end."""
+    pending: deque[Future[None]] = deque()
+    try:
+        for slab in slabs(positions, faces, reach_mm, max_facets):
+            if slab.facets is None:  # the whole mesh in one scene: its ray batches are split instead
+                work(slab)
+                continue
+            slab.scene.threads = 1
+            while len(pending) >= _THREADS:  # the next slab is cut meanwhile, its scene not built yet
+                pending.popleft().result()
+            pending.append(_slab_workers().submit(work, slab))
             del slab
-            while len(pending) > (_PREFETCH if k < count - 1 else 0):
-                ready, building = pending.pop(0)
-                building.result()
-                yield ready
-                del ready, building
+        while pending:
+            pending.popleft().result()
+    finally:
+        for job in pending:  # a failure: let the calls still running end before the arrays they use go
+            job.cancel()
+        for job in pending:
+            if not job.cancelled():
+                job.exception()

@@ -28,7 +28,7 @@ BoolArray = npt.NDArray[np.bool_]
 # a chunk's thin facets: facets, thickness, facet met, area, centroid
 _Found = tuple[IntArray, FloatArray, IntArray, FloatArray, FloatArray]
 
-_CHUNK = 1 << 16  # facets measured at a time: bounds the float64 work arrays (~15 MB)
+_CHUNK = 1 << 15  # facets measured at a time: bounds the float64 work arrays (~8 MB)
 
 
 @dataclass
@@ -66,7 +66,8 @@ class Search:
         self._found: list[_Found] = []
 
     def cast(self, scene: RayScene, facets: np.ndarray | None = None) -> None:
-        """Measure from the facets ``facets`` (None: every facet) against ``scene``."""
+        """Measure from the facets ``facets`` (None: every facet) against ``scene``; several threads may
+        measure at once (on different facets)."""
         start = np.flatnonzero(self.use) if facets is None else facets[self.use[facets]]
         for chunk in np.array_split(start, max(1, len(start) // _CHUNK)):
             self._found.append(_measure(scene, self.positions, self.faces, chunk, self.body_of_face, self.solid,
