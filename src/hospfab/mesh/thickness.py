@@ -135,7 +135,9 @@ def _measure(scene: RayScene, positions: FloatArray, faces: IntArray, start: Int
              solid: BoolArray, min_wall_mm: float, wall_angle_deg: float) -> _Found:
     """Thin facets among ``start``: (facets, thickness, facet met, area, centroid), before the sharp-edge test."""
     corner = faces[start]
-    v0, v1, v2 = (positions[corner[:, k]].astype(np.float64) for k in range(3))
+    # in the positions' own precision (float32 from a binary STL): Embree takes float32 rays anyway, and a
+    # thickness is only needed at printer resolution; the facets met are measured in float64 below
+    v0, v1, v2 = (positions[corner[:, k]] for k in range(3))
     normal = np.cross(v1 - v0, v2 - v0)
     twice_area = np.sqrt(np.einsum("ij,ij->i", normal, normal))
     good = np.flatnonzero(twice_area > 0)
@@ -156,7 +158,7 @@ def _measure(scene: RayScene, positions: FloatArray, faces: IntArray, start: Int
     other_n = np.cross(other[:, 1] - other[:, 0], other[:, 2] - other[:, 0])
     other_len = np.sqrt(np.einsum("ij,ij->i", other_n, other_n))
     with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.einsum("ij,ij->i", normal[hit], other_n) / other_len
+        cos = np.einsum("ij,ij->i", normal[hit].astype(np.float64), other_n) / other_len
     hit = hit[(other_len > 0) & (cos < -np.cos(np.radians(wall_angle_deg)))]
     return start[hit], dist[hit] + _OFFSET_MM, prim[hit], twice_area[hit] / 2, centroid[hit]
 
