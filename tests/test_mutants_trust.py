@@ -5,7 +5,10 @@ one comparison, bound or branch of ``hospfab.trust.store`` or ``hospfab.catalog.
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import os
+import signal
 import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -60,6 +63,75 @@ def test_roles_covered_needs_as_many_signers_as_roles():
     assert ts._roles_covered(["a", "b"], [signer("k1", "b"), signer("k2", "a")])
     assert ts._roles_covered(["a"], [signer("k1", "a")])
     assert not ts._roles_covered(["a"], [signer("k1", "b")])
+
+
+def _covered_by_trying_every_assignment(roles: list[str], signers: list[ts.Signer]) -> bool:
+    """The reference: some choice of distinct signers, one per role, where each holds its role."""
+    return any(all(role in s.roles for role, s in zip(roles, chosen))
+               for chosen in itertools.permutations(signers, len(roles)))
+
+
+def test_roles_covered_agrees_with_trying_every_assignment():
+    """Every list of up to three roles (repeats: two signers with that role) against every group of up to four
+    signers, each holding any set of the roles, in two orders."""
+    holdings = [r for n in range(4) for r in itertools.combinations("abc", n)]
+    cases = 0
+    for roles in (list(p) for n in range(4) for p in itertools.product("abc", repeat=n)):
+        for n in range(5):
+            for held in itertools.combinations_with_replacement(holdings, n):
+                signers = [signer(f"k{i}", *h) for i, h in enumerate(held)]
+                expected = _covered_by_trying_every_assignment(roles, signers)
+                assert ts._roles_covered(roles, signers) is expected, (roles, held)
+                assert ts._roles_covered(roles, signers[::-1]) is expected, (roles, held[::-1])
+                cases += 1
+    assert cases == 40 * 495
+
+
+def test_roles_covered_gives_a_role_back_to_make_room():
+    """The first engineer also holds quality: quality goes to them and engineer to the second, whatever the
+    order (a first-come assignment would leave quality uncovered)."""
+    both, engineer = signer("k1", "engineer", "quality"), signer("k2", "engineer")
+    for signers in ([both, engineer], [engineer, both]):
+        assert ts._roles_covered(["engineer", "quality"], signers)
+        assert ts._roles_covered(["quality", "engineer"], signers)
+    assert not ts._roles_covered(["engineer", "quality", "engineer"], [both, engineer])
+    chain = [signer("k1", "a", "b"), signer("k2", "b", "c"), signer("k3", "c", "d"), signer("k4", "d")]
+    assert ts._roles_covered(["a", "b", "c", "d"], chain)
+    assert ts._roles_covered(["d", "c", "b", "a"], chain)
+    assert not ts._roles_covered(["a", "b", "c", "d"], chain[1:] + [signer("k5", "b")])
+
+
+@contextlib.contextmanager
+def within(seconds: float):
+    """Fail (instead of hanging) when the block takes longer than ``seconds`` of wall time."""
+    def expired(_signum, _frame):
+        raise AssertionError(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_many_signers_and_roles_are_judged_without_trying_every_assignment():
+    """A policy may ask for 20 signers and any number of roles; trying every assignment of 20 signers to 8
+    roles is 5 billion tries. Here nobody holds the last role, or only the one signer who also holds the
+    first."""
+    roles = [f"role {i}" for i in range(8)]
+    policy = ts.Policy(signatures=20, roles=roles)
+    with within(5):
+        nobody = [signer(f"k{i:02}", *roles[:-1]) for i in range(20)]
+        assert policy.missing(nobody) == [
+            f"roles {', '.join(roles)} each by a different signer (signed as: {', '.join(roles[:-1])})"]
+        all_roles = f"roles {', '.join(roles)} each by a different signer (signed as: {', '.join(roles)})"
+        one_for_two = [signer("k00", *roles)] + [signer(f"k{i:02}", *roles[1:-1]) for i in range(1, 20)]
+        assert policy.missing(one_for_two) == [all_roles]
+        everyone = [signer(f"k{i:02}", *roles) for i in range(20)]
+        assert policy.missing(everyone) == []
+        assert policy.missing(everyone[:7]) == ["7 of 20 signature(s)", all_roles]
 
 
 def test_policy_describe():
