@@ -138,7 +138,7 @@ def _measure(scene: RayScene, positions: FloatArray, faces: IntArray, start: Int
     # in the positions' own precision (float32 from a binary STL): Embree takes float32 rays anyway, and a
     # thickness is only needed at printer resolution; the facets met are measured in float64 below
     v0, v1, v2 = (positions[corner[:, k]] for k in range(3))
-    normal = np.cross(v1 - v0, v2 - v0)
+    normal: FloatArray = np.cross(v1 - v0, v2 - v0)
     twice_area = np.sqrt(np.einsum("ij,ij->i", normal, normal))
     good = np.flatnonzero(twice_area > 0)
     if len(good) < len(start):
