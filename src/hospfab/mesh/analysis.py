@@ -73,6 +73,8 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
     verts = tri.vertices
     n = len(verts)
     corners = verts.reshape(-1, 3)
+    # the facets' own geometry (areas, normals, volume shares) needs no welding: it runs on a second core
+    geo_terms = raycast.background(_facet_terms, tri, tol)
     welded = topology.weld(corners)
     ids, vertex_count = welded.ids, welded.count
     # each vertex's coordinates, in id order, with one spare zero row after them: Embree reads float32
@@ -152,8 +154,8 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
         body_of_face[keep_index] = kept_body
     del kept_body
 
-    geo = geometry.facet_geometry(verts, tri.normals, (lo + hi) / 2, body_of_face, bodies,
-                                  tol.degenerate_area_mm2, tol.normal_mismatch_cos)
+    geo = geo_terms.result().per_body(body_of_face, bodies)
+    del geo_terms  # and with it each facet's volume share
     body_volumes = geo.body_volume_mm3
     boxes = _Lazy(lambda: _body_boxes(positions, vertex_body, bodies) if bodies > 1
                   else (lo[None, :], hi[None, :]))
@@ -213,6 +215,16 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
         facts.orientation = fits_build_volume(facts.extents_mm, facts.build_volume_mm)
     facts.timings_s = clock.laps
     return facts
+
+
+def _facet_terms(tri: Triangles, tol: Tolerances) -> geometry.FacetTerms:
+    """:func:`geometry.facet_terms` about the centre of the facets' bounding box (the welded vertices' box:
+    the same coordinates)."""
+    corners = tri.vertices.reshape(-1, 3)
+    lo = np.array([corners[:, k].min() for k in range(3)], np.float64)
+    hi = np.array([corners[:, k].max() for k in range(3)], np.float64)
+    return geometry.facet_terms(tri.vertices, tri.normals, (lo + hi) / 2, tol.degenerate_area_mm2,
+                                tol.normal_mismatch_cos)
 
 
 class _Clock:

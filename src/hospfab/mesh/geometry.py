@@ -19,16 +19,37 @@ class FacetGeometry:
     normal_missing: int  # stored normals that are zero (not stored) or not finite
 
 
-def facet_geometry(vertices: np.ndarray, stored_normals: np.ndarray, origin: np.ndarray, body_of_face: np.ndarray,
-                   bodies: int, min_area_mm2: float, mismatch_cos: float) -> FacetGeometry:
-    """One pass over the facets. ``body_of_face`` gives each facet's body (-1: left out of volumes).
+@dataclass
+class FacetTerms:
+    """What :func:`facet_terms` measures on the facets alone (no welding, no bodies needed)."""
+
+    area_mm2: float
+    tetra_mm3: np.ndarray  # (n,) float64: signed volume of each facet's tetrahedron with the origin
+    degenerate: np.ndarray
+    normal_disagrees: int
+    normal_missing: int
+
+    def per_body(self, body_of_face: np.ndarray, bodies: int) -> FacetGeometry:
+        """Sum the tetrahedra by body (``body_of_face``: -1 leaves a facet out of the volumes)."""
+        inside = body_of_face >= 0
+        if inside.all():
+            volume = np.bincount(body_of_face, weights=self.tetra_mm3, minlength=bodies)
+        else:
+            volume = np.bincount(body_of_face[inside], weights=self.tetra_mm3[inside], minlength=bodies)
+        return FacetGeometry(self.area_mm2, volume, self.degenerate, self.normal_disagrees, self.normal_missing)
+
+
+def facet_terms(vertices: np.ndarray, stored_normals: np.ndarray, origin: np.ndarray, min_area_mm2: float,
+                mismatch_cos: float) -> FacetTerms:
+    """Area, degenerate facets, stored normals' agreement and each facet's share of the enclosed volume, in
+    one pass over the facets (so it can run beside the welding, on another thread).
 
     Each chunk is copied once, transposed, into nine contiguous float64 rows (x0 y0 z0 x1 ... z2), and all
     arithmetic runs in place in a few preallocated rows: no strided reads, no per-operation allocations."""
     n = len(vertices)
     origin = np.asarray(origin, np.float64)
     area = 0.0
-    volume = np.zeros(bodies)
+    tetra = np.empty(n)
     degenerate = np.empty(n, bool)
     disagree = missing = 0
     size = min(n, _CHUNK)
@@ -65,13 +86,7 @@ def facet_geometry(vertices: np.ndarray, stored_normals: np.ndarray, origin: np.
         np.multiply(x0, cx, out=tet)
         tet += np.multiply(y0, cy, out=tmp)
         tet += np.multiply(z0, cz, out=tmp)
-        tet /= 6.0
-        labels = body_of_face[start:start + k]
-        if bodies == 1 and labels.min() >= 0:
-            volume += np.bincount(labels, weights=tet, minlength=bodies)
-        else:
-            inside = labels >= 0
-            volume += np.bincount(labels[inside], weights=tet[inside], minlength=bodies)
+        np.divide(tet, 6.0, out=tetra[start:start + k])
         s = normal[:, :k]
         s[...] = stored_normals[start:start + k].T
         slen = np.sqrt(np.einsum("ji,ji->i", s, s))
@@ -84,7 +99,7 @@ def facet_geometry(vertices: np.ndarray, stored_normals: np.ndarray, origin: np.
         slen *= mismatch_cos
         slen *= twice
         disagree += int(np.count_nonzero(usable & (dot < slen)))
-    return FacetGeometry(area, volume, degenerate, disagree, missing)
+    return FacetTerms(area, tetra, degenerate, disagree, missing)
 
 
 def inside(points: np.ndarray, tris: np.ndarray) -> np.ndarray:

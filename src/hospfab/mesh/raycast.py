@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ _MIN_SHARE = 1 << 12  # fewer rays than this per thread: not worth a thread
 SLAB_FACETS = 1 << 16  # facets whose rays one scene serves: bounds the BVH whatever the mesh size
 
 Engine = Literal["auto", "native", "embreex"]
+T = TypeVar("T")
 
 
 class RayScene:
@@ -164,6 +165,12 @@ def _one_heap() -> None:
         libc.mallopt(m_arena_max, 1)
     except (OSError, AttributeError):  # not glibc (musl, ...): keep the allocator's defaults
         pass
+
+
+def background(function: Callable[..., T], *args: Any) -> Future[T]:
+    """Run ``function(*args)`` on a slab worker while the caller goes on (work that needs a core of its own,
+    such as the facets' geometry during the welding); it must not wait for other work of these threads."""
+    return _slab_workers().submit(function, *args)
 
 
 @dataclass
