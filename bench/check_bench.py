@@ -14,9 +14,9 @@ mostly interpreter noise), and `--version` within 1.5x of importing typer.
 The surface checks (self-intersections always; thin walls with `--printer`) are measured apart: the whole
 `hospfab check --printer prusa-mk4` of a 1.31M-facet icosphere against `admesh -e` (target: within 5x), the
 49k-facet corpus part (makair-blower-propeller-v14) against a 1 s interactive budget, and what each stage
-costs in-process (``stats.timings_s``: topology, bodies, ray_scenes (cutting the slabs and waiting for
-Embree's scenes, each built on a second thread while the previous slab's rays are cast), self_intersections,
-thin_walls).
+costs in-process (``stats.timings_s``: topology and surface are wall times; ray_scenes (Embree's BVH
+builds), self_intersections and thin_walls are summed over the two threads that work on slabs at once, so on
+the sphere they add up to about twice surface).
 
 Run: .venv/bin/python bench/check_bench.py [--sizes 100000,1310000,2000000] [--runs 3] [--surface-only]
 """
@@ -207,7 +207,7 @@ def surface_checks(runs: int) -> None:
             verdicts.append((wall <= 1.0, f"check --printer of the 49k-facet part under 1 s: {wall:.2f} s"))
             costs["49k part, --min-wall 0.4"] = stage_costs(part, 0.4)
     print("\n  in-process cost of each stage (s):")
-    names = ["read", "topology", "bodies", "ray_scenes", "self_intersections", "thin_walls", "total"]
+    names = ["read", "topology", "bodies", "surface", "ray_scenes", "self_intersections", "thin_walls", "total"]
     print("  " + f"{'':>30}" + "".join(f"{n:>19}" for n in names))
     for label, laps in costs.items():
         print("  " + f"{label:>30}" + "".join(f"{laps.get(n, float('nan')):>19.3f}" for n in names))
