@@ -231,7 +231,10 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
         low, high = lo[mine].min() - slack, hi[mine].max() + slack
         first, last = np.searchsorted(sorted_centre, [low - wide, high + wide], side="left")
         near = np.concatenate([order[first:last], long_facets[(long_rank < first) | (long_rank >= last)]])
-        near = near[(hi[near] >= low) & (lo[near] <= high)]
+        # in the file's facet order, not along the axis: the vertices Embree reads while it builds then come
+        # in the order the file stores them, mostly near each other in memory (a 1.3M-facet sphere's slabs:
+        # 25 ms a scene instead of 32 ms)
+        near = np.sort(near[(hi[near] >= low) & (lo[near] <= high)])
         sub = faces[near]
         if used is None:
             return Slab(RayScene(positions, sub, near, vertices=vertices), mine)
