@@ -19,6 +19,14 @@ class FacetGeometry:
     normal_missing: int  # stored normals that are zero (not stored) or not finite
 
 
+def bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max corners (float64) of ``points`` (m, 3), column by column: numpy's axis-0 min over rows is
+    slower."""
+    lo = np.array([points[:, k].min() for k in range(3)], np.float64)
+    hi = np.array([points[:, k].max() for k in range(3)], np.float64)
+    return lo, hi
+
+
 @dataclass
 class FacetTerms:
     """What :func:`facet_terms` measures on the facets alone (no welding, no bodies needed)."""

@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from hospfab.mesh import embree
+from hospfab.mesh import embree, geometry
 
 _CHUNK = 1 << 17  # rays per embreex call: bounds the float32 copies
 _NATIVE_CHUNK = 1 << 13  # rays per packet buffer (~0.9 MB) of the direct path
@@ -191,8 +191,7 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     if n <= max_facets:
         yield Slab(RayScene(positions, faces), None)
         return
-    low_corner = np.array([positions[:, k].min() for k in range(3)], np.float64)  # per column: faster
-    high_corner = np.array([positions[:, k].max() for k in range(3)], np.float64)
+    low_corner, high_corner = geometry.bounds(positions)
     axis = int(np.argmax(high_corner - low_corner))
     column = np.ascontiguousarray(positions[:, axis])
     first, second, third = (np.take(column, faces[:, k]) for k in range(3))
