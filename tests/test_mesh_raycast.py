@@ -201,3 +201,27 @@ def test_one_scene_mesh_is_worked_in_the_calling_thread_with_split_batches():
     raycast.for_each_slab(positions, faces, 0.5,
                           lambda slab: where.append((threading.get_ident(), slab.facets, slab.scene.threads)))
     assert where == [(threading.get_ident(), None, raycast._THREADS)]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_checks_with_threads_of_its_own(monkeypatch):
+    """A process that forks after a check (multiprocessing, a forking server, mutmut) gets pools whose
+    threads stayed in the parent: the child must start its own instead of waiting forever."""
+    import os
+    import signal
+
+    monkeypatch.setattr(raycast, "SLAB_FACETS", 300)
+    tris = m.pushed_cap_sphere()
+    before = facts(tris, 0.4)  # the parent's pools now exist, with their threads
+    assert raycast._slab_workers.cache_info().currsize == 1
+    pid = os.fork()
+    if pid == 0:  # the child: the same check, within 30 s, or a non-zero exit
+        code = 1
+        try:
+            signal.alarm(30)
+            found = facts(tris, 0.4)
+            code = 0 if np.array_equal(found.self_intersections.facets, before.self_intersections.facets) else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -17,6 +17,7 @@ split between two threads instead.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import threading
 from collections import deque
@@ -171,6 +172,17 @@ def background(function: Callable[..., T], *args: Any) -> Future[T]:
     """Run ``function(*args)`` on a slab worker while the caller goes on (work that needs a core of its own,
     such as the facets' geometry during the welding); it must not wait for other work of these threads."""
     return _slab_workers().submit(function, *args)
+
+
+def _forget_threads() -> None:
+    """In a forked child: the cached pools' threads stayed in the parent, and a pool whose threads are gone
+    takes work that never runs (a check would wait forever). The child starts pools of its own."""
+    _helpers.cache_clear()
+    _slab_workers.cache_clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; multiprocessing, mutmut and servers that fork after a check
+    os.register_at_fork(after_in_child=_forget_threads)
 
 
 @dataclass
