@@ -3,6 +3,8 @@ the checks give the same findings on either path, and Embree's failures become h
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -201,3 +203,20 @@ def test_one_scene_mesh_is_worked_in_the_calling_thread_with_split_batches():
     raycast.for_each_slab(positions, faces, 0.5,
                           lambda slab: where.append((threading.get_ident(), slab.facets, slab.scene.threads)))
     assert where == [(threading.get_ident(), None, raycast._THREADS)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_starts_its_own_workers():
+    # the pools exist in this process; a child forked now (mutmut's fork server does) has them without threads
+    assert raycast.background(sum, [1, 2]).result(timeout=10) == 3
+    assert raycast._helpers().submit(sum, [2, 2]).result(timeout=10) == 4
+    pid = os.fork()
+    if pid == 0:  # the child: no pytest teardown, only an exit status
+        try:
+            ok = (raycast.background(sum, [3, 4]).result(timeout=10) == 7
+                  and raycast._helpers().submit(sum, [4, 4]).result(timeout=10) == 8)
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

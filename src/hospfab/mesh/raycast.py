@@ -17,6 +17,7 @@ split between two threads instead.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import threading
 from collections import deque
@@ -148,6 +149,17 @@ def _slab_workers() -> ThreadPoolExecutor:
     """The threads that work on slabs (:func:`for_each_slab`), started once per process."""
     _one_heap()
     return ThreadPoolExecutor(_THREADS, thread_name_prefix="hospfab-slabs")
+
+
+def _forget_workers() -> None:
+    """A forked child (a fork server such as mutmut's, multiprocessing's "fork") inherits the pools but not
+    their threads: work submitted to them there would wait for ever. It starts its own on first use."""
+    _helpers.cache_clear()
+    _slab_workers.cache_clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 @lru_cache(maxsize=1)
