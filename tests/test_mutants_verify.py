@@ -302,3 +302,155 @@ def test_a_retirement_without_any_signed_index_is_refused(site, tmp_path):
                            unsigned_ok=True, index=None)
     assert caught.value.message == (
         f"KNOB@1: signed, but the catalog has no signed index ({tmp_path / 'catalog' / 'index.json'}): refused")
+
+
+# -- trusted_index: the "seen" record is kept per catalog folder ---------------------------------------------
+
+def a_folder_catalog(site, root, seen):
+    """The parts of a Catalog that trusted_index reads: its folder, the site's trust store and journal."""
+    root.mkdir(parents=True, exist_ok=True)
+    return SimpleNamespace(root=root, trust=site.catalog.trust, seen_path=seen)
+
+
+def sign_index(site, root, previous=None, revisions=None):
+    from hospfab.catalog import index as ix
+
+    return ix.write(root, previous, revisions or {}, site.private, site.key_id)
+
+
+def test_two_catalogs_at_one_site_each_keep_their_own_index_version(site, tmp_path):
+    import shutil
+
+    seen = tmp_path / "journal.db"
+    wards, lab = (a_folder_catalog(site, tmp_path / name, seen) for name in ("wards", "lab"))
+    # two catalogs (two catalog ids) signed by the same trusted key, in two folders of one site
+    first = sign_index(site, wards.root)
+    shutil.copyfile(wards.root / "index.json", tmp_path / "wards-v1.json")
+    second = sign_index(site, wards.root, first, {"KNOB@1": {"status": "validated"}})
+    sign_index(site, lab.root)
+    assert vf.trusted_index(wards).version == 2
+    assert (vf.trusted_index(lab).version, vf.trusted_index(lab).catalog_id) == (1, ix_id(lab))
+    assert vf.trusted_index(wards).sha256 == second.sha256  # the lab's index did not take the wards' place
+    # a third folder with no index at all: nothing was ever seen there
+    assert vf.trusted_index(a_folder_catalog(site, tmp_path / "new", seen)) is None
+    # each refuses a replay of its own older index, and the removal of its own index
+    shutil.copyfile(tmp_path / "wards-v1.json", wards.root / "index.json")
+    with pytest.raises(IntegrityError) as caught:
+        vf.trusted_index(wards)
+    assert caught.value.code == "rolled_back" and "catalog index version 1 is older than version 2" in (
+        caught.value.message)
+    (lab.root / "index.json").unlink()
+    with pytest.raises(IntegrityError) as caught:
+        vf.trusted_index(lab)
+    assert caught.value.code == "rolled_back" and caught.value.message.startswith(
+        f"{lab.root / 'index.json'}: missing, but version 1 was seen at this site on ")
+
+
+def ix_id(catalog):
+    from hospfab.catalog import index as ix
+
+    return ix.load(catalog.root).catalog_id
+
+
+def test_a_folder_is_known_by_its_real_path(site, tmp_path):
+    seen = tmp_path / "journal.db"
+    catalog = a_folder_catalog(site, tmp_path / "catalog", seen)
+    sign_index(site, catalog.root)
+    assert vf.trusted_index(catalog).version == 1
+    # the same folder reached through another spelling of its path is the same folder: removing its index is seen
+    (catalog.root / "index.json").unlink()
+    (tmp_path / "sub").mkdir()
+    again = SimpleNamespace(root=tmp_path / "sub" / ".." / "catalog", trust=catalog.trust, seen_path=seen)
+    with pytest.raises(IntegrityError, match="missing, but version 1 was seen at this site"):
+        vf.trusted_index(again)
+
+
+# -- verify_revision on a crafted signed revision: the checks behind the signed manifest (defence in depth) -----
+
+@pytest.fixture
+def signed(site, tmp_path):
+    """One revision folder with a real manifest signed by the site's trusted key, outside any catalog: the
+    revision's parsed metadata can then disagree with its (signed) files, which a real catalog cannot show."""
+    from hospfab.catalog import manifest as mf
+    from hospfab.catalog.model import PartMeta
+
+    part_dir = tmp_path / "catalog" / "KNOB"
+    folder = part_dir / "rev-1"
+    (folder / "build").mkdir(parents=True)
+    (folder / "model.stl").write_bytes(b"solid knob\nendsolid knob\n")
+    (folder / "build" / "knob.gcode").write_bytes(b"G28\n")
+    (part_dir / "part.yaml").write_text("ref: KNOB\ntitle: Knob\nintended_use: pump knob\n")
+    snapshot = vf.part_snapshot(PartMeta(ref="KNOB", title="Knob", intended_use="pump knob"))
+    gcode_sha = mf.scan(folder)["build/knob.gcode"]
+
+    def sign_manifest(part=snapshot):
+        sha = mf.write_manifest(folder, "KNOB", 1, part)
+        site.revision.signatures = [record(site, manifest_sha256=sha)]
+        site.index.revisions = {"KNOB@1": {"status": "validated", "manifest_sha256": sha,
+                                           "signers": [site.key_id]}}
+        return sha
+
+    site.catalog.root = tmp_path / "catalog"
+    site.catalog.part_dir = lambda ref: tmp_path / "catalog" / ref
+    site.index = SimpleNamespace(version=3, revisions={}, label=lambda: "catalog/index.json v3")
+    rev = site.revision
+    rev.spec, rev.status, rev.legacy, rev.path = "KNOB@1", "validated", None, folder
+    rev.meta = SimpleNamespace(status="validated")
+    rev.recipes = [SimpleNamespace(build_file=folder / "build" / "knob.gcode", sha256=gcode_sha)]
+    site.sign_manifest, site.folder, site.snapshot = sign_manifest, folder, snapshot
+    return site
+
+
+def verified(site):
+    return vf.verify_revision(site.catalog, site.revision, index=site.index)
+
+
+def refused(site) -> str:
+    with pytest.raises(IntegrityError) as caught:
+        verified(site)
+    return caught.value.message
+
+
+def test_a_crafted_signed_revision_verifies(signed):
+    signed.sign_manifest()
+    outcome = verified(signed)
+    assert outcome == {"ref": "KNOB", "rev": 1, "status": "validated", "ok": True, "files": 2,
+                       "signers": [outcome["signers"][0]], "signed_by": "A. Tester (engineer)",
+                       "key_id": signed.key_id, "pending": [], "index_version": 3}
+    assert outcome["signers"][0]["key_id"] == signed.key_id
+
+
+@pytest.mark.parametrize("status", ["draft", "approved", "retired"])
+def test_a_signed_revision_whose_status_is_not_validated_is_refused(signed, status):
+    signed.sign_manifest()
+    signed.revision.meta.status = status
+    assert refused(signed) == f"{signed.folder / 'revision.yaml'}: status is {status!r} in a signed revision"
+
+
+def test_a_build_file_whose_recipe_hash_differs_from_the_manifest_is_refused(signed):
+    signed.sign_manifest()
+    good = signed.revision.recipes[0]
+    signed.revision.recipes = [good, SimpleNamespace(build_file=good.build_file, sha256="00" * 32)]
+    assert refused(signed) == f"{good.build_file}: sha256 differs from its recipe in revision.yaml"
+    # a recipe naming a build file the manifest does not list
+    signed.revision.recipes = [SimpleNamespace(build_file=signed.folder / "build" / "other.gcode",
+                                               sha256=good.sha256)]
+    assert refused(signed) == (
+        f"{signed.folder / 'build' / 'other.gcode'}: sha256 differs from its recipe in revision.yaml")
+
+
+def test_a_part_field_only_in_the_signed_snapshot_is_a_change(signed):
+    signed.sign_manifest({**signed.snapshot, "sterile": True})  # signed when part.yaml still had the field
+    assert refused(signed) == (
+        f"{signed.folder.parent / 'part.yaml'}: sterile changed since KNOB@1 was signed")
+
+
+def test_a_part_field_missing_from_the_signed_snapshot_is_a_change(signed):
+    snapshot = dict(signed.snapshot)
+    del snapshot["licence"], snapshot["intended_use"]  # signed before part.yaml had these fields
+    signed.sign_manifest(snapshot)
+    with pytest.raises(IntegrityError) as caught:
+        verified(signed)
+    assert caught.value.message == (
+        f"{signed.folder.parent / 'part.yaml'}: intended_use, licence changed since KNOB@1 was signed")
+    assert caught.value.details == {"fields": ["intended_use", "licence"]}
