@@ -74,13 +74,19 @@ def test_relative_e_moves_advance_the_position_absolute_moves_start_from(tmp_pat
     assert check(tmp_path, body.replace("E-8", "E-5")).ok  # at 5, E5 moves no filament
 
 
-def test_g92_e_between_relative_moves_counts_only_the_moves_after_it(tmp_path):
-    # X10 extrudes 3; G92 E10; X20 extrudes 2: the extruder is at 12. In M82, E11 retracts, E11.5 extrudes.
-    body = START + "G1 X10 E3\nG92 E10\nG1 X20 E2\nM82\nG1 X30 E11\nG1 X40 E11.5\n"
-    r = check(tmp_path, body, BOX)
+@pytest.mark.parametrize(("e", "extrudes"), [(11, False), (13, True)])
+def test_g92_e_between_relative_moves_counts_only_the_moves_after_it(tmp_path, e, extrudes):
+    # X10 extrudes 3; G92 E10; X20 extrudes 2: the extruder is at 12. In M82, E11 retracts and E13 extrudes.
+    r = check(tmp_path, START + f"G1 X10 E3\nG92 E10\nG1 X20 E2\nM82\nG1 X30 E{e}\n", BOX)
     assert r.ok, r.errors
-    assert r.stats["printing_moves"] == 3
-    assert r.stats["extents_mm"]["x"] == [0.0, 40.0]
+    assert r.stats["printing_moves"] == 2 + extrudes
+    assert r.stats["extents_mm"]["x"] == [0.0, 30.0 if extrudes else 20.0]
+
+
+def test_an_autotune_naming_only_e_is_checked_in_relative_mode(tmp_path):
+    # M303 E-2 without S: a chamber autotune at 70 °C, on a printer without a heated chamber
+    msg = only(check(tmp_path, START + "M303 E-2\n"), "temperature_out_of_range")
+    assert msg == "line 7: chamber autotune (M303) to 70 °C, above the printer's no heated chamber"
 
 
 # -- reports in file order -----------------------------------------------------------------------------------
