@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 import hospfab.gcode.check as check_mod
+from hospfab.gcode.tokenize import as_lines
 from tests.test_gcode_safety import BOX, START, check, material, only
 
 # START: G90, M83 (relative E), nozzle 215 °C, bed 60 °C, G28, G92 E0 (lines 1-6). BOX: bed 250 x 210 x 220.
@@ -100,6 +101,15 @@ def test_arc_boxes_and_moves_are_reported_in_file_order(tmp_path):
     assert [i.line for i in r.issues] == [10, 11, 12, 13, 13]
 
 
+
+def test_two_arcs_in_a_row_are_reported_in_file_order(tmp_path):
+    body = ("G1 X240 Y100\n"
+            + "G2 X240 Y100 I6\n"                # line 8: circle around X246, its box reaches X252
+            + "G2 X240 Y100 I-241\n")            # line 9: circle around X-1, its box reaches X-242
+    r = check(tmp_path, START + body, BOX)
+    assert r.codes == ["out_of_bounds"]
+    assert [i.line for i in r.issues] == [8, 9, 9]
+
 # -- the report's statistics -------------------------------------------------------------------------------
 def test_bytes_and_parser_counts_over_several_chunks_and_the_reference_parser(tmp_path, monkeypatch):
     text = START + "".join(f"G1 X{10 + k} Y10 E1 ; move {k}\n" for k in range(8))
@@ -124,6 +134,25 @@ def test_bytes_and_parser_counts_over_several_chunks_and_the_reference_parser(tm
     fast["stats"].pop("parser")
     assert slow == fast and fast["ok"] and fast["stats"]["printing_moves"] == 8
 
+
+
+@pytest.mark.parametrize("end", ["\n", "\r", "\r\n"])
+def test_the_file_is_read_in_bounded_chunks_whatever_the_line_end(tmp_path, monkeypatch, end):
+    text = (START + "".join(f"G1 X{10 + k} Y10 E1 ; move {k}\n" for k in range(20))).replace("\n", end)
+    read: list[bytes] = []
+    chunks = check_mod._chunks
+
+    def counted(path):
+        for chunk in chunks(path):
+            read.append(chunk)
+            yield chunk
+
+    monkeypatch.setattr(check_mod, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(check_mod, "_chunks", counted)
+    r = check(tmp_path, text)
+    # the same lines (a last bare CR comes back as CR LF), no chunk longer than a block and a line (< 64 bytes)
+    assert as_lines(b"".join(read)) == as_lines(text.encode()) and max(len(c) for c in read) <= 2 * 64
+    assert r.ok and r.stats["lines"] == 26 and r.stats["printing_moves"] == 20
 
 def test_heights_keep_three_decimals_and_are_none_without_moves(tmp_path):
     r = check(tmp_path, START + "G1 Z5.67891\nG1 Z0.12345\nG1 X10 Y10 E1\n")
