@@ -6,7 +6,9 @@ mode); every other command goes through :meth:`Machine.special` one by one. Posi
 
 An axis position is *unknown* (NaN) until ``G28`` homes it or ``G92`` sets it: a move that names an unknown
 axis cannot be proven inside the printer, so it is refused (``unknown_position``), in absolute and relative
-mode alike. Temperature, heating and firmware rules live in :mod:`hospfab.gcode.rules`.
+mode alike. The extruder position is followed in both E modes (relative moves and ``G92 E`` move it), so an
+absolute E move after ``M82`` is compared with where the extruder is. Temperature, heating and firmware rules
+live in :mod:`hospfab.gcode.rules`.
 """
 
 from __future__ import annotations
@@ -64,9 +66,14 @@ class Machine(Rules):
         self.commands_seen |= tokens.commands
         for sp in tokens.specials:
             cmd = sp.command
-            if cmd not in STATE_COMMANDS or (cmd == "G92" and set(sp.words) <= {"E"} and self._e_relative
-                                             and not sp.repeated):
+            if cmd not in STATE_COMMANDS:
                 self.commands_seen.add(cmd)
+                continue
+            if cmd == "G92" and set(sp.words) == {"E"} and self._e_relative and not sp.repeated:
+                # G92 E in relative E mode (each layer of a sliced file) moves nothing: it does not end the
+                # run of moves. The run's moves before it are added to ``e`` when the run is applied.
+                self.commands_seen.add(cmd)
+                self.e = sp.words["E"] - float(np.nansum(tokens.e[done:sp.moves_before]))
                 continue
             if sp.moves_before > done:
                 self._moves(tokens, done, sp.moves_before, first_line)
@@ -112,6 +119,7 @@ class Machine(Rules):
             self.pos[axis] = float(seq[-1])
         if self._e_relative:
             extruding = e > 1e-9
+            self.e += float(np.nansum(e))  # the position absolute E moves start from after M82
         else:
             es = np.empty(n + 1)
             es[0] = self.e

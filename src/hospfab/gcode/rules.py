@@ -48,17 +48,11 @@ class Limits:
     bed_max_c: float
     printer_nozzle_max_c: float
     printer_bed_max_c: float
-    travel_x_mm: tuple[float, float] = (0.0, 0.0)  # (0, 0): the bed, 0..bed_x_mm
-    travel_y_mm: tuple[float, float] = (0.0, 0.0)
+    travel_x_mm: tuple[float, float]  # (min, max) where the head may go: the bed unless the profile widens it
+    travel_y_mm: tuple[float, float]
     min_extrude_c: float = 0.0  # the printer's cold-extrusion limit
     chamber_max_c: float = 0.0  # 0: no heated chamber
     allowed_commands: frozenset[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        if self.travel_x_mm == (0.0, 0.0):
-            self.travel_x_mm = (0.0, self.bed_x_mm)
-        if self.travel_y_mm == (0.0, 0.0):
-            self.travel_y_mm = (0.0, self.bed_y_mm)
 
     @classmethod
     def of(cls, printer: PrinterProfile, material: MaterialProfile) -> Limits:
