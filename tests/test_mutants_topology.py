@@ -166,3 +166,65 @@ def test_analysis_is_the_same_on_every_weld_path(monkeypatch, fmt, path):
     else:
         monkeypatch.setattr(topology, "_bits", lambda n: 40)
     assert [facts_summary(t) for t in tris] == expected
+
+
+def reference_components(node_count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each node's component label, the smallest node id in it, by a plain union-find."""
+    parent = list(range(node_count))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for u, v in zip(a.tolist(), b.tolist()):
+        ru, rv = root(u), root(v)
+        parent[max(ru, rv)] = min(ru, rv)
+    return np.array([root(x) for x in range(node_count)])
+
+
+def graphs() -> list[tuple[int, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(17)
+    chain = np.arange(40)
+    shuffled = rng.permutation(60)
+    out = [
+        (40, chain[1:], chain[:-1]),  # a path: many rounds of hooking
+        (40, chain[:-1][::-1].copy(), chain[1:][::-1].copy()),  # the same path, edges given the other way
+        (60, shuffled[:-1], shuffled[1:]),  # a path through the nodes in random order
+        (30, np.zeros(29, int), np.arange(1, 30)),  # a star
+        (12, np.array([3, 7, 7, 11]), np.array([5, 5, 9, 1])),  # two components and isolated nodes
+        (5, np.zeros(0, int), np.zeros(0, int)),  # no edges: every node is its own component
+    ]
+    for n in (50, 300):
+        e = rng.integers(0, n, size=(n // 2 + 5, 2))
+        out.append((n, e[:, 0], e[:, 1]))
+    return out
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_components_label_each_node_with_its_smallest_node(case):
+    """Bodies, shells and crack closing all rest on these labels: every node gets the smallest id of its
+    connected component, whatever the order and direction of the edges."""
+    n, a, b = graphs()[case]
+    labels = topology.components(n, a, b)
+    assert labels.tolist() == reference_components(n, a, b).tolist()
+
+
+def grid_corners(dtype) -> np.ndarray:
+    """Points of a 12 x 12 x 12 grid, each twice: many share two of their three coordinates."""
+    g = np.stack(np.meshgrid(*[np.arange(12) * 2.5] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    return np.concatenate([g, g[::-1]]).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weld_hash_tells_points_apart(monkeypatch, dtype):
+    """The weld's hash mixes all three coordinates: points of a grid (sharing x, y or z) and of a noisy
+    torus get distinct hashes, so no corner needs the slow collision pass (it is meant for about one pair
+    per million vertices)."""
+    calls = []
+    real = topology._split_misfits
+    monkeypatch.setattr(topology, "_split_misfits", lambda *a: calls.append(len(a[2])) or real(*a))
+    for corners in (grid_corners(dtype), m.torus(4000, noise=0.01, seed=3).astype(dtype).reshape(-1, 3)):
+        w = topology.weld(corners)
+        assert np.array_equal(w.ids, reference_ids(corners))
+    assert calls == []
