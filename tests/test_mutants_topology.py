@@ -228,3 +228,16 @@ def test_weld_hash_tells_points_apart(monkeypatch, dtype):
         w = topology.weld(corners)
         assert np.array_equal(w.ids, reference_ids(corners))
     assert calls == []
+
+
+def test_group_ids_hash_separates_keys_that_differ_in_their_high_bits(monkeypatch):
+    """Duplicate-facet keys are ``(a * V + b) * V + c``: facets that differ in their first vertex only
+    differ in the key's high bits. The hash's top bits (those kept) still tell them apart: no key needs the
+    collision pass."""
+    calls = []
+    real = topology._split_collisions
+    monkeypatch.setattr(topology, "_split_collisions", lambda *a: calls.append(1) or real(*a))
+    keys = np.arange(1, 5001, dtype=np.int64) << 40
+    ids, count = topology.group_ids(np.r_[keys, keys[:100]])
+    assert count == 5000 and calls == []
+    assert np.array_equal(ids[5000:], ids[:100])
