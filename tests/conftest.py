@@ -16,6 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("HOSPFAB_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
+def _ray_threads_after_fork() -> None:
+    """A forked child (mutmut forks one per mutant from a process that already ran mesh checks) inherits
+    raycast's cached ray thread pool without its thread: a check there would wait for it forever."""
+    import sys
+
+    raycast = sys.modules.get("hospfab.mesh.raycast")
+    if raycast is not None:
+        raycast._helpers.cache_clear()
+
+
+os.register_at_fork(after_in_child=_ray_threads_after_fork)
+
+
 @pytest.fixture(autouse=True)
 def hospfab_home(tmp_path_factory, monkeypatch):
     """Every test gets its own HOSPFAB_HOME so nothing touches the user's home."""
