@@ -241,3 +241,32 @@ def test_group_ids_hash_separates_keys_that_differ_in_their_high_bits(monkeypatc
     ids, count = topology.group_ids(np.r_[keys, keys[:100]])
     assert count == 5000 and calls == []
     assert np.array_equal(ids[5000:], ids[:100])
+
+
+@pytest.mark.parametrize("chunk", [4, 7])
+def test_weld_finds_collisions_in_every_chunk(monkeypatch, chunk):
+    """The bit-for-bit pass runs chunk by chunk over all corners: with every hash colliding and tiny
+    chunks, corners far past the first chunks are still told apart."""
+    monkeypatch.setattr(topology, "_CHUNK", chunk)
+    monkeypatch.setattr(topology, "_packed_hash", colliding)
+    for corners in all_corner_sets():
+        assert_same_partition(topology.weld(corners), corners)
+
+
+def tetrahedron(p: int, q: int, r: int, s: int) -> np.ndarray:
+    """A closed, consistently wound tetrahedron on vertex ids p, q, r, s (int32 ids, as the weld gives)."""
+    return np.array([[p, r, q], [p, q, s], [p, s, r], [q, r, s]], np.int32)
+
+
+def test_closed_edge_count_of_many_vertices_keeps_edges_apart():
+    """Edge keys are ``lo * V + hi`` in int64: with 131072 vertices, ``32769 * V`` does not fit in int32
+    (the ids' type) and must not wrap onto ``1 * V``. The tetrahedron's facet (p, q, s) is moved from
+    vertex 1 to vertex 32769: four open edges, so the mesh is not closed."""
+    v = 1 << 17
+    closed = tetrahedron(1, 40000, 40001, 40002)
+    assert topology.closed_edge_count(closed, v) == 6
+    torn = closed.copy()
+    torn[1, 0] = 32769
+    assert topology.closed_edge_count(torn, v) is None
+    stats = topology.edge_stats(topology.edge_keys(torn, v))
+    assert (stats.edges, stats.open, stats.non_manifold, stats.inconsistent) == (8, 4, 0, 0)
