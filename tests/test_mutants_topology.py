@@ -270,3 +270,14 @@ def test_closed_edge_count_of_many_vertices_keeps_edges_apart():
     assert topology.closed_edge_count(torn, v) is None
     stats = topology.edge_stats(topology.edge_keys(torn, v))
     assert (stats.edges, stats.open, stats.non_manifold, stats.inconsistent) == (8, 4, 0, 0)
+
+
+@pytest.mark.parametrize("path", ["hash", "collisions"])
+def test_weld_ids_are_int32(monkeypatch, path):
+    """The weld's ids and first corners are int32 below 2**31 corners (the documented type: a 1.3M-facet
+    mesh's facet table stays 16 MB, and the ray scenes take it as it is)."""
+    if path == "collisions":
+        monkeypatch.setattr(topology, "_packed_hash", colliding)
+    for corners in all_corner_sets():
+        w = topology.weld(corners)
+        assert w.ids.dtype == np.int32 and w.first.dtype == np.int32
