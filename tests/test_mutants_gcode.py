@@ -110,9 +110,10 @@ def test_two_arcs_in_a_row_are_reported_in_file_order(tmp_path):
     assert r.codes == ["out_of_bounds"]
     assert [i.line for i in r.issues] == [8, 9, 9]
 
+
 # -- the report's statistics -------------------------------------------------------------------------------
-def test_bytes_and_parser_counts_over_several_chunks_and_the_reference_parser(tmp_path, monkeypatch):
-    text = START + "".join(f"G1 X{10 + k} Y10 E1 ; move {k}\n" for k in range(8))
+def chunks_read(monkeypatch) -> list[bytes]:
+    """Read G-code in 64-byte blocks from now on; the list fills with the chunks the checker gets."""
     read: list[bytes] = []
     chunks = check_mod._chunks
 
@@ -123,6 +124,12 @@ def test_bytes_and_parser_counts_over_several_chunks_and_the_reference_parser(tm
 
     monkeypatch.setattr(check_mod, "CHUNK_BYTES", 64)
     monkeypatch.setattr(check_mod, "_chunks", counted)
+    return read
+
+
+def test_bytes_and_parser_counts_over_several_chunks_and_the_reference_parser(tmp_path, monkeypatch):
+    text = START + "".join(f"G1 X{10 + k} Y10 E1 ; move {k}\n" for k in range(8))
+    read = chunks_read(monkeypatch)
     fast = check(tmp_path, text).to_dict()
     n = len(read)
     assert n > 3 and b"".join(read) == text.encode()
@@ -135,20 +142,10 @@ def test_bytes_and_parser_counts_over_several_chunks_and_the_reference_parser(tm
     assert slow == fast and fast["ok"] and fast["stats"]["printing_moves"] == 8
 
 
-
 @pytest.mark.parametrize("end", ["\n", "\r", "\r\n"])
 def test_the_file_is_read_in_bounded_chunks_whatever_the_line_end(tmp_path, monkeypatch, end):
     text = (START + "".join(f"G1 X{10 + k} Y10 E1 ; move {k}\n" for k in range(20))).replace("\n", end)
-    read: list[bytes] = []
-    chunks = check_mod._chunks
-
-    def counted(path):
-        for chunk in chunks(path):
-            read.append(chunk)
-            yield chunk
-
-    monkeypatch.setattr(check_mod, "CHUNK_BYTES", 64)
-    monkeypatch.setattr(check_mod, "_chunks", counted)
+    read = chunks_read(monkeypatch)
     r = check(tmp_path, text)
     # the same lines (a last bare CR comes back as CR LF), no chunk longer than a block and a line (< 64 bytes)
     assert as_lines(b"".join(read)) == as_lines(text.encode()) and max(len(c) for c in read) <= 2 * 64
