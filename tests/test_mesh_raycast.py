@@ -151,6 +151,7 @@ class _Tally:
         self.facets: list[np.ndarray] = []
         self.running = self.most = self.calls = 0
         self.fail_at = fail_at
+        self.both = threading.Barrier(2, timeout=20)  # the first two calls meet: they run at once
 
     def __call__(self, slab: raycast.Slab) -> None:
         import time
@@ -164,7 +165,9 @@ class _Tally:
             assert slab.scene.threads == 1  # the worker casts alone: both cores are already busy
             prim, _ = slab.scene.first_hits(*rays(call, 300))
             assert set(prim[prim >= 0]) <= set(slab.scene.ids)
-            time.sleep(0.02)  # long enough for the other worker to start
+            if call <= 2:
+                self.both.wait()  # BrokenBarrierError if slabs were worked one at a time
+            time.sleep(0.005)
             if call == self.fail_at:
                 raise ValueError(f"slab {call} failed")
             with self.lock:
