@@ -10,6 +10,7 @@ import pytest
 from hospfab.errors import PrinterError
 from hospfab.journal import DONE, FAILED, PRINTING, Job, Journal, new_job_id, now_iso
 from hospfab.journal.db import parse_time
+from hospfab.journal.store import BedClear
 from hospfab.queue.leases import RunnerLeases
 from hospfab.queue.store import DISPATCHING, QUEUED, QueueStore, remote_file_name
 
@@ -27,6 +28,19 @@ class Clock:
     def __init__(self, conn, start: str = T0) -> None:
         self.value = start
         conn.now = lambda: self.value
+
+
+class TickingClock:
+    """A database clock one microsecond later at each reading (every ``now()`` call tells apart)."""
+
+    def __init__(self, conn) -> None:
+        self.ticks = 0
+
+        def now() -> str:
+            self.ticks += 1
+            return (parse_time(T0) + timedelta(microseconds=self.ticks)).isoformat(timespec="microseconds")
+
+        conn.now = now
 
 
 def make_job(printer="p1", **kw) -> Job:
@@ -128,6 +142,7 @@ def test_bed_clear_compares_the_confirmation_with_the_last_job_end(db):
     clock.value = at(60)  # confirmed at the very instant the job ended: clear
     j.mark_bed_clear("p1", "ana")
     assert j.bed_clear("p1")
+    assert j.last_bed_clear("p1") == BedClear("p1", at(60), "ana") and j.last_bed_clear("p2") is None
     j.claim(make_job(), require_bed_clear=True)
 
 
@@ -192,13 +207,14 @@ def test_a_claimed_plate_is_not_claimed_again_and_the_claim_is_recorded(store):
 
 
 def test_a_plate_claim_records_its_job_at_the_same_instant(store):
-    Clock(store.conn)
     plate = make_lot(store, 1).plates[0]
+    TickingClock(store.conn)
     job = make_job(printer="elsewhere", created_at=at(-999))
     claimed = store.claim(plate.id, runner="r1", printer="p1", job_id=job.id, job=job)
     recorded = Journal(store.conn).get(job.id)
     assert (recorded.printer, recorded.plate_id, recorded.remote_file, recorded.created_at) == (
-        "p1", plate.id, claimed.remote_file, T0)
+        "p1", plate.id, claimed.remote_file, claimed.updated_at)  # one reading of the clock for both
+    assert store.events(plate.id)[-1]["at"] == claimed.updated_at
 
 
 def test_a_plate_claim_passes_the_bed_rule_on(store):
@@ -243,11 +259,11 @@ def test_a_failed_attempt_requeues_until_the_last_then_fails(store):
     assert (again.state, again.units, again.avoid, again.runner, again.reason) == (
         QUEUED, 0, ["p1"], None, "spaghetti")
     store.claim(plate.id, runner="r1", printer="p1", job_id="J2")
-    failed = store.finish_attempt(plate.id, "J2", ok=False)
+    failed = store.finish_attempt(plate.id, "J2", ok=False, reason="warped")
     assert failed.state == "failed" and failed.avoid == ["p1"]  # the printer is listed once
     last = store.events(plate.id)[-1]
     assert (last["from_state"], last["to_state"], last["printer"], last["job_id"], last["note"]) == (
-        DISPATCHING, "failed", "p1", "J2", None)
+        DISPATCHING, "failed", "p1", "J2", "warped")
     ok = make_lot(store, 1).plates[0]
     store.claim(ok.id, runner="r1", printer="p2", job_id="J3")
     made = store.finish_attempt(ok.id, "J3", ok=True, units=2)
@@ -275,6 +291,8 @@ def test_a_lease_lives_exactly_lease_s_on_the_database_clock(leases):
     lease = leases.acquire("r1", site="north", lease_s=10)
     assert (lease.id, lease.host, lease.pid, lease.site, lease.started_at, lease.heartbeat_at, lease.expires_at,
             lease.stopped_at) == ("r1", socket.gethostname(), os.getpid(), "north", T0, T0, at(10), None)
+    assert lease.as_dict() == {"id": "r1", "host": lease.host, "pid": lease.pid, "site": "north",
+                               "started_at": T0, "heartbeat_at": T0, "expires_at": at(10), "stopped_at": None}
     clock.value = at(9.999999)
     assert leases.alive("r1") and [x.id for x in leases.active()] == ["r1"]
     assert leases.heartbeat("r1", lease_s=10)
