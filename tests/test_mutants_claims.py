@@ -44,9 +44,9 @@ class TickingClock:
 
 
 def make_job(printer="p1", **kw) -> Job:
-    base = dict(id=new_job_id(), ref="KNOB", revision=1, build_file="box.gcode", sha256="ab" * 32, printer=printer,
-                printer_url="http://127.0.0.1:1", printer_profile="virtual-test", material="pla",
-                material_lot="L1", operator="ana", created_at=now_iso())
+    base = dict(id=new_job_id(), ref="KNOB", revision=1, build_file="box.gcode", sha256="ab" * 32,
+                printer=printer, printer_url="http://127.0.0.1:1", printer_profile="virtual-test",
+                material="pla", material_lot="L1", operator="ana", created_at=now_iso())
     base.update(kw)
     return Job(**base)
 
@@ -111,7 +111,8 @@ def test_the_database_index_refusal_reads_as_a_claimed_printer(db, monkeypatch):
     with pytest.raises(PrinterError) as info:
         j.claim(make_job(), require_bed_clear=False)
     assert info.value.code == "printer_claimed"
-    assert info.value.message == "printer p1: already has an active job (claimed at the same instant) in the journal"
+    assert info.value.message == (
+        "printer p1: already has an active job (claimed at the same instant) in the journal")
     assert len(j.active_jobs("p1")) == 1
 
 
@@ -194,15 +195,15 @@ def test_a_claimed_plate_is_not_claimed_again_and_the_claim_is_recorded(store):
     Clock(store.conn)
     plate = make_lot(store, 1).plates[0]
     claimed = store.claim(plate.id, runner="r1", printer="p2", job_id="J1")
-    assert (claimed.state, claimed.attempts, claimed.printer, claimed.job_id, claimed.runner, claimed.reason) == (
-        DISPATCHING, 1, "p2", "J1", "r1", None)
+    got = (claimed.state, claimed.attempts, claimed.printer, claimed.job_id, claimed.runner, claimed.reason)
+    assert got == (DISPATCHING, 1, "p2", "J1", "r1", None)
     assert claimed.remote_file == remote_file_name(plate.id, 1) == f"hospfab-{plate.id}-a1.gcode"
     assert claimed.updated_at == T0
     assert store.claim(plate.id, runner="r2", printer="p1", job_id="J2") is None  # taken: nothing changes
     assert store.plate(plate.id) == claimed
     last = store.events(plate.id)[-1]
-    assert (last["from_state"], last["to_state"], last["printer"], last["job_id"], last["note"], last["at"]) == (
-        QUEUED, DISPATCHING, "p2", "J1", "attempt 1 by runner r1", T0)
+    got = (last["from_state"], last["to_state"], last["printer"], last["job_id"], last["note"], last["at"])
+    assert got == (QUEUED, DISPATCHING, "p2", "J1", "attempt 1 by runner r1", T0)
     assert len(store.events(plate.id)) == 2
 
 
@@ -227,7 +228,8 @@ def test_a_plate_claim_passes_the_bed_rule_on(store):
     with pytest.raises(PrinterError, match="bed not confirmed clear"):
         store.claim(first.id, runner="r", printer="p1", job_id="J1", job=make_job(), require_bed_clear=True)
     assert store.plate(first.id).state == QUEUED
-    assert store.claim(second.id, runner="r", printer="p1", job_id="J2", job=make_job())  # default: not required
+    # the default: not required
+    assert store.claim(second.id, runner="r", printer="p1", job_id="J2", job=make_job())
 
 
 def test_unclaim_queues_the_plate_without_its_runner_only_for_its_own_attempt(store):
@@ -289,8 +291,9 @@ def test_a_lease_lives_exactly_lease_s_on_the_database_clock(leases):
 
     clock = Clock(leases.conn)
     lease = leases.acquire("r1", site="north", lease_s=10)
-    assert (lease.id, lease.host, lease.pid, lease.site, lease.started_at, lease.heartbeat_at, lease.expires_at,
-            lease.stopped_at) == ("r1", socket.gethostname(), os.getpid(), "north", T0, T0, at(10), None)
+    assert (lease.id, lease.host, lease.pid, lease.site, lease.started_at, lease.heartbeat_at,
+            lease.expires_at, lease.stopped_at) == (
+        "r1", socket.gethostname(), os.getpid(), "north", T0, T0, at(10), None)
     assert lease.as_dict() == {"id": "r1", "host": lease.host, "pid": lease.pid, "site": "north",
                                "started_at": T0, "heartbeat_at": T0, "expires_at": at(10), "stopped_at": None}
     clock.value = at(9.999999)
