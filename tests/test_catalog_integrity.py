@@ -179,14 +179,20 @@ def test_a_changed_file_is_listed_in_the_details(env):
     assert info.value.details == {"changed": ["model.stl"], "added": ["notes.txt"], "removed": ["preview.png"]}
 
 
-def test_a_manifest_made_for_another_revision_is_refused(env):
+def edit_manifest(revision, **fields):
+    """Overwrite top-level fields of ``revision``'s manifest.json (its signature no longer matches); its path."""
     import json
 
-    cat, rev, _key = env
-    path = rev.path / "manifest.json"
+    path = revision.path / "manifest.json"
     data = json.loads(path.read_text())
-    data["rev"] = 2
+    data.update(fields)
     path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_manifest_made_for_another_revision_is_refused(env):
+    cat, rev, _key = env
+    path = edit_manifest(rev, rev=2)
     with pytest.raises(IntegrityError) as info:
         cat.verify_revision(rev)
     assert info.value.message == f"{path}: made for another revision"
@@ -226,8 +232,6 @@ def test_an_index_removed_after_it_was_seen_is_a_rollback(env):
 
 
 def test_exact_refusals_of_the_signed_path(env):
-    import json
-
     cat, rev, _key = env
     [signature] = (rev.path / "signatures").iterdir()
     original = signature.read_text()
@@ -236,10 +240,7 @@ def test_exact_refusals_of_the_signed_path(env):
         cat.verify_revision(cat.resolve("TEST-BOX@1"))
     assert info.value.message == f"{signature}: signature does not match (record altered or forged)"
     signature.write_text(original)
-    manifest = rev.path / "manifest.json"
-    data = json.loads(manifest.read_text())
-    data["format"] = 1
-    manifest.write_text(json.dumps(data))
+    edit_manifest(rev, format=1)
     with pytest.raises(IntegrityError) as info:
         cat.verify_revision(rev)
     assert info.value.code == "old_format" and info.value.message.startswith("TEST-BOX@1 is signed in the old")
