@@ -180,7 +180,7 @@ class _Tally:
 def test_for_each_slab_gives_every_facet_once_two_slabs_at_a_time():
     positions, faces = soup(3, 2000)
     tally = _Tally()
-    raycast.for_each_slab(positions, faces, 0.5, tally, max_facets=150)
+    raycast.for_each_slab(raycast.SlabPlan(positions, faces, 0.5, max_facets=150), tally)
     seen = np.concatenate(tally.facets)
     assert tally.calls == len(tally.facets) >= 13
     assert np.array_equal(np.sort(seen), np.arange(len(faces)))  # each facet's rays in one slab, once
@@ -191,7 +191,7 @@ def test_for_each_slab_raises_the_first_failure_after_the_running_calls_end():
     positions, faces = soup(4, 2000)
     tally = _Tally(fail_at=3)
     with pytest.raises(ValueError, match="slab 3 failed"):
-        raycast.for_each_slab(positions, faces, 0.5, tally, max_facets=150)
+        raycast.for_each_slab(raycast.SlabPlan(positions, faces, 0.5, max_facets=150), tally)
     assert tally.running == 0  # nothing still casting into arrays the caller is about to drop
     assert tally.calls <= 5  # no new slab started once the failure was seen (at most two were queued)
 
@@ -201,7 +201,7 @@ def test_one_scene_mesh_is_worked_in_the_calling_thread_with_split_batches():
 
     positions, faces = soup(5, 100)
     where = []
-    raycast.for_each_slab(positions, faces, 0.5,
+    raycast.for_each_slab(raycast.SlabPlan(positions, faces, 0.5),
                           lambda slab: where.append((threading.get_ident(), slab.facets, slab.scene.threads)))
     assert where == [(threading.get_ident(), None, raycast._THREADS)]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import math
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hospfab import allocator
 from hospfab.errors import InputError
 from hospfab.gcode.machine import Issue, Limits, Machine
 from hospfab.gcode.tokenize import as_lines, tokenize_fast, tokenize_slow
@@ -128,30 +127,7 @@ def _chunks(path: Path) -> Iterator[bytes]:
         raise InputError(f"{path}: cannot read G-code: {err.strerror}") from None
 
 
-_MALLOC_TUNED = False
-
-
 _GCODE_WORD = re.compile(r"[GMT]\d{1,4}$")
-
-
-def _keep_freed_memory() -> None:  # pragma: no mutate block (allocator tuning: speed only, no verdict)
-    """Let glibc reuse freed heap memory for the per-chunk numpy temporaries (100 KB - 2 MB each).
-
-    By default glibc gives blocks of that size their own mmap and returns them on free, so every chunk
-    page-faults (and zeroes) its temporaries afresh: ~140k page faults for a 1.2M-line file, a third of
-    the run time. Raising the mmap and trim thresholds to 32 / 64 MB keeps them in the heap, for the whole
-    process (it holds at most 64 MB of freed memory more). No effect outside glibc."""
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED or not sys.platform.startswith("linux"):
-        return
-    _MALLOC_TUNED = True
-    try:
-        libc = ctypes.CDLL(None)  # the C library already loaded in this process (no ldconfig lookup)
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_trim_threshold, 64 << 20)
-        libc.mallopt(m_mmap_threshold, 32 << 20)
-    except (OSError, AttributeError):  # not glibc (musl, ...): keep the allocator's defaults
-        pass
 
 
 def _extents(lo: list[float], hi: list[float]) -> dict[str, list[float]] | None:
@@ -167,7 +143,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
     if not path.is_file():
         raise InputError(f"{path}: no such G-code file")
     machine = Machine(Limits.of(printer, material))
-    _keep_freed_memory()
+    allocator.keep_freed_memory()
     comments: dict[str, Any] = {}
     line_base, fast_chunks, slow_chunks, size, layer_changes = 0, 0, 0, 0, 0
     with np.errstate(all="ignore"):  # huge numbers (inf) are refused as out of bounds, not warned about

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hospfab import allocator
 from hospfab.mesh import geometry, intersections, raycast, thickness, topology
 from hospfab.mesh.orientation import Orientation, fits_build_volume
 from hospfab.mesh.stlio import Triangles
@@ -69,6 +70,7 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
             detail: bool = False) -> MeshFacts:
     """Measure ``tri``. ``min_wall_mm`` turns on the thin-wall check; ``detail`` records which facets each
     defect concerns (``facet_sets``, for the picture)."""
+    allocator.small_pages()
     clock = _Clock()
     verts = tri.vertices
     n = len(verts)
@@ -85,6 +87,9 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
     del padded
     lo, hi = geometry.bounds(positions)  # over the vertices: a fifth of the corners
     faces = ids.reshape(n, 3)
+    # the surface checks' slabs are planned on the second core while this one works out the topology; their
+    # reach is the thin-wall check's (a larger reach than the rays will need only adds facets to the scenes)
+    slab_plan = raycast.background(raycast.SlabPlan, positions, faces, float(min_wall_mm or 0.0))
 
     def topology_of(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None,
                                                 topology.EdgeStats]:
@@ -102,9 +107,11 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
     merged, remap = 0, None
     if edges.open:
         assert keys is not None, "edges are counted one by one whenever one is open"
+        slab_plan.result()  # the plan reads ``ids``, which crack closing rewrites
         merged, remap = topology.close_cracks(ids, positions, topology.open_edge_vertices(
             keys, vertex_count), tol.weld_mm)
         if merged:
+            slab_plan = raycast.background(raycast.SlabPlan, positions, faces, float(min_wall_mm or 0.0))
             repeated, keep_index, kept, keys, edges = topology_of(faces)
     weld_info = {
         "method": "exact match, then vertices on open edges within tolerance_mm",
@@ -196,7 +203,7 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
             with clock.stage("thin_walls"):
                 thin.cast(slab.scene, slab.facets)
 
-    raycast.for_each_slab(positions, faces, wall_mm, surface)
+    raycast.for_each_slab(slab_plan.result(), surface)
     clock.lap("surface")
     with clock.stage("self_intersections"):
         facts.self_intersections = crossing.result()

@@ -16,12 +16,10 @@ split between two threads instead.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from hospfab import allocator
 from hospfab.mesh import embree, geometry
 
 _CHUNK = 1 << 17  # rays per embreex call: bounds the float32 copies
@@ -140,32 +139,15 @@ class RayScene:
 @lru_cache(maxsize=1)
 def _helpers() -> ThreadPoolExecutor:
     """Threads that cast beside the calling one, started once per process: a check makes a hundred batches."""
-    _one_heap()
+    allocator.one_heap()
     return ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="hospfab-rays")
 
 
 @lru_cache(maxsize=1)
 def _slab_workers() -> ThreadPoolExecutor:
     """The threads that work on slabs (:func:`for_each_slab`), started once per process."""
-    _one_heap()
+    allocator.one_heap()
     return ThreadPoolExecutor(_THREADS, thread_name_prefix="hospfab-slabs")
-
-
-@lru_cache(maxsize=1)
-def _one_heap() -> None:
-    """Make glibc serve every thread from one heap (``M_ARENA_MAX`` 1). By default each thread that
-    allocates gets a heap of its own, which keeps the blocks freed there for its next allocations: the slab
-    workers' temporaries (a few MB each, kept in the heap once glibc's mmap threshold has risen) then
-    stay twice: a 1.3M-facet check peaked at 235 MB instead of 210 MB (measured). No effect
-    outside glibc; threads started before keep their heap."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None)  # the C library already loaded in this process
-        m_arena_max = -8
-        libc.mallopt(m_arena_max, 1)
-    except (OSError, AttributeError):  # not glibc (musl, ...): keep the allocator's defaults
-        pass
 
 
 def background(function: Callable[..., T], *args: Any) -> Future[T]:
@@ -191,84 +173,101 @@ class Slab:
     facets: np.ndarray | None  # the facets whose rays this scene serves (None: every facet)
 
 
-def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets: int | None = None
-          ) -> Iterator[Slab]:
-    """Cut the mesh into slabs of at most ``max_facets`` facets (by centroid, along the longest axis); each
+class SlabPlan:
+    """How a mesh is cut into slabs of at most ``max_facets`` facets (by centroid, along the longest axis); each
     slab's scene holds every facet whose box comes within ``reach_mm`` of the slab's facets' boxes, so a ray
     that starts on one of its facets and travels at most ``reach_mm`` beyond that facet's box meets exactly
-    the facets it would meet in the whole mesh. Slabs are cut as they are asked for, their scenes not built
-    yet (the first query builds one): keep none of them."""
-    n = len(faces)
-    max_facets = SLAB_FACETS if max_facets is None else max_facets
-    if n <= max_facets:
-        yield Slab(RayScene(positions, faces), None)
-        return
-    low_corner, high_corner = geometry.bounds(positions)
-    axis = int(np.argmax(high_corner - low_corner))
-    column = np.ascontiguousarray(positions[:, axis])
-    first, second, third = (np.take(column, faces[:, k]) for k in range(3))
-    del column
-    lo = np.minimum(np.minimum(first, second), third)
-    hi = np.maximum(np.maximum(first, second), third)
-    centre = first + second + third
-    del first, second, third
-    count = -(-n // max_facets)
-    order = np.argsort(centre).astype(np.int32)  # slab k serves order[bounds[k]:bounds[k + 1]]
-    bounds = np.linspace(0, n, count + 1).round().astype(np.int64)
-    # reach, float32 rounding of the coordinates Embree sees, and a margin: a facet kept by mistake costs nothing
-    slack = reach_mm + 1e-3 + 1e-6 * float(np.abs(np.r_[low_corner, high_corner]).max())
-    # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
-    # few facets longer than ``span`` (slivers), tested one by one: each slab costs its own size, not the mesh's
-    extent = hi - lo
-    span = float(np.quantile(extent, 0.99)) * 3
-    wide = span + slack
-    long_facets = np.flatnonzero(extent > span)
-    sorted_centre = centre[order] / 3
-    del centre, extent
-    rank = np.empty(n, np.int32)  # each facet's place in ``order``
-    rank[order] = np.arange(n, dtype=np.int32)
-    long_rank = rank[long_facets]
-    del rank
-    # the direct path shares one float32 copy of the vertices between scenes; embreex copies what it is
-    # given, so each of its scenes gets only the vertices its facets use
-    vertices = embree.vertex_buffer(positions) if embree.library() is not None else None
-    used = np.zeros(len(positions), bool) if vertices is None else None
+    the facets it would meet in the whole mesh (a larger reach than the rays need only adds facets). Planning
+    sorts the facets along the axis (a tenth of a second on a million facets, worth doing on another core
+    while the topology is worked out); iterating cuts the slabs as they are asked for, their scenes not
+    built yet (the first query builds one): keep none of them."""
 
-    def cut(k: int) -> Slab | None:
-        """Slab k, its scene not built yet."""
-        mine = np.sort(order[bounds[k]:bounds[k + 1]])
+    def __init__(self, positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets: int | None = None):
+        self.positions, self.faces = positions, faces
+        n = len(faces)
+        max_facets = SLAB_FACETS if max_facets is None else max_facets
+        self.count = 1 if n <= max_facets else -(-n // max_facets)
+        if self.count == 1:
+            return
+        low_corner, high_corner = geometry.bounds(positions)
+        axis = int(np.argmax(high_corner - low_corner))
+        column = np.ascontiguousarray(positions[:, axis])
+        first, second, third = (np.take(column, faces[:, k]) for k in range(3))
+        del column
+        self.lo = np.minimum(np.minimum(first, second), third)
+        self.hi = np.maximum(np.maximum(first, second), third)
+        centre = first + second + third
+        del first, second, third
+        self.order = np.argsort(centre).astype(np.int32)  # slab k serves order[bounds[k]:bounds[k + 1]]
+        self.bounds = np.linspace(0, n, self.count + 1).round().astype(np.int64)
+        # reach, float32 rounding of the coordinates Embree sees, and a margin: a facet kept by mistake costs
+        # nothing
+        self.slack = reach_mm + 1e-3 + 1e-6 * float(np.abs(np.r_[low_corner, high_corner]).max())
+        # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
+        # few facets longer than ``span`` (slivers), tested one by one: each slab costs its own size, not the
+        # mesh's
+        extent = self.hi - self.lo
+        k = min(n - 1, int(n * 0.99))
+        span = float(np.partition(extent, k)[k]) * 3  # three times the 99th percentile of the facets' extent
+        self.wide = span + self.slack
+        self.long_facets = np.flatnonzero(extent > span)
+        self.sorted_centre = centre[self.order] / 3
+        del centre, extent
+        rank = np.empty(n, np.int32)  # each facet's place in ``order``
+        rank[self.order] = np.arange(n, dtype=np.int32)
+        self.long_rank = rank[self.long_facets]
+        del rank
+        # the direct path shares one float32 copy of the vertices between scenes; embreex copies what it is
+        # given, so each of its scenes gets only the vertices its facets use
+        self.vertices = embree.vertex_buffer(positions) if embree.library() is not None else None
+
+    def __iter__(self) -> Iterator[Slab]:
+        if self.count == 1:
+            yield Slab(RayScene(self.positions, self.faces), None)
+            return
+        for k in range(self.count):
+            slab = self.cut(k)
+            if slab is not None:
+                yield slab
+            del slab
+
+    def cut(self, k: int) -> Slab | None:
+        """Slab k, its scene not built yet (None: no facet)."""
+        order, lo, hi = self.order, self.lo, self.hi
+        mine = np.sort(order[self.bounds[k]:self.bounds[k + 1]])
         if len(mine) == 0:
             return None
-        low, high = lo[mine].min() - slack, hi[mine].max() + slack
-        first, last = np.searchsorted(sorted_centre, [low - wide, high + wide], side="left")
+        low, high = lo[mine].min() - self.slack, hi[mine].max() + self.slack
+        first, last = np.searchsorted(self.sorted_centre, [low - self.wide, high + self.wide], side="left")
+        long_facets, long_rank = self.long_facets, self.long_rank
         near = np.concatenate([order[first:last], long_facets[(long_rank < first) | (long_rank >= last)]])
         # in the file's facet order, not along the axis: the vertices Embree reads while it builds then come
         # in the order the file stores them, mostly near each other in memory (a 1.3M-facet sphere's slabs:
         # 25 ms a scene instead of 32 ms)
         near = np.sort(near[(hi[near] >= low) & (lo[near] <= high)])
-        sub = faces[near]
-        if used is None:
-            return Slab(RayScene(positions, sub, near, vertices=vertices), mine)
-        used[:] = False
+        sub = self.faces[near]
+        if self.vertices is not None:
+            return Slab(RayScene(self.positions, sub, near, vertices=self.vertices), mine)
+        used = np.zeros(len(self.positions), bool)
         used[sub] = True
         local = np.cumsum(used, dtype=np.int32) - 1
-        return Slab(RayScene(positions[used], local[sub], near, engine="embreex"), mine)
-
-    for k in range(count):
-        slab = cut(k)
-        if slab is not None:
-            yield slab
-        del slab
+        return Slab(RayScene(self.positions[used], local[sub], near, engine="embreex"), mine)
 
 
-def for_each_slab(positions: np.ndarray, faces: np.ndarray, reach_mm: float, work: Callable[[Slab], None],
-                  max_facets: int | None = None) -> None:
-    """Call ``work(slab)`` for every slab of :func:`slabs`, on two threads when there are several: each call
+def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets: int | None = None
+          ) -> Iterator[Slab]:
+    """The slabs of :class:`SlabPlan`, planned on the first call of ``next``."""
+    yield from SlabPlan(positions, faces, reach_mm, max_facets)
+
+
+def for_each_slab(plan: Iterable[Slab], work: Callable[[Slab], None]) -> None:
+    """Call ``work(slab)`` for every slab of ``plan`` (a :class:`SlabPlan`), on two threads when there are
+    several: each call
     should build its slab's scene, cast its rays and keep only what it found (``work`` runs concurrently with
     itself; the scenes it gets cast on one thread). The first exception is raised once running calls end."""
     pending: deque[Future[None]] = deque()
     try:
-        for slab in slabs(positions, faces, reach_mm, max_facets):
+        for slab in plan:
             if slab.facets is None:  # the whole mesh in one scene: its ray batches are split instead
                 work(slab)
                 continue
