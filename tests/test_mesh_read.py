@@ -100,6 +100,57 @@ def test_non_finite_coordinates(tmp_path, bad, fmt):
     assert info.value.code == "invalid_coordinates" and str(path) in info.value.message
 
 
+@pytest.fixture
+def split_small(monkeypatch):
+    """Read binary files from 8 facets on with two threads, 3 facets a chunk: every path of a large file."""
+    from hospfab.mesh import stlio
+
+    monkeypatch.setattr(stlio, "SPLIT_FACETS", 8)
+    monkeypatch.setattr(stlio, "CHUNK_FACETS", 3)
+
+
+def test_two_threads_read_every_record(tmp_path, split_small):
+    from hospfab.mesh import stlio
+
+    tris = torus(301)
+    normals = np.random.default_rng(3).normal(size=(len(tris), 3))
+    path = write_binary(tmp_path / "t.stl", tris, normals=normals)
+    got = read_stl(path)
+    records = np.fromfile(path, dtype=stlio.FACET_DTYPE, offset=stlio.BINARY_OVERHEAD)
+    assert len(got) == len(records) > 8
+    assert np.array_equal(got.vertices, records["vertices"]) and np.array_equal(got.normals, records["normal"])
+    assert np.array_equal(got.normals, normals.astype(np.float32))
+
+
+@pytest.mark.parametrize("bad_facets,named", [([250], 250), ([40, 250], 40), ([3], 3), ([299], 299)])
+def test_two_threads_name_the_first_non_finite_facet(tmp_path, split_small, bad_facets, named):
+    tris = torus(320)[:300]
+    for facet in bad_facets:
+        tris[facet, 2, 1] = np.nan
+    path = write_binary(tmp_path / "nan.stl", tris, normals=np.zeros((300, 3)))
+    with pytest.raises(MeshReadError) as info:
+        read_stl(path)
+    assert info.value.code == "invalid_coordinates" and f"facet {named} has" in info.value.message
+
+
+def test_a_file_cut_short_while_being_read_is_refused(tmp_path, split_small, monkeypatch):
+    """The size rule passed, then the file lost its end (another program truncating it): each half notices."""
+    from hospfab.mesh import stlio
+
+    path = write_binary(tmp_path / "t.stl", torus(320)[:300])
+    real = stlio._read_facets
+
+    def cut_then_read(path_, fh, start, stop, count, vertices, normals):
+        if start == 0:
+            with open(path_, "r+b") as out:
+                out.truncate(stlio.BINARY_OVERHEAD + 200 * stlio.FACET_BYTES + 7)
+        return real(path_, fh, start, stop, count, vertices, normals)
+
+    monkeypatch.setattr(stlio, "_read_facets", cut_then_read)
+    with pytest.raises(MeshReadError, match=r"truncated: file ended after 200 of 300 facets"):
+        read_stl(path)
+
+
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(MeshReadError, match="cannot read"):
         read_stl(tmp_path / "nope.stl")

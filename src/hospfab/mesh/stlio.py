@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +23,8 @@ from hospfab.errors import InputError
 HEADER_BYTES = 80
 BINARY_OVERHEAD = 84
 FACET_BYTES = 50
-CHUNK_FACETS = 1 << 18
+CHUNK_FACETS = 1 << 16  # facets read at a time (3.3 MB)
+SPLIT_FACETS = 1 << 18  # from this many facets on, two threads read a binary STL
 MAX_ASCII_BYTES = 1 << 31
 
 FACET_DTYPE = np.dtype([("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attr", "<u2")])
@@ -96,19 +98,51 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _read_binary(path: Path, fh: BinaryIO, head: bytes, count: int) -> Triangles:
+    """The facets of a binary STL of ``count`` facets; from ``SPLIT_FACETS`` on, a second thread reads the
+    second half (each copy out of the 50-byte records runs without the GIL, as do the reads)."""
     vertices = np.empty((count, 3, 3), dtype=np.float32)
     normals = np.empty((count, 3), dtype=np.float32)
-    done = 0
-    while done < count:
-        chunk = np.fromfile(fh, dtype=FACET_DTYPE, count=min(CHUNK_FACETS, count - done))
-        if len(chunk) == 0:
-            raise _fail(path, f"truncated: file ended after {done} of {count} facets")
-        vertices[done:done + len(chunk)] = chunk["vertices"]
-        normals[done:done + len(chunk)] = chunk["normal"]
-        done += len(chunk)
-    _require_finite(path, vertices)
+    half = count // 2 if count >= SPLIT_FACETS else count
+    failures: list[OSError | InputError] = []
+
+    def second_half() -> None:
+        try:
+            with path.open("rb") as own:
+                _read_facets(path, own, half, count, count, vertices, normals)
+        except (OSError, InputError) as err:  # raised in the calling thread, after the first half's failure
+            failures.append(err)
+
+    helper = threading.Thread(target=second_half, name="hospfab-stl-read") if half < count else None
+    if helper is not None:
+        helper.start()
+    try:
+        _read_facets(path, fh, 0, half, count, vertices, normals)
+    finally:
+        if helper is not None:
+            helper.join()
+    if failures:
+        raise failures[0]
     header = head[:HEADER_BYTES].split(b"\0", 1)[0].decode("latin-1", "replace").strip()
     return Triangles(vertices, normals, "binary", header)
+
+
+def _read_facets(path: Path, fh: BinaryIO, start: int, stop: int, count: int, vertices: np.ndarray,
+                 normals: np.ndarray) -> None:
+    """Facets ``start`` to ``stop`` (of ``count``) into ``vertices`` and ``normals``, chunk by chunk through
+    one buffer; refuses a file that ends early and NaN or infinite coordinates."""
+    step = max(1, min(CHUNK_FACETS, stop - start))
+    buffer = bytearray(step * FACET_BYTES)
+    view = memoryview(buffer)
+    fh.seek(BINARY_OVERHEAD + start * FACET_BYTES)
+    for first in range(start, stop, step):
+        k = min(step, stop - first)
+        got = fh.readinto(view[:k * FACET_BYTES]) or 0
+        if got < k * FACET_BYTES:
+            raise _fail(path, f"truncated: file ended after {first + got // FACET_BYTES} of {count} facets")
+        chunk = np.frombuffer(buffer, FACET_DTYPE, count=k)
+        vertices[first:first + k] = chunk["vertices"]
+        normals[first:first + k] = chunk["normal"]
+        _require_finite(path, vertices[first:first + k], first)
 
 
 _NUM = rb"(\S+)"
@@ -151,23 +185,23 @@ def _read_ascii(path: Path, data: bytes) -> Triangles:
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _require_finite(path: Path, vertices: np.ndarray) -> None:
+def _require_finite(path: Path, vertices: np.ndarray, first_facet: int = 0) -> None:
     """Refuse NaN or infinite coordinates, and (ASCII, read as float64) coordinates that binary STL's
     float32 cannot hold: every later step (checks in float32 ray queries, `repair`'s binary output) would
-    turn them into infinities."""
+    turn them into infinities. ``vertices`` are the facets from number ``first_facet`` on."""
     flat = vertices.reshape(-1)
     step = 1 << 22
     for start in range(0, flat.size, step):
         part = flat[start:start + step]
         if not np.isfinite(part).all():
             bad = start + int(np.flatnonzero(~np.isfinite(part))[0])
-            raise _fail(path, f"facet {bad // 9} has a NaN or infinite coordinate",
+            raise _fail(path, f"facet {first_facet + bad // 9} has a NaN or infinite coordinate",
                         code="invalid_coordinates")
         if part.dtype != np.float32:
             huge = np.abs(part) > FLOAT32_MAX
             if huge.any():
                 bad = start + int(np.flatnonzero(huge)[0])
-                raise _fail(path, f"facet {bad // 9} has a coordinate ({flat[bad]:.3g}) beyond what binary STL "
+                raise _fail(path, f"facet {first_facet + bad // 9} has a coordinate ({flat[bad]:.3g}) beyond what binary STL "
                                   f"can hold (float32, +-{FLOAT32_MAX:.3g})", code="invalid_coordinates")
 
 
