@@ -87,9 +87,10 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
     del padded
     lo, hi = geometry.bounds(positions)  # over the vertices: a fifth of the corners
     faces = ids.reshape(n, 3)
-    # the surface checks' slabs are planned on the second core while this one works out the topology; their
-    # reach is the thin-wall check's (a larger reach than the rays will need only adds facets to the scenes)
-    slab_plan = raycast.background(raycast.SlabPlan, positions, faces, float(min_wall_mm or 0.0))
+    # the surface checks' slabs are planned, and the first two scenes built, on the second core while this
+    # one works out the topology; their reach is the thin-wall check's (a larger reach than the rays will
+    # need only adds facets to the scenes)
+    slab_plan = raycast.background(_plan_slabs, positions, faces, min_wall_mm)
 
     def topology_of(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None,
                                                 topology.EdgeStats]:
@@ -111,7 +112,7 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
         merged, remap = topology.close_cracks(ids, positions, topology.open_edge_vertices(
             keys, vertex_count), tol.weld_mm)
         if merged:
-            slab_plan = raycast.background(raycast.SlabPlan, positions, faces, float(min_wall_mm or 0.0))
+            slab_plan = raycast.background(_plan_slabs, positions, faces, min_wall_mm)
             repeated, keep_index, kept, keys, edges = topology_of(faces)
     weld_info = {
         "method": "exact match, then vertices on open edges within tolerance_mm",
@@ -220,6 +221,10 @@ def analyse(tri: Triangles, build_volume_mm: Sequence[float] | None = None, tol:
         facts.orientation = fits_build_volume(facts.extents_mm, facts.build_volume_mm)
     facts.timings_s = clock.laps
     return facts
+
+
+def _plan_slabs(positions: np.ndarray, faces: np.ndarray, min_wall_mm: float | None) -> raycast.SlabPlan:
+    return raycast.SlabPlan(positions, faces, float(min_wall_mm or 0.0)).prepare()
 
 
 def _facet_terms(tri: Triangles, tol: Tolerances) -> geometry.FacetTerms:

@@ -187,6 +187,7 @@ class SlabPlan:
         n = len(faces)
         max_facets = SLAB_FACETS if max_facets is None else max_facets
         self.count = 1 if n <= max_facets else -(-n // max_facets)
+        self._ready: dict[int, Slab] = {}  # slabs cut (and their scenes built) ahead, by number
         if self.count == 1:
             return
         low_corner, high_corner = geometry.bounds(positions)
@@ -222,17 +223,26 @@ class SlabPlan:
         self.vertices = embree.vertex_buffer(positions) if embree.library() is not None else None
 
     def __iter__(self) -> Iterator[Slab]:
-        if self.count == 1:
-            yield Slab(RayScene(self.positions, self.faces), None)
-            return
         for k in range(self.count):
-            slab = self.cut(k)
+            slab = self._ready.pop(k, None) or self.cut(k)
             if slab is not None:
                 yield slab
             del slab
 
+    def prepare(self, count: int = _THREADS) -> SlabPlan:
+        """Cut the first ``count`` slabs and build their scenes now (on the thread that calls this), so that
+        the workers start casting at once; returns the plan."""
+        for k in range(min(count, self.count)):
+            slab = self.cut(k)
+            if slab is not None:
+                slab.scene.build()
+                self._ready[k] = slab
+        return self
+
     def cut(self, k: int) -> Slab | None:
         """Slab k, its scene not built yet (None: no facet)."""
+        if self.count == 1:
+            return Slab(RayScene(self.positions, self.faces), None)
         order, lo, hi = self.order, self.lo, self.hi
         mine = np.sort(order[self.bounds[k]:self.bounds[k + 1]])
         if len(mine) == 0:
