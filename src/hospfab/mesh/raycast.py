@@ -36,6 +36,7 @@ _NATIVE_CHUNK = 1 << 13  # rays per packet buffer (~0.9 MB) of the direct path
 _THREADS = 2
 _MIN_SHARE = 1 << 12  # fewer rays than this per thread: not worth a thread
 SLAB_FACETS = 1 << 16  # facets whose rays one scene serves: bounds the BVH whatever the mesh size
+_PLAN_CHUNK = 1 << 16  # facets measured at a time while planning slabs
 
 Engine = Literal["auto", "native", "embreex"]
 T = TypeVar("T")
@@ -193,12 +194,15 @@ class SlabPlan:
         low_corner, high_corner = geometry.bounds(positions)
         axis = int(np.argmax(high_corner - low_corner))
         column = np.ascontiguousarray(positions[:, axis])
-        first, second, third = (np.take(column, faces[:, k]) for k in range(3))
+        # each facet's extent and centroid (times 3) along the axis, in chunks: no full-size temporaries
+        self.lo, self.hi, centre = (np.empty(n, column.dtype) for _ in range(3))
+        for start in range(0, n, _PLAN_CHUNK):
+            first, second, third = (np.take(column, faces[start:start + _PLAN_CHUNK, k]) for k in range(3))
+            lo, hi, mid = (out[start:start + _PLAN_CHUNK] for out in (self.lo, self.hi, centre))
+            np.minimum(np.minimum(first, second, out=lo), third, out=lo)
+            np.maximum(np.maximum(first, second, out=hi), third, out=hi)
+            np.add(np.add(first, second, out=mid), third, out=mid)
         del column
-        self.lo = np.minimum(np.minimum(first, second), third)
-        self.hi = np.maximum(np.maximum(first, second), third)
-        centre = first + second + third
-        del first, second, third
         self.order = np.argsort(centre).astype(np.int32)  # slab k serves order[bounds[k]:bounds[k + 1]]
         self.bounds = np.linspace(0, n, self.count + 1).round().astype(np.int64)
         # reach, float32 rounding of the coordinates Embree sees, and a margin: a facet kept by mistake costs
@@ -270,6 +274,17 @@ def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets:
     yield from SlabPlan(positions, faces, reach_mm, max_facets)
 
 
+def _work_and_free(work: Callable[[Slab], None], held: list[Slab]) -> None:
+    """``work`` on the one slab in ``held``, whose scene is then freed here, before the caller learns that
+    the call ended: no worker is still inside Embree (freeing a scene) once :func:`for_each_slab` returns,
+    so a process that forks right after a check does not copy Embree's locks in a held state."""
+    slab = held.pop()
+    try:
+        work(slab)
+    finally:
+        del slab
+
+
 def for_each_slab(plan: Iterable[Slab], work: Callable[[Slab], None]) -> None:
     """Call ``work(slab)`` for every slab of ``plan`` (a :class:`SlabPlan`), on two threads when there are
     several: each call
@@ -284,7 +299,7 @@ def for_each_slab(plan: Iterable[Slab], work: Callable[[Slab], None]) -> None:
             slab.scene.threads = 1
             while len(pending) >= _THREADS:  # the next slab is cut meanwhile, its scene not built yet
                 pending.popleft().result()
-            pending.append(_slab_workers().submit(work, slab))
+            pending.append(_slab_workers().submit(_work_and_free, work, [slab]))
             del slab
         while pending:
             pending.popleft().result()

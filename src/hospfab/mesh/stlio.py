@@ -9,15 +9,16 @@ before any array is made, and binary facets are read in chunks straight into the
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from hospfab import allocator
 from hospfab.errors import InputError
 
 HEADER_BYTES = 80
@@ -97,7 +98,7 @@ def _looks_like_text(head: bytes) -> bool:
     return printable == len(head)
 
 
-def _read_binary(path: Path, fh: BinaryIO, head: bytes, count: int) -> Triangles:
+def _read_binary(path: Path, fh: io.BufferedReader, head: bytes, count: int) -> Triangles:
     """The facets of a binary STL of ``count`` facets; from ``SPLIT_FACETS`` on, a second thread reads the
     second half (each copy out of the 50-byte records runs without the GIL, as do the reads)."""
     vertices = np.empty((count, 3, 3), dtype=np.float32)
@@ -114,6 +115,7 @@ def _read_binary(path: Path, fh: BinaryIO, head: bytes, count: int) -> Triangles
 
     helper = threading.Thread(target=second_half, name="hospfab-stl-read") if half < count else None
     if helper is not None:
+        allocator.one_heap()  # else glibc gives the thread a heap, which the checks' threads reuse later
         helper.start()
     try:
         _read_facets(path, fh, 0, half, count, vertices, normals)
@@ -126,7 +128,7 @@ def _read_binary(path: Path, fh: BinaryIO, head: bytes, count: int) -> Triangles
     return Triangles(vertices, normals, "binary", header)
 
 
-def _read_facets(path: Path, fh: BinaryIO, start: int, stop: int, count: int, vertices: np.ndarray,
+def _read_facets(path: Path, fh: io.BufferedReader, start: int, stop: int, count: int, vertices: np.ndarray,
                  normals: np.ndarray) -> None:
     """Facets ``start`` to ``stop`` (of ``count``) into ``vertices`` and ``normals``, chunk by chunk through
     one buffer; refuses a file that ends early and NaN or infinite coordinates."""
