@@ -9,7 +9,7 @@ or only need a distance at printer resolution (:mod:`hospfab.mesh.thickness`). E
 (:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays, serves every check that
 casts rays from that slab, and is freed once they are done. :func:`for_each_slab` works on two slabs at once,
 one per core: each worker builds its slab's scene and casts its rays on its own, so that the numpy work
-around the queries runs beside the other worker's Embree calls (both release the GIL); at most three slabs
+around the queries runs beside the other worker's Embree calls (both release the GIL); at most four slabs
 exist at a time, two of them with a scene. A mesh small enough for one scene has its large ray batches
 split between two threads instead.
 """
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from dataclasses import dataclass
@@ -287,25 +287,34 @@ def _work_and_free(work: Callable[[Slab], None], held: list[Slab]) -> None:
 
 def for_each_slab(plan: Iterable[Slab], work: Callable[[Slab], None]) -> None:
     """Call ``work(slab)`` for every slab of ``plan`` (a :class:`SlabPlan`), on two threads when there are
-    several: each call
-    should build its slab's scene, cast its rays and keep only what it found (``work`` runs concurrently with
-    itself; the scenes it gets cast on one thread). The first exception is raised once running calls end."""
-    pending: deque[Future[None]] = deque()
+    several: each call should build its slab's scene, cast its rays and keep only what it found (``work``
+    runs concurrently with itself; the scenes it gets cast on one thread). One more slab waits in the
+    workers' queue, cut but not built, so that a worker that ends first starts the next slab at once. The
+    first failure seen is raised once the running calls end; the queued ones are dropped."""
+    pending: set[Future[None]] = set()
+
+    def finish() -> None:
+        done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+        for job in sorted(done, key=order.__getitem__):  # a failure: the earliest slab's
+            pending.discard(job)
+            job.result()
+
+    order: dict[Future[None], int] = {}
     try:
-        for slab in plan:
+        for number, slab in enumerate(plan):
             if slab.facets is None:  # the whole mesh in one scene: its ray batches are split instead
                 work(slab)
                 continue
             slab.scene.threads = 1
-            while len(pending) >= _THREADS:  # the next slab is cut meanwhile, its scene not built yet
-                pending.popleft().result()
-            pending.append(_slab_workers().submit(_work_and_free, work, [slab]))
+            while len(pending) > _THREADS:  # the next slab is cut meanwhile, its scene not built yet
+                finish()
+            job = _slab_workers().submit(_work_and_free, work, [slab])
+            order[job] = number
+            pending.add(job)
             del slab
         while pending:
-            pending.popleft().result()
+            finish()
     finally:
         for job in pending:  # a failure: let the calls still running end before the arrays they use go
             job.cancel()
-        for job in pending:
-            if not job.cancelled():
-                job.exception()
+        futures.wait(pending)
