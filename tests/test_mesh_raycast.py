@@ -152,6 +152,9 @@ class _Tally:
         self.running = self.most = self.calls = 0
         self.fail_at = fail_at
         self.both = threading.Barrier(2, timeout=20)  # the first two calls meet: they run at once
+        # with a failure to come, the other calls take long and the failing one fails at once: the calls
+        # that start after it are those already queued, not those a slow failure let the workers reach
+        self.pause = 0.005 if fail_at is None else 0.2
 
     def __call__(self, slab: raycast.Slab) -> None:
         import time
@@ -167,9 +170,9 @@ class _Tally:
             assert set(prim[prim >= 0]) <= set(slab.scene.ids)
             if call <= 2:
                 self.both.wait()  # BrokenBarrierError if slabs were worked one at a time
-            time.sleep(0.005)
             if call == self.fail_at:
                 raise ValueError(f"slab {call} failed")
+            time.sleep(self.pause)
             with self.lock:
                 self.facets.append(slab.facets)
         finally:
@@ -194,6 +197,43 @@ def test_for_each_slab_raises_the_first_failure_after_the_running_calls_end():
         raycast.for_each_slab(raycast.SlabPlan(positions, faces, 0.5, max_facets=150), tally)
     assert tally.running == 0  # nothing still casting into arrays the caller is about to drop
     assert tally.calls <= 5  # no new slab started once the failure was seen (at most two were queued)
+
+
+def test_a_prepared_plan_hands_out_its_built_slabs_first():
+    positions, faces = soup(6, 2000)
+    plan = raycast.SlabPlan(positions, faces, 0.5, max_facets=150).prepare()
+    ready = [plan._ready[k] for k in range(raycast._THREADS)]
+    assert all(slab.scene._native is not None or slab.scene._embreex is not None for slab in ready)
+    handed = list(plan)
+    assert handed[:2] == ready and not plan._ready  # the same slabs, not cut and built again
+    seen = np.sort(np.concatenate([slab.facets for slab in handed]))
+    assert np.array_equal(seen, np.arange(len(faces)))
+
+
+def test_analyse_leaves_no_work_running_when_it_fails(monkeypatch):
+    """Work started on the second core (the slab plan here) has ended when analyse raises: a process may
+    fork right after, and must not copy a thread that is inside Embree."""
+    import time
+
+    from hospfab.mesh import analysis
+
+    ended = []
+    real_plan = analysis._plan_slabs
+
+    def slow_plan(*args):
+        time.sleep(0.3)
+        plan = real_plan(*args)
+        ended.append(True)
+        return plan
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("a later stage failed")
+
+    monkeypatch.setattr(analysis, "_plan_slabs", slow_plan)
+    monkeypatch.setattr(analysis, "_solid_checks", fail)
+    with pytest.raises(RuntimeError, match="later stage"):
+        facts(m.pushed_cap_sphere(), 0.4)
+    assert ended == [True]
 
 
 def test_one_scene_mesh_is_worked_in_the_calling_thread_with_split_batches():

@@ -140,15 +140,55 @@ def test_a_file_cut_short_while_being_read_is_refused(tmp_path, split_small, mon
     path = write_binary(tmp_path / "t.stl", torus(320)[:300])
     real = stlio._read_facets
 
-    def cut_then_read(path_, fh, start, stop, count, vertices, normals):
+    def cut_then_read(path_, read, start, stop, count, vertices, normals):
         if start > 0:  # the second half, before it reads: the cut lands in what it has left to read
             with open(path_, "r+b") as out:
                 out.truncate(stlio.BINARY_OVERHEAD + 200 * stlio.FACET_BYTES + 7)
-        return real(path_, fh, start, stop, count, vertices, normals)
+        return real(path_, read, start, stop, count, vertices, normals)
 
     monkeypatch.setattr(stlio, "_read_facets", cut_then_read)
     with pytest.raises(MeshReadError, match=r"truncated: file ended after 200 of 300 facets"):
         read_stl(path)
+
+
+def test_any_failure_of_the_second_thread_reaches_the_caller(tmp_path, split_small, monkeypatch):
+    """Not only read errors: a MemoryError there must not leave half the facets unread and unsaid."""
+    from hospfab.mesh import stlio
+
+    path = write_binary(tmp_path / "t.stl", torus(320)[:300])
+    real = stlio._read_facets
+
+    def fail_second_half(path_, read, start, stop, count, vertices, normals):
+        if start > 0:
+            raise MemoryError("no room for the buffer")
+        return real(path_, read, start, stop, count, vertices, normals)
+
+    monkeypatch.setattr(stlio, "_read_facets", fail_second_half)
+    with pytest.raises(MemoryError, match="no room"):
+        read_stl(path)
+
+
+def test_both_threads_read_the_file_that_was_opened(tmp_path, split_small, monkeypatch):
+    """A file replaced by name while it is read (a slicer saving, a sync client): both halves still come
+    from the file that was opened, never half from each."""
+    import os
+    import threading
+
+    from hospfab.mesh import stlio
+
+    old, new = torus(320)[:300], torus(320)[:300] + 100.0
+    path = write_binary(tmp_path / "t.stl", old)
+    write_binary(tmp_path / "new.stl", new)
+
+    class ReplacedFirst(threading.Thread):
+        def start(self):  # the replacement lands between the open and the second thread's reads
+            os.replace(tmp_path / "new.stl", path)
+            super().start()
+
+    monkeypatch.setattr(stlio.threading, "Thread", ReplacedFirst)
+    got = read_stl(path)
+    assert not (tmp_path / "new.stl").exists()  # the replacement did happen
+    assert np.array_equal(got.vertices, old.astype(np.float32))
 
 
 def test_missing_file_and_folder(tmp_path):

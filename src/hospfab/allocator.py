@@ -7,6 +7,7 @@ where it does not apply (another C library than glibc, a numpy without the switc
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 from functools import lru_cache
 
@@ -50,7 +51,10 @@ def small_pages() -> None:
     and more). Where the kernel serves such requests by compacting memory on the spot (``defrag`` set to
     ``madvise``, Debian's default), a 1.3M-facet mesh check spent 0.2-1.0 s in the kernel instead of 0.3 s
     and took 2.56 s instead of 2.05 s (median of 8 runs each, measured on a 2-core VM); the page faults it
-    saves cost less than that."""
+    saves cost less than that. Someone who sets ``NUMPY_MADVISE_HUGEPAGE`` has chosen: left as they set it.
+    It holds for the rest of the process (numpy's switch is process-wide)."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return
     try:
         from numpy._core import multiarray
     except ImportError:  # numpy 1.x keeps it in numpy.core

@@ -143,7 +143,7 @@ def check_gcode(path: Path | str, printer: PrinterProfile, material: MaterialPro
     if not path.is_file():
         raise InputError(f"{path}: no such G-code file")
     machine = Machine(Limits.of(printer, material))
-    allocator.keep_freed_memory()
+    allocator.keep_freed_memory()  # pragma: no mutate (allocator tuning: speed only, no verdict)
     comments: dict[str, Any] = {}
     line_base, fast_chunks, slow_chunks, size, layer_changes = 0, 0, 0, 0, 0
     with np.errstate(all="ignore"):  # huge numbers (inf) are refused as out of bounds, not warned about

@@ -89,6 +89,12 @@ def _start(started: list[Future[Any]], function: Callable[..., T], *args: Any) -
     return future
 
 
+def _take(started: list[Future[Any]], future: Future[T]) -> T:
+    """The result of a future of ``started``, which then forgets it (and its result, once the caller does)."""
+    started.remove(future)
+    return future.result()
+
+
 def _measure(tri: Triangles, build_volume_mm: Sequence[float] | None, tol: Tolerances, min_wall_mm: float | None,
              detail: bool, started: list[Future[Any]]) -> MeshFacts:
     allocator.small_pages()
@@ -180,7 +186,7 @@ def _measure(tri: Triangles, build_volume_mm: Sequence[float] | None, tol: Toler
         body_of_face[keep_index] = kept_body
     del kept_body
 
-    geo = geo_terms.result().per_body(body_of_face, bodies)
+    geo = _take(started, geo_terms).per_body(body_of_face, bodies)
     del geo_terms  # and with it each facet's volume share
     body_volumes = geo.body_volume_mm3
     boxes = _Lazy(lambda: _body_boxes(positions, vertex_body, bodies) if bodies > 1
@@ -224,7 +230,9 @@ def _measure(tri: Triangles, build_volume_mm: Sequence[float] | None, tol: Toler
             with clock.stage("thin_walls"):
                 thin.cast(slab.scene, slab.facets)
 
-    raycast.for_each_slab(slab_plan.result(), surface)
+    plan = _take(started, slab_plan)
+    raycast.for_each_slab(plan, surface)
+    del plan, slab_plan  # and with them the plan's arrays
     clock.lap("surface")
     with clock.stage("self_intersections"):
         facts.self_intersections = crossing.result()
