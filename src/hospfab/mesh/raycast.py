@@ -211,17 +211,20 @@ class SlabPlan:
         # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
         # few facets longer than ``span`` (slivers), tested one by one: each slab costs its own size, not the
         # mesh's
+        self.sorted_centre = np.take(centre, self.order)
+        self.sorted_centre /= 3
+        del centre
         extent = self.hi - self.lo
         k = min(n - 1, int(n * 0.99))
-        span = float(np.partition(extent, k)[k]) * 3  # three times the 99th percentile of the facets' extent
+        extent.partition(k)  # in place: the array is not needed in facet order
+        span = float(extent[k]) * 3  # three times the 99th percentile of the facets' extent
+        del extent
         self.wide = span + self.slack
-        self.long_facets = np.flatnonzero(extent > span)
-        self.sorted_centre = centre[self.order] / 3
-        del centre, extent
-        rank = np.empty(n, np.int32)  # each facet's place in ``order``
-        rank[self.order] = np.arange(n, dtype=np.int32)
-        self.long_rank = rank[self.long_facets]
-        del rank
+        # the long facets, by their place in ``order`` (with bool masks: no full-size index arrays)
+        is_long = (self.hi - self.lo) > span
+        self.long_rank = np.flatnonzero(is_long[self.order])
+        self.long_facets = self.order[self.long_rank]
+        del is_long
         # the direct path shares one float32 copy of the vertices between scenes; embreex copies what it is
         # given, so each of its scenes gets only the vertices its facets use
         self.vertices = embree.vertex_buffer(positions) if embree.library() is not None else None
