@@ -199,17 +199,6 @@ def test_for_each_slab_raises_the_first_failure_after_the_running_calls_end():
     assert tally.calls <= 5  # no new slab started once the failure was seen (at most two were queued)
 
 
-def test_a_prepared_plan_hands_out_its_built_slabs_first():
-    positions, faces = soup(6, 2000)
-    plan = raycast.SlabPlan(positions, faces, 0.5, max_facets=150).prepare()
-    ready = [plan._ready[k] for k in range(raycast._THREADS)]
-    assert all(slab.scene._native is not None or slab.scene._embreex is not None for slab in ready)
-    handed = list(plan)
-    assert handed[:2] == ready and not plan._ready  # the same slabs, not cut and built again
-    seen = np.sort(np.concatenate([slab.facets for slab in handed]))
-    assert np.array_equal(seen, np.arange(len(faces)))
-
-
 def test_analyse_leaves_no_work_running_when_it_fails(monkeypatch):
     """Work started on the second core (the slab plan here) has ended when analyse raises: a process may
     fork right after, and must not copy a thread that is inside Embree."""
@@ -218,7 +207,7 @@ def test_analyse_leaves_no_work_running_when_it_fails(monkeypatch):
     from hospfab.mesh import analysis
 
     ended = []
-    real_plan = analysis._plan_slabs
+    real_plan = analysis.raycast.SlabPlan
 
     def slow_plan(*args):
         time.sleep(0.3)
@@ -229,7 +218,7 @@ def test_analyse_leaves_no_work_running_when_it_fails(monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("a later stage failed")
 
-    monkeypatch.setattr(analysis, "_plan_slabs", slow_plan)
+    monkeypatch.setattr(analysis.raycast, "SlabPlan", slow_plan)
     monkeypatch.setattr(analysis, "_solid_checks", fail)
     with pytest.raises(RuntimeError, match="later stage"):
         facts(m.pushed_cap_sphere(), 0.4)

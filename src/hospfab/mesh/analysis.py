@@ -158,11 +158,11 @@ def _measure(tri: Triangles, build_volume_mm: Sequence[float] | None, tol: Toler
 
     # bodies: facets connected through shared vertices
     labels = topology.components(vertex_count, np.r_[kept[:, 0], kept[:, 1]], np.r_[kept[:, 1], kept[:, 2]])
-    # the surface checks' slabs are planned, and the first two scenes built, on the second core while this
-    # one sorts out the bodies; their reach is the thin-wall check's (a larger reach than the rays will need
-    # only adds facets to the scenes). Not sooner: beside the edge count and the body labelling, the plan's
-    # arrays raised the peak memory of a 1.3M-facet check by 25-50 MB
-    slab_plan = _start(started, _plan_slabs, positions, faces, min_wall_mm)
+    # the surface checks' slabs are planned on the second core while this one sorts out the bodies; their
+    # reach is the thin-wall check's (a larger reach than the rays will need only adds facets to the
+    # scenes). Not sooner: beside the edge count and the body labelling, the plan's arrays raised the peak
+    # memory of a 1.3M-facet check by 25-50 MB
+    slab_plan = _start(started, raycast.SlabPlan, positions, faces, float(min_wall_mm or 0.0))
     is_root = labels == np.arange(vertex_count, dtype=labels.dtype)  # each component's smallest id
     rank = np.cumsum(is_root, dtype=np.int32) - 1
     del is_root
@@ -249,10 +249,6 @@ def _measure(tri: Triangles, build_volume_mm: Sequence[float] | None, tol: Toler
         facts.orientation = fits_build_volume(facts.extents_mm, facts.build_volume_mm)
     facts.timings_s = clock.laps
     return facts
-
-
-def _plan_slabs(positions: np.ndarray, faces: np.ndarray, min_wall_mm: float | None) -> raycast.SlabPlan:
-    return raycast.SlabPlan(positions, faces, float(min_wall_mm or 0.0)).prepare()
 
 
 def _facet_terms(tri: Triangles, tol: Tolerances) -> geometry.FacetTerms:

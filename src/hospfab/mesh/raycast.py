@@ -188,7 +188,6 @@ class SlabPlan:
         n = len(faces)
         max_facets = SLAB_FACETS if max_facets is None else max_facets
         self.count = 1 if n <= max_facets else -(-n // max_facets)
-        self._ready: dict[int, Slab] = {}  # slabs cut (and their scenes built) ahead, by number
         if self.count == 1:
             return
         low_corner, high_corner = geometry.bounds(positions)
@@ -231,20 +230,10 @@ class SlabPlan:
 
     def __iter__(self) -> Iterator[Slab]:
         for k in range(self.count):
-            slab = self._ready.pop(k, None) or self.cut(k)
+            slab = self.cut(k)
             if slab is not None:
                 yield slab
             del slab
-
-    def prepare(self, count: int = _THREADS) -> SlabPlan:
-        """Cut the first ``count`` slabs and build their scenes now (on the thread that calls this), so that
-        the workers start casting at once; returns the plan."""
-        for k in range(min(count, self.count)):
-            slab = self.cut(k)
-            if slab is not None:
-                slab.scene.build()
-                self._ready[k] = slab
-        return self
 
     def cut(self, k: int) -> Slab | None:
         """Slab k, its scene not built yet (None: no facet)."""
