@@ -118,7 +118,8 @@ def test_two_threads_read_every_record(tmp_path, split_small):
     got = read_stl(path)
     records = np.fromfile(path, dtype=stlio.FACET_DTYPE, offset=stlio.BINARY_OVERHEAD)
     assert len(got) == len(records) > 8
-    assert np.array_equal(got.vertices, records["vertices"]) and np.array_equal(got.normals, records["normal"])
+    assert np.array_equal(got.vertices, records["vertices"])
+    assert np.array_equal(got.normals, records["normal"])
     assert np.array_equal(got.normals, normals.astype(np.float32))
 
 

@@ -95,8 +95,8 @@ def _take(started: list[Future[Any]], future: Future[T]) -> T:
     return future.result()
 
 
-def _measure(tri: Triangles, build_volume_mm: Sequence[float] | None, tol: Tolerances, min_wall_mm: float | None,
-             detail: bool, started: list[Future[Any]]) -> MeshFacts:
+def _measure(tri: Triangles, build_volume_mm: Sequence[float] | None, tol: Tolerances,
+             min_wall_mm: float | None, detail: bool, started: list[Future[Any]]) -> MeshFacts:
     allocator.small_pages()
     clock = _Clock()
     verts = tri.vertices

@@ -17,7 +17,9 @@ import glob
 import importlib.util
 import os
 import weakref
+from collections import deque
 from functools import lru_cache
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -228,8 +230,10 @@ class Scene:
         valid[1, n - (packets - 1) * LANES:] = 0
         intersect16, scene = self._embree.lib.rtcIntersect16, self.handle
         base, stride, every = rays.ctypes.data, PACKET_ROWS * LANES * 4, valid.ctypes.data
-        for p in range(packets - 1):
-            intersect16(every, scene, base + p * stride, None)
+        calls = packets - 1  # every packet but the last, through map: no bytecode runs between the calls
+        addresses = range(base, base + calls * stride, stride)
+        deque(map(intersect16, repeat(every, calls), repeat(scene, calls), addresses, repeat(None, calls)),
+              maxlen=0)
         intersect16(every + LANES * 4, scene, base + (packets - 1) * stride, None)
         self._embree.check("casting rays")
         return (bits[:, GEOM_ID, :].reshape(-1)[:n], bits[:, PRIM_ID, :].reshape(-1)[:n],

@@ -175,15 +175,16 @@ class Slab:
 
 
 class SlabPlan:
-    """How a mesh is cut into slabs of at most ``max_facets`` facets (by centroid, along the longest axis); each
-    slab's scene holds every facet whose box comes within ``reach_mm`` of the slab's facets' boxes, so a ray
-    that starts on one of its facets and travels at most ``reach_mm`` beyond that facet's box meets exactly
-    the facets it would meet in the whole mesh (a larger reach than the rays need only adds facets). Planning
-    sorts the facets along the axis (a tenth of a second on a million facets, worth doing on another core
-    while the topology is worked out); iterating cuts the slabs as they are asked for, their scenes not
+    """How a mesh is cut into slabs of at most ``max_facets`` facets (by centroid, along the longest axis);
+    each slab's scene holds every facet whose box comes within ``reach_mm`` of the slab's facets' boxes, so a
+    ray that starts on one of its facets and travels at most ``reach_mm`` beyond that facet's box meets
+    exactly the facets it would meet in the whole mesh (a larger reach than the rays need only adds facets).
+    Planning sorts the facets along the axis (a tenth of a second on a million facets, worth doing on another
+    core while the topology is worked out); iterating cuts the slabs as they are asked for, their scenes not
     built yet (the first query builds one): keep none of them."""
 
-    def __init__(self, positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets: int | None = None):
+    def __init__(self, positions: np.ndarray, faces: np.ndarray, reach_mm: float,
+                 max_facets: int | None = None):
         self.positions, self.faces = positions, faces
         n = len(faces)
         max_facets = SLAB_FACETS if max_facets is None else max_facets
@@ -207,9 +208,9 @@ class SlabPlan:
         # reach, float32 rounding of the coordinates Embree sees, and a margin: a facet kept by mistake costs
         # nothing
         self.slack = reach_mm + 1e-3 + 1e-6 * float(np.abs(np.r_[low_corner, high_corner]).max())
-        # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus the
-        # few facets longer than ``span`` (slivers), tested one by one: each slab costs its own size, not the
-        # mesh's
+        # candidates for a slab's scene: facets whose centre lies within ``wide`` of the slab's range, plus
+        # the few facets longer than ``span`` (slivers), tested one by one: each slab costs its own size, not
+        # the mesh's
         self.sorted_centre = np.take(centre, self.order)
         self.sorted_centre /= 3
         del centre

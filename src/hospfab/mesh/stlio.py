@@ -134,7 +134,7 @@ ReadAt = Callable[[memoryview, int], int]
 
 
 def _reader_at(fh: io.BufferedReader) -> ReadAt:
-    """Fill a buffer from a byte offset of ``fh``'s file, leaving its position alone (threads may share it)."""
+    """Fill a buffer from a byte offset of ``fh``'s file, leaving its position alone (threads share it)."""
     fd = fh.fileno()
 
     def read(view: memoryview, offset: int) -> int:
@@ -239,8 +239,9 @@ def _require_finite(path: Path, vertices: np.ndarray, first_facet: int = 0) -> N
             huge = np.abs(part) > FLOAT32_MAX
             if huge.any():
                 bad = start + int(np.flatnonzero(huge)[0])
-                raise _fail(path, f"facet {first_facet + bad // 9} has a coordinate ({flat[bad]:.3g}) beyond what binary STL "
-                                  f"can hold (float32, +-{FLOAT32_MAX:.3g})", code="invalid_coordinates")
+                raise _fail(path, f"facet {first_facet + bad // 9} has a coordinate ({flat[bad]:.3g}) beyond "
+                                  f"what binary STL can hold (float32, +-{FLOAT32_MAX:.3g})",
+                            code="invalid_coordinates")
 
 
 def write_binary_stl(path: str | os.PathLike[str], vertices: np.ndarray, normals: np.ndarray | None = None,
