@@ -144,3 +144,17 @@ def test_importing_fileio_stays_cheap():
     code = "import sys, hospfab.fileio; print(any(m in sys.modules for m in ('yaml', 'pydantic', 'typer', 'rich')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("text, shown", [("?", "None"), ("1: x", "1"), ("yes: x", "True"),
+                                         ("2024-01-01: x", "datetime.date(2024, 1, 1)")])
+def test_top_level_keys_that_are_not_names_are_refused_in_one_line(tmp_path, text, shown):
+    """YAML gives `? x` a null key, `1:` a number and `yes:` a bool: no setting has such a name, and the
+    profile store once passed them on as keyword arguments (a traceback, found by the YAML fuzzer)."""
+    from hospfab.fileio import read_yaml_mapping
+
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        read_yaml_mapping(path, what="profile")
+    assert info.value.message == f"{path}: top-level keys of the profile must be names, not {shown}"

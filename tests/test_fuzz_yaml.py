@@ -33,7 +33,8 @@ yaml_text = st.one_of(
 )
 
 # Inputs that ever crashed a loader (replayed in every run); see fuzzing.py.
-REGRESSIONS = ["a: " + "[" * 200, "a: 1\na: 2\n", "x: " + "9" * 5000, "printers: [{name: p, url: 'http://h\r\n'}]"]
+REGRESSIONS = ["a: " + "[" * 200, "a: 1\na: 2\n", "x: " + "9" * 5000, "printers: [{name: p, url: 'http://h\r\n'}]",
+               "?", "1: x", "yes: x"]
 
 
 def _load_everything(root, text: str) -> None:
