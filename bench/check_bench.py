@@ -15,9 +15,8 @@ The surface checks (self-intersections always; thin walls with `--printer`) are 
 `hospfab check --printer prusa-mk4` of a 1.31M-facet icosphere against `admesh -e` (target: within 5x), the
 49k-facet corpus part (makair-blower-propeller-v14) against a 1 s interactive budget, and what each stage
 costs in-process (``stats.timings_s``: topology and surface are wall times; ray_scenes (Embree's BVH
-builds, but for the first two, built on the second core during the topology), self_intersections and
-thin_walls are summed over the two threads that work on slabs at once, so on the sphere they add up to about
-twice surface).
+builds), self_intersections and thin_walls are summed over the two threads that work on slabs at once, so on
+the sphere they add up to about twice surface).
 
 hospfab's modules are byte-compiled first, as pip does when it installs the wheel (see compile_as_installed).
 
