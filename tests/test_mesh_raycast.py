@@ -249,7 +249,7 @@ def check():
     return analyse(Triangles(tris, np.zeros((len(tris), 3), np.float32), "binary"), min_wall_mm=0.4)
 
 before = check()  # the parent's pools now exist, with their threads
-assert raycast._slab_workers.cache_info().currsize == 1
+assert raycast._workers.cache_info().currsize == 1
 pid = os.fork()
 if pid == 0:  # the child: the same check, within 30 s, or a non-zero exit
     code = 1

@@ -109,7 +109,7 @@ def test_each_facet_in_one_slab_whose_scene_holds_all_it_can_reach(seed):
     reach = float(rng.uniform(0.0, 3.0))
     seen = np.zeros(len(faces), int)
     lo, hi = positions[faces].min(axis=1), positions[faces].max(axis=1)
-    for slab in raycast.slabs(positions, faces, reach, max_facets=int(rng.integers(20, 200))):
+    for slab in raycast.SlabPlan(positions, faces, reach, max_facets=int(rng.integers(20, 200))):
         seen[slab.facets] += 1
         held = np.zeros(len(faces), bool)
         held[slab.scene.ids] = True
@@ -124,7 +124,7 @@ def test_slab_scene_reports_hits_by_whole_mesh_facet():
     tris = np.concatenate([m.box(), m.box(origin=(20.0, 0, 0)), m.box(origin=(40.0, 0, 0))])
     positions, inverse = np.unique(tris.reshape(-1, 3), axis=0, return_inverse=True)
     faces = inverse.reshape(-1, 3)
-    for slab in raycast.slabs(positions, faces, 1.0, max_facets=12):
+    for slab in raycast.SlabPlan(positions, faces, 1.0, max_facets=12):
         centre = positions[faces[slab.facets]].mean(axis=1)
         x = centre[:, 0].mean()
         prim, dist = slab.scene.first_hits(np.array([[x, 5.0, 20.0]]), np.array([[0.0, 0.0, -1.0]]),

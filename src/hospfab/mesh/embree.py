@@ -86,7 +86,7 @@ class Library:
             function.restype = restype
             function.argtypes = argtypes
         self.lib = lib
-        # one build thread: scenes are built on a thread of their own beside the casting (raycast.slabs);
+        # one build thread: scenes are built on a thread of their own beside the casting (raycast.SlabPlan);
         # Embree's own worker pool only competed with it for the two cores (measured slower)
         device = lib.rtcNewDevice(b"threads=1")
         if not device:

@@ -41,7 +41,7 @@ class SelfIntersections:
 
 class Search:
     """Self-intersections of the mesh ``faces`` (welded ids into ``positions``), gathered slab by slab
-    (:func:`hospfab.mesh.raycast.slabs`); ``skip`` marks facets to leave out (degenerate, or not in a body).
+    (:class:`hospfab.mesh.raycast.SlabPlan`); ``skip`` marks facets to leave out (degenerate, or not in a body).
     ``touch_mm``: a segment end this close to a plane touches it."""
 
     def __init__(self, positions: np.ndarray, faces: np.ndarray, body_of_face: np.ndarray, skip: np.ndarray,

@@ -6,8 +6,8 @@ that library cannot be loaded; both give the same first hits. Embree works in fl
 triangle tests; the callers confirm every hit that matters in float64 (:mod:`hospfab.mesh.intersections`)
 or only need a distance at printer resolution (:mod:`hospfab.mesh.thickness`). Embree's BVH takes about
 100 bytes a facet, more than the mesh itself, so a large mesh is cut into slabs along its longest axis
-(:func:`slabs`): each slab's scene holds the facets whose boxes reach the slab's rays, serves every check that
-casts rays from that slab, and is freed once they are done. :func:`for_each_slab` works on two slabs at once,
+(:class:`SlabPlan`): each slab's scene holds the facets whose boxes reach the slab's rays, serves every check
+that casts rays from that slab, and is freed once they are done. :func:`for_each_slab` works on two slabs at once,
 one per core: each worker builds its slab's scene and casts its rays on its own, so that the numpy work
 around the queries runs beside the other worker's Embree calls (both release the GIL); at most four slabs
 exist at a time, two of them with a scene. A mesh small enough for one scene has its large ray batches
@@ -128,7 +128,7 @@ class RayScene:
             for start in starts:
                 cast(start)
             return prim, dist
-        others = [_helpers().submit(cast, start) for start in starts[1:]]  # the calling thread casts too
+        others = [_workers().submit(cast, start) for start in starts[1:]]  # the calling thread casts too
         try:
             cast(starts[0])
         finally:
@@ -138,30 +138,25 @@ class RayScene:
 
 
 @lru_cache(maxsize=1)
-def _helpers() -> ThreadPoolExecutor:
-    """Threads that cast beside the calling one, started once per process: a check makes a hundred batches."""
+def _workers() -> ThreadPoolExecutor:
+    """The threads, one per core, started once per process, that work on slabs (:func:`for_each_slab`), cast
+    a one-scene mesh's ray batches beside the calling thread (a check makes a hundred batches) and run
+    :func:`background` work. Nothing running on them waits for other work of theirs: a slab's scene casts
+    on its own thread (``RayScene.threads`` 1)."""
     allocator.one_heap()
-    return ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="hospfab-rays")
-
-
-@lru_cache(maxsize=1)
-def _slab_workers() -> ThreadPoolExecutor:
-    """The threads that work on slabs (:func:`for_each_slab`), started once per process."""
-    allocator.one_heap()
-    return ThreadPoolExecutor(_THREADS, thread_name_prefix="hospfab-slabs")
+    return ThreadPoolExecutor(_THREADS, thread_name_prefix="hospfab-workers")
 
 
 def background(function: Callable[..., T], *args: Any) -> Future[T]:
-    """Run ``function(*args)`` on a slab worker while the caller goes on (work that needs a core of its own,
+    """Run ``function(*args)`` on a worker while the caller goes on (work that needs a core of its own,
     such as the facets' geometry during the welding); it must not wait for other work of these threads."""
-    return _slab_workers().submit(function, *args)
+    return _workers().submit(function, *args)
 
 
 def _forget_threads() -> None:
-    """In a forked child: the cached pools' threads stayed in the parent, and a pool whose threads are gone
-    takes work that never runs (a check would wait forever). The child starts pools of its own."""
-    _helpers.cache_clear()
-    _slab_workers.cache_clear()
+    """In a forked child: the cached pool's threads stayed in the parent, and a pool whose threads are gone
+    takes work that never runs (a check would wait forever). The child starts a pool of its own."""
+    _workers.cache_clear()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; multiprocessing, mutmut and servers that fork after a check
@@ -261,12 +256,6 @@ class SlabPlan:
         return Slab(RayScene(self.positions[used], local[sub], near, engine="embreex"), mine)
 
 
-def slabs(positions: np.ndarray, faces: np.ndarray, reach_mm: float, max_facets: int | None = None
-          ) -> Iterator[Slab]:
-    """The slabs of :class:`SlabPlan`, planned on the first call of ``next``."""
-    yield from SlabPlan(positions, faces, reach_mm, max_facets)
-
-
 def _work_and_free(work: Callable[[Slab], None], held: list[Slab]) -> None:
     """``work`` on the one slab in ``held``, whose scene is then freed here, before the caller learns that
     the call ended: no worker is still inside Embree (freeing a scene) once :func:`for_each_slab` returns,
@@ -301,7 +290,7 @@ def for_each_slab(plan: Iterable[Slab], work: Callable[[Slab], None]) -> None:
             slab.scene.threads = 1
             while len(pending) > _THREADS:  # the next slab is cut meanwhile, its scene not built yet
                 finish()
-            job = _slab_workers().submit(_work_and_free, work, [slab])
+            job = _workers().submit(_work_and_free, work, [slab])
             order[job] = number
             pending.add(job)
             del slab

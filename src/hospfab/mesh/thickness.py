@@ -53,7 +53,7 @@ class ThinWalls:
 
 class Search:
     """Thin regions of the closed, outward-wound mesh ``faces``, measured slab by slab
-    (:func:`hospfab.mesh.raycast.slabs`, reach ``min_wall_mm``); only facets where ``use`` is True start rays.
+    (:class:`hospfab.mesh.raycast.SlabPlan`, reach ``min_wall_mm``); only facets where ``use`` is True start rays.
     ``solid[b]`` is True for bodies of positive volume, False for cavities: a ray ends on its own body or
     between a cavity and another body, and goes on through other solid bodies (overlapping bodies are one
     material)."""
