@@ -355,15 +355,12 @@ def read_yaml_mapping(path: str | os.PathLike[str], *, what: str = "file",
             f"{shown(path)}: expected a mapping of keys to values at the top level of the {what}, "
             f"got {_kind_of(data)}"
         )
-    odd = next((key for key in data if not isinstance(key, str)), _NO_KEY)
-    if odd is not _NO_KEY:  # `? x`, `1: x`, `yes: x` (a bool in YAML 1.1): no setting is named so
+    odd = [key for key in data if not isinstance(key, str)]
+    if odd:  # `? x`, `1: x`, `yes: x` (a bool in YAML 1.1): no setting is named so
         raise ConfigError(
-            f"{shown(path)}: top-level keys of the {what} must be names, not {repr(odd)[:40]}"
+            f"{shown(path)}: top-level keys of the {what} must be names, not {repr(odd[0])[:40]}"
         )
     return data
-
-
-_NO_KEY = object()
 
 
 def _json_int(text: str) -> int:

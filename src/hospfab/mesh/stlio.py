@@ -150,17 +150,12 @@ def _reader_at(fh: io.BufferedReader) -> ReadAt:
 
 
 def _reader(fh: io.BufferedReader) -> ReadAt:
-    """Fill a buffer from a byte offset of ``fh``, by seeking (one thread)."""
+    """Fill a buffer from a byte offset of ``fh``, by seeking (one thread). A buffered reader fills the whole
+    buffer unless the file ends first."""
 
     def read(view: memoryview, offset: int) -> int:
         fh.seek(offset)
-        done = 0
-        while done < len(view):
-            got = fh.readinto(view[done:])
-            if not got:
-                break
-            done += got
-        return done
+        return fh.readinto(view)
 
     return read
 
